@@ -1,0 +1,61 @@
+# One command file for people and CI alike. Every target sets up what it needs.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+GEN    := src/piinguin/_generated
+PROTOS := $(shell find protos -name '*.proto')
+HOST   ?= 127.0.0.1
+PORT   ?= 50051
+
+.PHONY: install run test pytest lint typecheck proto proto-check bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	touch $@
+
+install: $(STAMP)
+
+## Start the server on the in-memory backend, for local development.
+run: $(STAMP)
+	$(BIN)/piinguin-server --host $(HOST) --port $(PORT) --storage memory --log-format console
+
+## ruff, mypy (strict), a check that generated code is current, then the whole pytest suite.
+test: lint typecheck proto-check pytest
+
+pytest: $(STAMP)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+# betterproto2 writes a whole package (messages, grpclib stubs, descriptors);
+# it lives in its own folder and is never edited by hand.
+define generate
+	rm -rf $(1) && mkdir -p $(1)
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m grpc_tools.protoc -Iprotos \
+	  --python_betterproto2_out=$(1) \
+	  --python_betterproto2_opt=client_generation=async,server_generation=async,google_protobuf_descriptors \
+	  $(PROTOS) > /dev/null
+endef
+
+proto: $(STAMP)
+	$(call generate,$(GEN))
+
+proto-check: $(STAMP)
+	$(eval TMP := $(shell mktemp -d))
+	$(call generate,$(TMP)/gen)
+	@diff -r $(TMP)/gen $(GEN) > /dev/null || { echo "generated code in $(GEN) is stale: run 'make proto'"; rm -rf $(TMP); exit 1; }
+	@rm -rf $(TMP)
+
+bench: $(STAMP)
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

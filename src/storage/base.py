@@ -1,0 +1,37 @@
+"""The storage interface every backend satisfies, structurally (backends don't inherit)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+from storage.records import ReadOutcome, Record, WriteOutcome
+
+
+class Storage(Protocol):
+    """A batch-first, async key-value store of records keyed by ``modified_value``.
+
+    Every method answers one outcome per input item, in input order. A key may appear
+    more than once in one call: writes collapse to the last one (last write wins) and
+    every position gets the outcome of that key. Keys are assumed valid (non-empty, at
+    most ``MAX_KEY_BYTES``); validation belongs to the caller.
+
+    Whole-call problems raise ``StorageError`` subclasses; per-item ones are ``ItemFailed``.
+    """
+
+    async def check(self) -> None:
+        """Raise ``StorageError`` unless the backend is ready to serve."""
+        ...
+
+    async def put_many(self, records: Sequence[Record]) -> list[WriteOutcome]:
+        """Store records, replacing any stored under the same key.
+
+        ``updated_at`` becomes now; ``created_at`` keeps the time the key was first stored.
+        """
+        ...
+
+    async def get_many(self, keys: Sequence[str]) -> list[ReadOutcome]: ...
+
+    async def delete_many(self, keys: Sequence[str]) -> list[WriteOutcome]:
+        """Delete keys; a key that is not stored is done all the same (idempotent)."""
+        ...

@@ -1,0 +1,51 @@
+"""What storage speaks: its own record type and per-item outcomes, nothing of protobuf or gRPC."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+#: DynamoDB's partition key limit, in UTF-8 bytes; every backend enforces the same one.
+MAX_KEY_BYTES = 2048
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """One pseudonym and the original value behind it, with where it came from.
+
+    ``created_at`` and ``updated_at`` are set by the backend on write; values passed in
+    are ignored.
+    """
+
+    modified_value: str
+    original_value: str
+    field_name: str = ""
+    json_path: str = ""
+    schema: str = ""
+    hash_function: str = ""
+    app_id: str = ""
+    collector_tstamp: datetime | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+    def __repr__(self) -> str:
+        # The original value is personal data: keep it out of reprs, and so out of
+        # tracebacks, log lines and assertion messages.
+        return f"Record(modified_value={self.modified_value!r}, original_value=<redacted>)"
+
+
+@dataclass(frozen=True, slots=True)
+class ItemFailed:
+    """One item of a batch that the backend could not process (e.g. still unprocessed
+    when the retry deadline ran out). Transient: the caller may retry it.
+
+    ``reason`` is written by us, never copied from a backend, and never holds PII.
+    """
+
+    reason: str
+
+
+#: The outcome of one write or delete: ``None`` when it was done.
+WriteOutcome = ItemFailed | None
+#: The outcome of one read: the record, ``None`` when the key is not stored, or a failure.
+ReadOutcome = Record | ItemFailed | None
