@@ -1,0 +1,85 @@
+"""The server's configuration: a frozen dataclass, validated once, built at the entry point."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from piinguin.options import Option, OptionError, build_parser, resolve
+
+StorageKind = Literal["memory", "dynamodb"]
+LOG_LEVELS = ("debug", "info", "warning", "error")
+
+
+def _int(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise ValueError(f"expected a whole number, got {text!r}") from None
+
+
+def _float(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise ValueError(f"expected a number, got {text!r}") from None
+
+
+OPTIONS: tuple[Option, ...] = (
+    Option("--host", "address to listen on", "127.0.0.1"),
+    Option("--port", "port to listen on; 0 picks a free one", 50051, _int),
+    Option("--storage", "storage backend", "memory", choices=("memory", "dynamodb")),
+    Option("--log-level", "lowest level logged", "info", choices=LOG_LEVELS),
+    Option("--log-format", "log line format", "json", choices=("json", "console")),
+    Option("--max-bulk-items", "most items in one bulk call", 1000, _int),
+    Option(
+        "--max-message-bytes", "largest request message accepted, in bytes", 4 * 1024 * 1024, _int
+    ),
+    Option(
+        "--grace-period",
+        "seconds calls in flight may take to finish on SIGTERM/SIGINT",
+        10.0,
+        _float,
+    ),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ServerConfig:
+    host: str = "127.0.0.1"
+    port: int = 50051
+    storage: StorageKind = "memory"
+    log_level: str = "info"
+    log_format: Literal["json", "console"] = "json"
+    max_bulk_items: int = 1000
+    max_message_bytes: int = 4 * 1024 * 1024
+    grace_period: float = 10.0
+
+    def __post_init__(self) -> None:
+        if not self.host:
+            raise OptionError("--host", "must not be empty")
+        if not 0 <= self.port <= 65535:
+            raise OptionError("--port", f"must be between 0 and 65535, got {self.port}")
+        if not 1 <= self.max_bulk_items <= 100_000:
+            raise OptionError(
+                "--max-bulk-items", f"must be between 1 and 100000, got {self.max_bulk_items}"
+            )
+        if not 1024 <= self.max_message_bytes <= 256 * 1024 * 1024:
+            raise OptionError(
+                "--max-message-bytes",
+                f"must be between 1024 and {256 * 1024 * 1024}, got {self.max_message_bytes}",
+            )
+        if not 0 <= self.grace_period <= 3600:
+            raise OptionError(
+                "--grace-period", f"must be between 0 and 3600 seconds, got {self.grace_period}"
+            )
+
+    @classmethod
+    def from_args(cls, argv: Sequence[str], environ: Mapping[str, str]) -> ServerConfig:
+        """Build from command-line arguments and environment; raises ``OptionError``."""
+        parser = build_parser("piinguin-server", "Serve the Piinguin PII vault over gRPC.", OPTIONS)
+        values = resolve(OPTIONS, parser.parse_args(argv), environ)
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in values.items() if k in names})

@@ -1,0 +1,101 @@
+"""The gRPC server: Piinguin's service with health, reflection, call tracking and drain."""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+from typing import cast
+
+import structlog
+from grpclib.events import RecvRequest, listen
+from grpclib.health.check import ServiceStatus
+from grpclib.health.service import Health
+from grpclib.health.v1 import health_pb2
+from grpclib.reflection.service import ServerReflection
+from grpclib.server import Server
+
+from piinguin.calls import CallTracker
+from piinguin.codec import LimitedProtoCodec
+from piinguin.service import PiinguinService
+from piinguin.v1 import DESCRIPTOR_POOL
+from storage import Storage, StorageError
+
+log = structlog.get_logger("piinguin.server")
+
+
+def _reflection_pool() -> object:
+    # Reflection describes from the generated pool; give it the health proto as well so
+    # `grpcurl describe grpc.health.v1.Health` works too.
+    try:
+        DESCRIPTOR_POOL.FindFileByName(health_pb2.DESCRIPTOR.name)
+    except KeyError:
+        DESCRIPTOR_POOL.AddSerializedFile(health_pb2.DESCRIPTOR.serialized_pb)
+    return DESCRIPTOR_POOL
+
+
+class PiinguinServer:
+    """Owns a grpclib ``Server`` and the state around it; storage is owned by the caller.
+
+    ``start`` listens, ``wait_ready`` turns health SERVING once storage answers, and
+    ``drain`` is the graceful stop: NOT_SERVING, refuse new calls, let the ones in flight
+    finish within a grace period, then close.
+    """
+
+    def __init__(
+        self,
+        storage: Storage,
+        *,
+        max_bulk_items: int,
+        max_message_bytes: int,
+    ) -> None:
+        self.storage = storage
+        self.service = PiinguinService(storage, max_bulk_items=max_bulk_items)
+        self.serving = ServiceStatus()
+        self.serving.set(False)
+        self.health = Health({self.service: [self.serving]})
+        services = ServerReflection.extend([self.service, self.health], pool=_reflection_pool())
+        self.tracker = CallTracker()
+        self.grpc = Server(services, codec=LimitedProtoCodec(max_message_bytes))
+        listen(self.grpc, RecvRequest, self.tracker.on_recv_request)
+        self.port: int | None = None
+
+    async def start(
+        self,
+        host: str,
+        port: int,
+        *,
+        ssl_context: ssl.SSLContext | None = None,
+        reuse_port: bool = False,
+    ) -> int:
+        await self.grpc.start(host, port, ssl=ssl_context, reuse_port=reuse_port)
+        # grpclib keeps the asyncio server private; it is the only way to learn the port
+        # the kernel picked for port 0.
+        listener = cast(asyncio.Server, self.grpc._server)
+        self.port = int(listener.sockets[0].getsockname()[1])
+        return self.port
+
+    async def wait_ready(self, *, retry_interval: float = 2.0) -> None:
+        """Check storage until it answers, then report SERVING."""
+        while True:
+            try:
+                await self.storage.check()
+            except StorageError as exc:
+                log.error("storage_not_ready", error=str(exc), retry_in_s=retry_interval)
+                await asyncio.sleep(retry_interval)
+            else:
+                break
+        self.serving.set(True)
+        log.info("serving")
+
+    async def drain(self, grace_period: float) -> None:
+        self.serving.set(False)
+        self.tracker.draining = True
+        log.info("draining", in_flight=self.tracker.in_flight, grace_period_s=grace_period)
+        try:
+            async with asyncio.timeout(grace_period):
+                await self.tracker.wait_idle()
+        except TimeoutError:
+            log.warning("grace_period_over", cancelled=self.tracker.in_flight)
+        self.grpc.close()
+        await self.grpc.wait_closed()
+        log.info("stopped")
