@@ -1,0 +1,248 @@
+"""``PiinguinClient``: typed async calls to a Piinguin server over one gRPC channel.
+
+    async with PiinguinClient("127.0.0.1:50051", token=token) as client:
+        await client.create_record(PiiRecord(modified_value=key, original_value=email))
+        record = await client.read_record(key, basis=LawfulBasis.CONSENT, purpose="ticket 42")
+
+Failed calls raise the exceptions of ``piinguin.client_errors``; bulk calls answer one
+``ItemResult`` per item, in request order, and raise only when the call as a whole fails.
+"""
+
+from __future__ import annotations
+
+import math
+import ssl as _ssl
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Self, TypeVar
+
+from grpclib.client import Channel
+from grpclib.const import Status
+from grpclib.metadata import encode_metadata
+
+from piinguin.client_errors import (
+    DeadlineExceeded,
+    InvalidArgument,
+    PermissionDenied,
+    PiinguinError,
+    RecordNotFound,
+    ResourceExhausted,
+    Unauthenticated,
+    Unavailable,
+    translated_errors,
+)
+from piinguin.v1 import (
+    CreatePiiRecordRequest,
+    CreatePiiRecordsRequest,
+    DeletePiiRecordRequest,
+    DeletePiiRecordsRequest,
+    ItemStatus,
+    LawfulBasis,
+    PiinguinStub,
+    PiiRecord,
+    ReadPiiRecordRequest,
+    ReadPiiRecordsRequest,
+    ReadResult,
+)
+
+__all__ = [
+    "DeadlineExceeded",
+    "InvalidArgument",
+    "ItemResult",
+    "LawfulBasis",
+    "PermissionDenied",
+    "PiiRecord",
+    "PiinguinClient",
+    "PiinguinError",
+    "ReadItemResult",
+    "RecordNotFound",
+    "ResourceExhausted",
+    "Unauthenticated",
+    "Unavailable",
+    "parse_target",
+]
+
+RequestT = TypeVar("RequestT")
+ResponseT = TypeVar("ResponseT")
+
+
+@dataclass(frozen=True, slots=True)
+class ItemResult:
+    """One bulk item's outcome. ``message`` is empty on success and never holds a value."""
+
+    status: Status
+    message: str
+
+    @property
+    def ok(self) -> bool:
+        return self.status is Status.OK
+
+
+@dataclass(frozen=True, slots=True)
+class ReadItemResult(ItemResult):
+    record: PiiRecord | None = None
+
+
+def parse_target(target: str) -> tuple[str, int]:
+    """Split ``host:port`` or ``[ipv6]:port``; raises ValueError saying what is wrong."""
+    host, colon, port_text = target.rpartition(":")
+    example = "e.g. 127.0.0.1:50051 or [::1]:50051"
+    if not colon or not host:
+        raise ValueError(f"target {target!r} is not host:port, {example}")
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    elif ":" in host:
+        raise ValueError(f"target {target!r}: put an IPv6 address in brackets, {example}")
+    if not host or any(c.isspace() or c in "[]" for c in host):
+        raise ValueError(f"target {target!r} has no valid host, {example}")
+    if not (port_text.isascii() and port_text.isdigit() and 1 <= int(port_text) <= 65535):
+        raise ValueError(f"target {target!r}: the port must be a number from 1 to 65535")
+    return host, int(port_text)
+
+
+def _call_metadata(metadata: Mapping[str, str] | None, token: str | None) -> dict[str, str]:
+    merged = dict(metadata or {})
+    if token is not None:
+        if "authorization" in merged:
+            raise ValueError("pass the bearer token either as token= or in metadata, not both")
+        merged["authorization"] = f"Bearer {token}"
+    for key, value in merged.items():
+        try:
+            encode_metadata([(key, value)])
+        except (TypeError, ValueError):
+            # Not chained: grpclib's message quotes the value, and it may be a secret.
+            raise ValueError(
+                f"metadata {key!r}: keys must be lowercase letters, digits, '-', '_' or '.'"
+                " and values printable ASCII"
+            ) from None
+    return merged
+
+
+def _status(code: int) -> Status:
+    try:
+        return Status(code)
+    except ValueError:
+        return Status.UNKNOWN
+
+
+def _item_result(item: ItemStatus | None) -> ItemResult:
+    if item is None:
+        return ItemResult(Status.OK, "")
+    return ItemResult(_status(item.code), item.message)
+
+
+def _read_item_result(item: ReadResult) -> ReadItemResult:
+    result = _item_result(item.status)
+    if result.ok and item.record is None:
+        return ReadItemResult(Status.UNKNOWN, "the server answered OK without a record")
+    return ReadItemResult(result.status, result.message, item.record if result.ok else None)
+
+
+def _check_count(results: Sequence[object], expected: int) -> None:
+    if len(results) != expected:
+        raise PiinguinError(
+            f"the server answered {len(results)} results for {expected} items",
+            status=Status.INTERNAL,
+        )
+
+
+class PiinguinClient:
+    """Owns one gRPC channel, opened by ``async with`` and reused by every call.
+
+    ``timeout`` is each call's deadline in seconds (None: no deadline); ``metadata`` and
+    ``token`` (sent as ``authorization: Bearer <token>``) go with every call.
+    """
+
+    def __init__(
+        self,
+        target: str,
+        *,
+        timeout: float | None = 10.0,
+        ssl: _ssl.SSLContext | bool | None = None,
+        metadata: Mapping[str, str] | None = None,
+        token: str | None = None,
+    ) -> None:
+        self._host, self._port = parse_target(target)
+        if timeout is not None and not (math.isfinite(timeout) and timeout > 0):
+            raise ValueError(f"timeout must be a positive number of seconds or None, not {timeout}")
+        self.target = target
+        self._timeout = timeout
+        self._ssl = ssl
+        self._metadata = _call_metadata(metadata, token)
+        self._channel: Channel | None = None
+        self._stub: PiinguinStub | None = None
+
+    async def __aenter__(self) -> Self:
+        if self._channel is not None:
+            raise RuntimeError("this PiinguinClient is already open")
+        self._channel = Channel(self._host, self._port, ssl=self._ssl)
+        self._stub = PiinguinStub(
+            self._channel, timeout=self._timeout, metadata=self._metadata or None
+        )
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        if self._channel is not None:
+            self._channel.close()
+        self._channel = self._stub = None
+
+    def _open_stub(self) -> PiinguinStub:
+        if self._stub is None:
+            raise RuntimeError("use the client inside `async with PiinguinClient(...)`")
+        return self._stub
+
+    async def _call(
+        self, rpc: Callable[[RequestT], Awaitable[ResponseT]], request: RequestT
+    ) -> ResponseT:
+        with translated_errors(self.target):
+            return await rpc(request)
+
+    # -- one record ---------------------------------------------------------------------
+
+    async def create_record(self, record: PiiRecord) -> None:
+        await self._call(self._open_stub().create_pii_record, CreatePiiRecordRequest(record=record))
+
+    async def read_record(
+        self, modified_value: str, *, basis: LawfulBasis, purpose: str
+    ) -> PiiRecord:
+        request = ReadPiiRecordRequest(
+            modified_value=modified_value, lawful_basis=basis, purpose=purpose
+        )
+        response = await self._call(self._open_stub().read_pii_record, request)
+        if response.record is None:
+            raise PiinguinError("the server answered OK without a record", status=Status.UNKNOWN)
+        return response.record
+
+    async def delete_record(self, modified_value: str) -> None:
+        request = DeletePiiRecordRequest(modified_value=modified_value)
+        await self._call(self._open_stub().delete_pii_record, request)
+
+    # -- bulk: one result per item, in request order --------------------------------------
+
+    async def create_records(self, records: Sequence[PiiRecord]) -> list[ItemResult]:
+        request = CreatePiiRecordsRequest(records=list(records))
+        response = await self._call(self._open_stub().create_pii_records, request)
+        _check_count(response.results, len(records))
+        return [_item_result(item) for item in response.results]
+
+    async def read_records(
+        self, modified_values: Sequence[str], *, basis: LawfulBasis, purpose: str
+    ) -> list[ReadItemResult]:
+        request = ReadPiiRecordsRequest(
+            modified_values=list(modified_values), lawful_basis=basis, purpose=purpose
+        )
+        response = await self._call(self._open_stub().read_pii_records, request)
+        _check_count(response.results, len(modified_values))
+        return [_read_item_result(item) for item in response.results]
+
+    async def delete_records(self, modified_values: Sequence[str]) -> list[ItemResult]:
+        request = DeletePiiRecordsRequest(modified_values=list(modified_values))
+        response = await self._call(self._open_stub().delete_pii_records, request)
+        _check_count(response.results, len(modified_values))
+        return [_item_result(item) for item in response.results]
