@@ -106,12 +106,16 @@ def _call_metadata(metadata: Mapping[str, str] | None, token: str | None) -> dic
     if token is not None:
         if "authorization" in merged:
             raise ValueError("pass the bearer token either as token= or in metadata, not both")
+        if not token:
+            raise ValueError("the token is empty")
         merged["authorization"] = f"Bearer {token}"
     for key, value in merged.items():
         try:
             encode_metadata([(key, value)])
         except (TypeError, ValueError):
             # Not chained: grpclib's message quotes the value, and it may be a secret.
+            if token is not None and key == "authorization":
+                raise ValueError("the token must be printable ASCII") from None
             raise ValueError(
                 f"metadata {key!r}: keys must be lowercase letters, digits, '-', '_' or '.'"
                 " and values printable ASCII"

@@ -222,6 +222,11 @@ def test_a_token_and_an_authorization_header_conflict() -> None:
         PiinguinClient("h:1", token="a", metadata={"authorization": "Bearer b"})
 
 
+def test_an_empty_token_raises_value_error() -> None:
+    with pytest.raises(ValueError, match="the token is empty"):
+        PiinguinClient("h:1", token="")
+
+
 @pytest.mark.parametrize(
     ("metadata", "token"),
     [({"x-pass": "hunter\u00e9"}, None), ({"Bad Key": "hunter2"}, None), (None, "hunter2\n")],

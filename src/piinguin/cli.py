@@ -1,0 +1,103 @@
+"""``piinguin``: the operator's command line for a Piinguin server.
+
+    piinguin [--target HOST:PORT] [--timeout SECONDS] [--token TOKEN] [--tls] COMMAND ...
+
+Connection options come before the command; each has a ``PIINGUIN_*`` environment
+equivalent. Errors are one line on stderr, ``piinguin: <what went wrong>``, and never
+contain an original value.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import math
+import os
+import sys
+from collections.abc import Mapping, Sequence
+from typing import TextIO
+
+from piinguin.cli_commands import Streams, add_commands
+from piinguin.cli_exit import EXIT_CODES_HELP, EXIT_USAGE, describe, exit_code
+from piinguin.client import PiinguinClient, PiinguinError, parse_target
+from piinguin.options import Option, build_parser, resolve
+
+
+def _target(text: str) -> str:
+    parse_target(text)
+    return text
+
+
+def _seconds(text: str) -> float:
+    try:
+        seconds = float(text)
+    except ValueError as exc:
+        raise ValueError(f"expected a number of seconds, got {text!r}") from exc
+    if not (math.isfinite(seconds) and seconds > 0):
+        raise ValueError(f"expected a positive number of seconds, got {text!r}")
+    return seconds
+
+
+DESCRIPTION = "Store, read and delete records in a Piinguin vault."
+OPTIONS: tuple[Option, ...] = (
+    Option("--target", "the server, as host:port or [ipv6]:port", "127.0.0.1:50051", _target),
+    Option("--timeout", "seconds each call may take", 10.0, _seconds),
+    Option("--token", "bearer token sent with every call; prefer the environment variable"),
+    Option(
+        "--tls",
+        "connect over TLS, checking the server against the system's CAs",
+        default=False,
+        is_switch=True,
+    ),
+)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = build_parser("piinguin", DESCRIPTION, OPTIONS)
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    parser.epilog = EXIT_CODES_HELP
+    add_commands(parser.add_subparsers(title="commands", metavar="COMMAND", required=True))
+    return parser
+
+
+async def main(
+    argv: Sequence[str],
+    environ: Mapping[str, str],
+    *,
+    stdin: TextIO | None = None,
+    stdout: TextIO | None = None,
+    stderr: TextIO | None = None,
+) -> int:
+    """Run one command and return its exit code."""
+    streams = Streams(stdin or sys.stdin, stdout or sys.stdout, stderr or sys.stderr)
+    try:
+        args = _parser().parse_args(argv)
+    except SystemExit as exc:
+        # argparse has printed the usage and what is wrong (or the help, for --help).
+        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
+    try:
+        settings = resolve(OPTIONS, args, environ)
+        client = PiinguinClient(
+            settings["target"],
+            timeout=settings["timeout"],
+            ssl=settings["tls"],
+            token=settings["token"] or None,  # PIINGUIN_TOKEN= means no token
+        )
+    except ValueError as exc:  # OptionError included: it names the flag
+        streams.fail(str(exc))
+        return EXIT_USAGE
+    try:
+        async with client:
+            code: int = await args.run(client, args, streams)
+    except PiinguinError as exc:
+        streams.fail(describe(exc))
+        return exit_code(exc)
+    return code
+
+
+def run() -> None:
+    try:
+        code = asyncio.run(main(sys.argv[1:], os.environ))
+    except KeyboardInterrupt:
+        code = 130
+    sys.exit(code)

@@ -1,0 +1,194 @@
+"""The CLI's commands. Each takes an open client and returns an exit code.
+
+Call-level failures propagate as ``PiinguinError`` to ``cli.main``; per-key failures of
+the bulk commands are reported here, one stderr line per key.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TextIO
+
+import betterproto2
+
+from piinguin.cli_exit import EXIT_OK, describe, exit_code
+from piinguin.client import ItemResult, LawfulBasis, PiinguinClient, PiiRecord
+from piinguin.client_errors import error_for_status
+
+BASES = {
+    basis.name.lower().replace("_", "-"): basis
+    for basis in LawfulBasis
+    if basis != LawfulBasis.UNSPECIFIED
+}
+DEFAULT_BATCH_SIZE = 500
+
+
+@dataclass(frozen=True, slots=True)
+class Streams:
+    stdin: TextIO
+    stdout: TextIO
+    stderr: TextIO
+
+    def fail(self, message: str) -> None:
+        print(f"piinguin: {message}", file=self.stderr)
+
+
+def parse_basis(text: str) -> LawfulBasis:
+    try:
+        return BASES[text.strip().lower().replace("_", "-")]
+    except KeyError as exc:
+        raise argparse.ArgumentTypeError(
+            f"unknown lawful basis {text!r}: expected one of {', '.join(BASES)}"
+        ) from exc
+
+
+def _batch_size(text: str) -> int:
+    if not (text.isascii() and text.isdigit() and int(text) > 0):
+        raise argparse.ArgumentTypeError(f"expected a positive whole number, got {text!r}")
+    return int(text)
+
+
+def _record_json(record: PiiRecord) -> str:
+    fields = record.to_dict(casing=betterproto2.Casing.SNAKE, include_default_values=True)
+    return json.dumps(fields, ensure_ascii=False)
+
+
+async def _read_stdin(streams: Streams) -> str:
+    return await asyncio.to_thread(streams.stdin.read)
+
+
+async def _read_keys(streams: Streams) -> list[str]:
+    text = await _read_stdin(streams)
+    return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+def _batches(keys: Sequence[str], size: int) -> list[Sequence[str]]:
+    return [keys[i : i + size] for i in range(0, len(keys), size)]
+
+
+def _report(key: str, result: ItemResult, streams: Streams) -> int:
+    error = error_for_status(result.status, result.message)
+    streams.fail(f"{key}: {describe(error)}")
+    return exit_code(error)
+
+
+# -- the commands -------------------------------------------------------------------------
+
+
+async def create(client: PiinguinClient, args: argparse.Namespace, streams: Streams) -> int:
+    value: str = args.value
+    if value == "-":
+        value = (await _read_stdin(streams)).removesuffix("\n").removesuffix("\r")
+    record = PiiRecord(
+        modified_value=args.key,
+        original_value=value,
+        field_name=args.field_name,
+        json_path=args.json_path,
+        schema=args.schema,
+        hash_function=args.hash_function,
+        app_id=args.app_id,
+    )
+    await client.create_record(record)
+    return EXIT_OK
+
+
+async def read(client: PiinguinClient, args: argparse.Namespace, streams: Streams) -> int:
+    record = await client.read_record(args.key, basis=args.basis, purpose=args.purpose)
+    print(_record_json(record) if args.json else record.original_value, file=streams.stdout)
+    return EXIT_OK
+
+
+async def delete(client: PiinguinClient, args: argparse.Namespace, streams: Streams) -> int:
+    await client.delete_record(args.key)
+    return EXIT_OK
+
+
+async def read_many(client: PiinguinClient, args: argparse.Namespace, streams: Streams) -> int:
+    code = EXIT_OK
+    for batch in _batches(await _read_keys(streams), args.batch_size):
+        results = await client.read_records(batch, basis=args.basis, purpose=args.purpose)
+        for key, result in zip(batch, results, strict=True):
+            if result.record is None:
+                code = max(code, _report(key, result, streams))
+            elif args.json:
+                print(_record_json(result.record), file=streams.stdout)
+            else:
+                print(f"{key}\t{result.record.original_value}", file=streams.stdout)
+    return code
+
+
+async def delete_many(client: PiinguinClient, args: argparse.Namespace, streams: Streams) -> int:
+    code = EXIT_OK
+    for batch in _batches(await _read_keys(streams), args.batch_size):
+        results = await client.delete_records(batch)
+        for key, result in zip(batch, results, strict=True):
+            if not result.ok:
+                code = max(code, _report(key, result, streams))
+    return code
+
+
+# -- their arguments ----------------------------------------------------------------------
+
+
+def _add_justification(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--basis",
+        required=True,
+        type=parse_basis,
+        metavar="BASIS",
+        help=f"the GDPR Art. 6 lawful basis: {', '.join(BASES)}",
+    )
+    parser.add_argument(
+        "--purpose", required=True, help='why the original is needed, e.g. "support ticket 42"'
+    )
+
+
+def _add_json(parser: argparse.ArgumentParser, what: str) -> None:
+    parser.add_argument(
+        "--json", action="store_true", help=f"print {what} as JSON, with its provenance"
+    )
+
+
+def _add_batch_size(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--batch-size",
+        type=_batch_size,
+        default=DEFAULT_BATCH_SIZE,
+        help="keys per call, at most the server's --max-bulk-items"
+        f" (default: {DEFAULT_BATCH_SIZE})",
+    )
+
+
+def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = commands.add_parser("create", help="store a record (replaces one under the same key)")
+    p.add_argument("key", metavar="KEY", help="the pseudonym, e.g. the hash Snowplow wrote")
+    p.add_argument("value", metavar="VALUE", help="the original value; - reads it from stdin")
+    for flag in ("--field-name", "--json-path", "--schema", "--hash-function", "--app-id"):
+        p.add_argument(flag, default="", help="provenance, stored with the record")
+    p.set_defaults(run=create)
+
+    p = commands.add_parser("read", help="print the original value stored under KEY")
+    p.add_argument("key", metavar="KEY")
+    _add_justification(p)
+    _add_json(p, "the record")
+    p.set_defaults(run=read)
+
+    p = commands.add_parser("delete", help="delete the record under KEY (succeeds if absent)")
+    p.add_argument("key", metavar="KEY")
+    p.set_defaults(run=delete)
+
+    p = commands.add_parser(
+        "read-many", help="print KEY<tab>VALUE for keys on stdin, one per line, in order"
+    )
+    _add_justification(p)
+    _add_json(p, "each record, one per line,")
+    _add_batch_size(p)
+    p.set_defaults(run=read_many)
+
+    p = commands.add_parser("delete-many", help="delete the records for keys on stdin")
+    _add_batch_size(p)
+    p.set_defaults(run=delete_many)

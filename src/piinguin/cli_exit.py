@@ -1,0 +1,48 @@
+"""The CLI's exit codes, and the one place a client error becomes one."""
+
+from __future__ import annotations
+
+from piinguin.client_errors import (
+    DeadlineExceeded,
+    InvalidArgument,
+    PermissionDenied,
+    PiinguinError,
+    RecordNotFound,
+    Unauthenticated,
+    Unavailable,
+)
+
+EXIT_OK = 0
+EXIT_NOT_FOUND = 1
+EXIT_USAGE = 2
+EXIT_UNAVAILABLE = 3
+EXIT_DENIED = 4
+EXIT_ERROR = 5
+
+EXIT_CODES_HELP = """\
+exit codes:
+  0  success
+  1  no record is stored under the key
+  2  bad usage, or the server rejected an argument
+  3  the server is unavailable or did not answer in time
+  4  unauthenticated, or permission denied
+  5  any other error
+For read-many and delete-many, the highest code among the keys."""
+
+_EXIT_CODES: dict[type[PiinguinError], int] = {
+    RecordNotFound: EXIT_NOT_FOUND,
+    InvalidArgument: EXIT_USAGE,
+    Unavailable: EXIT_UNAVAILABLE,
+    DeadlineExceeded: EXIT_UNAVAILABLE,
+    Unauthenticated: EXIT_DENIED,
+    PermissionDenied: EXIT_DENIED,
+}
+
+
+def exit_code(error: PiinguinError) -> int:
+    return _EXIT_CODES.get(type(error), EXIT_ERROR)
+
+
+def describe(error: PiinguinError) -> str:
+    """``not found: no record is stored under this key`` and the like."""
+    return f"{error.status.name.lower().replace('_', ' ')}: {error.message}"
