@@ -86,8 +86,15 @@ class CallTracker:
                 status = exc.status
                 raise
             except asyncio.CancelledError:
-                status = Status.CANCELLED
-                raise
+                if not self.draining:
+                    status = Status.CANCELLED
+                    raise
+                # The drain's grace period ran out and grpclib's close() cancelled us:
+                # answer with a status instead of leaving the client to hang.
+                status = Status.UNAVAILABLE
+                raise GRPCError(
+                    Status.UNAVAILABLE, "server shut down before the call finished"
+                ) from None
             except Exception:
                 status = Status.UNKNOWN
                 raise

@@ -11,8 +11,13 @@ import structlog
 LogFormat = Literal["json", "console"]
 
 
-def configure_logging(level: str, fmt: LogFormat, *, stream: TextIO | None = None) -> None:
-    """Render structlog events, and stdlib records (grpclib, botocore), as one stream."""
+def configure_logging(
+    level: str, fmt: LogFormat, *, stream: TextIO | None = None, cache: bool = True
+) -> None:
+    """Render structlog events, and stdlib records (grpclib, botocore), as one stream.
+
+    ``cache=False`` lets tests reconfigure: cached loggers keep the first configuration.
+    """
     out = stream or sys.stdout
     shared: list[structlog.typing.Processor] = [
         structlog.contextvars.merge_contextvars,
@@ -33,7 +38,7 @@ def configure_logging(level: str, fmt: LogFormat, *, stream: TextIO | None = Non
         ],
         wrapper_class=structlog.make_filtering_bound_logger(numeric),
         logger_factory=structlog.PrintLoggerFactory(out),
-        cache_logger_on_first_use=True,
+        cache_logger_on_first_use=cache,
     )
     handler = logging.StreamHandler(out)
     handler.setFormatter(

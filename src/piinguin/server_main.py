@@ -29,8 +29,16 @@ async def open_storage(config: ServerConfig) -> AsyncIterator[Storage]:
     raise OptionError("--storage", f"the {config.storage} backend is not available yet")
 
 
-async def serve(config: ServerConfig, *, stop: asyncio.Event | None = None) -> None:
-    """Serve until ``stop`` is set or SIGTERM/SIGINT arrives, then drain."""
+async def serve(
+    config: ServerConfig,
+    *,
+    stop: asyncio.Event | None = None,
+    listening: asyncio.Future[int] | None = None,
+) -> None:
+    """Serve until ``stop`` is set or SIGTERM/SIGINT arrives, then drain.
+
+    ``listening`` learns the port once the server listens (tests start on port 0).
+    """
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -44,6 +52,8 @@ async def serve(config: ServerConfig, *, stop: asyncio.Event | None = None) -> N
             )
             port = await server.start(config.host, config.port)
             log.info("listening", host=config.host, port=port, storage=config.storage)
+            if listening is not None:
+                listening.set_result(port)
             ready = asyncio.create_task(server.wait_ready())
             await stop.wait()
             ready.cancel()

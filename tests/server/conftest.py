@@ -1,0 +1,35 @@
+"""Service tests run twice: over a real TCP socket and over grpclib's in-memory ChannelFor."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+from grpclib.client import Channel
+from grpclib.testing import ChannelFor
+
+from piinguin.codec import LimitedProtoCodec
+from piinguin.service import PiinguinService
+from piinguin.v1 import PiinguinStub
+from storage import MemoryStorage
+
+MAX_BULK_ITEMS = 10
+MAX_MESSAGE_BYTES = 64 * 1024
+
+
+@pytest.fixture(params=["socket", "in_memory"])
+async def stub(request: pytest.FixtureRequest) -> AsyncIterator[PiinguinStub]:
+    if request.param == "socket":
+        start_server = request.getfixturevalue("start_server")
+        async with start_server(
+            max_bulk_items=MAX_BULK_ITEMS, max_message_bytes=MAX_MESSAGE_BYTES
+        ) as server:
+            channel = Channel("127.0.0.1", server.port)
+            try:
+                yield PiinguinStub(channel)
+            finally:
+                channel.close()
+    else:
+        service = PiinguinService(MemoryStorage(), max_bulk_items=MAX_BULK_ITEMS)
+        async with ChannelFor([service], codec=LimitedProtoCodec(MAX_MESSAGE_BYTES)) as channel:
+            yield PiinguinStub(channel)
