@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import io
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
@@ -27,10 +27,10 @@ class LogBuffer(io.StringIO):
 
 
 @pytest.fixture(autouse=True)
-def log_buffer() -> Iterator[LogBuffer]:
+def log_buffer() -> LogBuffer:
     buffer = LogBuffer()
     configure_logging("debug", "json", stream=buffer, cache=False)
-    yield buffer
+    return buffer
 
 
 @pytest.fixture
