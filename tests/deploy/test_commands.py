@@ -1,0 +1,143 @@
+"""The commands people run: ``make run``, ``piinguin-server`` and the docker-compose service."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from piinguin.client import LawfulBasis, PiinguinClient, PiiRecord
+
+from .conftest import BIN, REPO, free_port, running
+
+pytestmark = pytest.mark.socket
+
+
+async def round_trip(port: int) -> None:
+    async with PiinguinClient(f"127.0.0.1:{port}") as client:
+        await client.create_record(PiiRecord(modified_value="k", original_value="v@acme.com"))
+        record = await client.read_record("k", basis=LawfulBasis.CONSENT, purpose="smoke test")
+        assert record.original_value == "v@acme.com"
+
+
+async def test_make_run_serves_on_the_memory_backend_and_stops_on_sigterm() -> None:
+    port = free_port()
+    async with running(["make", "--no-print-directory", "run", f"PORT={port}"], port) as server:
+        await round_trip(port)
+        code = await server.stop()
+    output = "".join(server.output)
+    # make itself dies of the SIGTERM (or reports its child's end as 2); the server's own
+    # last words show it drained.
+    assert code in (0, 2, -15), output
+    assert "stopped" in output
+
+
+async def test_server_logs_json_and_drains_on_sigterm() -> None:
+    port = free_port()
+    argv = [str(BIN / "piinguin-server"), "--port", str(port), "--storage", "memory"]
+    async with running(argv, port) as server:
+        await round_trip(port)
+        assert await server.stop() == 0
+    lines = [json.loads(line) for line in "".join(server.output).splitlines()]
+    events = [line["event"] for line in lines]
+    assert events[-2:] == ["draining", "stopped"]
+    calls = [line for line in lines if line["event"] == "call"]
+    assert [c["method"] for c in calls] == [
+        "/piinguin.v1.Piinguin/CreatePiiRecord",
+        "/piinguin.v1.Piinguin/ReadPiiRecord",
+    ]
+    assert "v@acme.com" not in "".join(server.output)
+
+
+def compose() -> dict[str, object]:
+    loaded = yaml.safe_load((REPO / "docker-compose.yml").read_text())
+    assert isinstance(loaded, dict)
+    return loaded
+
+
+@pytest.mark.skipif(
+    shutil.which("docker-compose") is None,
+    reason="Debian's docker-compose is not installed (make test installs it when it can)",
+)
+def test_docker_compose_file_is_valid() -> None:
+    result = subprocess.run(
+        ["docker-compose", "config", "--quiet"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+
+
+async def test_the_compose_service_command_serves_with_its_environment() -> None:
+    service = compose()["services"]["piinguin"]  # type: ignore[index]
+    port = free_port()
+    env = {key: str(value) for key, value in service["environment"].items()}
+    env["PIINGUIN_PORT"] = str(port)  # the container's port may be taken on this machine
+    healthcheck = service["healthcheck"]["test"]
+    assert healthcheck[0] == "CMD"
+
+    async with running(service["command"], port, env=env):
+        await round_trip(port)
+        probe = await asyncio.create_subprocess_exec(
+            str(BIN / healthcheck[1]), f"127.0.0.1:{port}", stdout=asyncio.subprocess.PIPE
+        )
+        out, _ = await probe.communicate()
+    assert probe.returncode == 0
+    assert out.decode().strip() == "SERVING"
+
+
+def test_dockerfile_runs_the_server_as_a_non_root_user() -> None:
+    dockerfile = (REPO / "Dockerfile").read_text().splitlines()
+    assert dockerfile[0].startswith("#")
+    assert any(line.startswith("FROM python:3.11-slim") for line in dockerfile)
+    user_lines = [line for line in dockerfile if line.startswith("USER ")]
+    assert user_lines
+    assert user_lines[-1] != "USER root"
+    assert 'ENTRYPOINT ["piinguin-server"]' in dockerfile
+
+
+def test_healthcheck_fails_when_nothing_listens() -> None:
+    result = subprocess.run(
+        [str(BIN / "piinguin-healthcheck"), f"127.0.0.1:{free_port()}"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert result.stderr.startswith("piinguin-healthcheck: 127.0.0.1:")
+
+
+@pytest.mark.parametrize(
+    ("argv", "env", "message"),
+    [
+        (["--port", "70000"], {}, "--port: must be between 0 and 65535, got 70000"),
+        (["--port", "abc"], {}, "--port: expected a whole number, got 'abc'"),
+        ([], {"PIINGUIN_PORT": "x"}, "--port (from PIINGUIN_PORT): expected a whole number"),
+        (["--storage", "disk"], {}, "--storage: expected one of memory, dynamodb, got 'disk'"),
+        (["--max-bulk-items", "0"], {}, "--max-bulk-items: must be between 1 and 100000"),
+        (["--grace-period", "-1"], {}, "--grace-period: must be between 0 and 3600"),
+    ],
+)
+def test_bad_configuration_stops_with_one_line_naming_the_flag(
+    argv: list[str], env: dict[str, str], message: str
+) -> None:
+    result = subprocess.run(
+        [str(BIN / "piinguin-server"), *argv],
+        capture_output=True,
+        text=True,
+        env={"PATH": str(BIN), **env},
+        check=False,
+        timeout=30,
+    )
+    assert result.returncode == 1
+    assert result.stderr.count("\n") == 1
+    assert result.stderr.startswith("piinguin-server: error: ")
+    assert message in result.stderr
+    assert sys.executable  # the console script ran from this virtualenv
