@@ -1,0 +1,111 @@
+"""aiobotocore's errors translated into storage's, in one place.
+
+    botocore error                                   becomes
+    ├── ClientError
+    │   ├── throttling codes, any 5xx                Transient (reached=True), retried
+    │   ├── ResourceNotFoundException                StorageMisconfigured: no such table
+    │   ├── ValidationException                      StorageMisconfigured: wrong key schema
+    │   ├── credential and signature codes           StorageMisconfigured: bad credentials
+    │   ├── AccessDeniedException                    StorageMisconfigured: not authorised
+    │   └── anything else                            StorageUnavailable, naming the code
+    ├── connection errors, timeouts                  Transient (reached=False), retried
+    └── no credentials or region                     StorageMisconfigured
+
+``Transient`` is a ``StorageUnavailable``: the batch machinery retries it until its
+deadline, and a single request (``check``) lets it out as it is. Every message is written
+here: none carries DynamoDB's own text, which can quote the values of a request.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from collections.abc import Iterator
+
+from botocore.exceptions import (
+    ClientError,
+    ConnectionError,
+    CredentialRetrievalError,
+    HTTPClientError,
+    NoCredentialsError,
+    NoRegionError,
+    PartialCredentialsError,
+    WaiterError,
+)
+
+from storage.dynamodb_items import KEY
+from storage.errors import StorageError, StorageMisconfigured, StorageUnavailable
+
+THROTTLING_CODES = frozenset(
+    {
+        "ProvisionedThroughputExceededException",
+        "ThrottlingException",
+        "RequestLimitExceeded",
+    }
+)
+CREDENTIAL_CODES = frozenset(
+    {
+        "UnrecognizedClientException",
+        "InvalidSignatureException",
+        "IncompleteSignature",
+        "MissingAuthenticationToken",
+        "InvalidClientTokenId",
+        "ExpiredTokenException",
+    }
+)
+_CONNECTION_ERRORS = (ConnectionError, HTTPClientError)
+_CREDENTIAL_ERRORS = (
+    NoCredentialsError,
+    PartialCredentialsError,
+    CredentialRetrievalError,
+    NoRegionError,
+)
+_MISCONFIGURED = {
+    "ResourceNotFoundException": (
+        "DynamoDB table {table!r} does not exist in this account and region"
+    ),
+    "ValidationException": (
+        "DynamoDB rejected a request to table {table!r} as invalid: check that its key is "
+        "a single string HASH key {key!r}"
+    ),
+    "AccessDeniedException": "the AWS credentials are not allowed to use DynamoDB table {table!r}",
+    **dict.fromkeys(CREDENTIAL_CODES, "DynamoDB did not accept the AWS credentials"),
+}
+_SAFE_CODE = re.compile(r"[A-Za-z0-9.:#_-]{1,64}")
+
+
+class Transient(StorageUnavailable):
+    """Worth another try: DynamoDB throttled us or failed inside (``reached``), or could
+    not be reached at all."""
+
+    def __init__(self, message: str, *, reached: bool) -> None:
+        super().__init__(message)
+        self.reached = reached
+
+
+@contextlib.contextmanager
+def map_dynamodb_errors(table_name: str) -> Iterator[None]:
+    """Re-raise what the DynamoDB client raises inside as a ``StorageError``."""
+    try:
+        yield
+    except ClientError as exc:
+        raise _from_client_error(exc, table_name) from exc
+    except _CONNECTION_ERRORS as exc:
+        raise Transient("DynamoDB could not be reached", reached=False) from exc
+    except _CREDENTIAL_ERRORS as exc:
+        raise StorageMisconfigured("no usable AWS credentials or region for DynamoDB") from exc
+    except WaiterError as exc:
+        raise StorageUnavailable(f"DynamoDB table {table_name!r} did not become ACTIVE") from exc
+
+
+def _from_client_error(exc: ClientError, table_name: str) -> StorageError:
+    code = exc.response.get("Error", {}).get("Code", "")
+    status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+    if code in THROTTLING_CODES:
+        return Transient("DynamoDB throttled the request", reached=True)
+    if status >= 500:
+        return Transient("DynamoDB failed to handle the request", reached=True)
+    if code in _MISCONFIGURED:
+        return StorageMisconfigured(_MISCONFIGURED[code].format(table=table_name, key=KEY))
+    shown = code if _SAFE_CODE.fullmatch(code) else "unrecognised"
+    return StorageUnavailable(f"DynamoDB refused a request to table {table_name!r} ({shown})")
