@@ -2,17 +2,32 @@
 
 A backend joins by adding a factory to ``BACKENDS``: an async context manager that
 yields a fresh, empty store for one test.
+
+The DynamoDB backends run against moto in server mode, a fresh table per test, through
+``FaultyClient``: ``dynamodb`` only records requests and checks them against DynamoDB's
+limits afterwards; ``dynamodb-flaky`` also leaves 30% of every batch unprocessed and
+fails every other request with throttling or a lost connection.
 """
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from storage import MemoryStorage, Storage
+from storage.dynamodb import DynamoDBStorage
+from tests import dynamodb_fixtures
+from tests.dynamodb_fixtures import dynamodb_client, fresh_table
+from tests.storage.dynamodb_faults import FAST_RETRIES, FaultyClient, connection_lost, throttled
+
+if TYPE_CHECKING:
+    from types_aiobotocore_dynamodb.client import DynamoDBClient
+
+#: The session's moto server; a fixture is registered by being bound in a conftest.
+moto_endpoint = dynamodb_fixtures.moto_endpoint
 
 
 @contextlib.asynccontextmanager
@@ -20,8 +35,26 @@ async def memory_backend(_request: pytest.FixtureRequest) -> AsyncIterator[Stora
     yield MemoryStorage()
 
 
+def flaky(operation: str, index: int) -> Exception | None:
+    return [None, throttled(operation), None, connection_lost()][index % 4]
+
+
+def dynamodb_backend(**faults: Any) -> Callable[[pytest.FixtureRequest], Any]:
+    @contextlib.asynccontextmanager
+    async def backend(request: pytest.FixtureRequest) -> AsyncIterator[Storage]:
+        endpoint = request.getfixturevalue("moto_endpoint")
+        async with dynamodb_client(endpoint) as client, fresh_table(client) as table_name:
+            faulty = FaultyClient(client, **faults)
+            yield DynamoDBStorage(faulty.as_client(), table_name, policy=FAST_RETRIES)
+        faulty.assert_within_limits()
+
+    return backend
+
+
 BACKENDS: dict[str, Callable[[pytest.FixtureRequest], Any]] = {
     "memory": memory_backend,
+    "dynamodb": dynamodb_backend(),
+    "dynamodb-flaky": dynamodb_backend(unprocessed_share=0.3, fault=flaky),
 }
 
 
@@ -29,3 +62,17 @@ BACKENDS: dict[str, Callable[[pytest.FixtureRequest], Any]] = {
 async def storage(request: pytest.FixtureRequest) -> AsyncIterator[Storage]:
     async with BACKENDS[request.param](request) as store:
         yield store
+
+
+@pytest.fixture
+async def dynamodb(moto_endpoint: str) -> AsyncIterator[DynamoDBClient]:
+    """A real client of the session's moto server."""
+    async with dynamodb_client(moto_endpoint) as client:
+        yield client
+
+
+@pytest.fixture
+async def table(dynamodb: DynamoDBClient) -> AsyncIterator[str]:
+    """The name of a fresh, empty Piinguin table on ``dynamodb``."""
+    async with fresh_table(dynamodb) as table_name:
+        yield table_name

@@ -1,0 +1,85 @@
+"""DynamoDB for tests: one moto server per session, real aioboto3 clients, fresh tables.
+
+aioboto3 cannot use moto's in-process mock, so moto runs as a server on a free port of
+127.0.0.1 and clients reach it by ``endpoint_url`` with fake credentials.
+
+To use these, import them into a conftest (importing a fixture registers it there)::
+
+    from tests.dynamodb_fixtures import moto_endpoint  # noqa: F401 - a fixture
+
+and, in tests or conftests, the helpers::
+
+    from tests.dynamodb_fixtures import dynamodb_client, fresh_table
+
+    async with dynamodb_client(moto_endpoint) as client, fresh_table(client) as table_name:
+        ...
+
+``tests`` has no ``__init__.py``; the import works because pytest's importlib mode (pytest
+>= 8.1) names modules after their path from the rootdir and imports ``tests`` as a
+namespace package. It needs no ``sys.path`` change and works however pytest is started.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from typing import TYPE_CHECKING, Any
+
+import aioboto3
+import pytest
+from aiobotocore.config import AioConfig
+from moto.server import ThreadedMotoServer
+
+from storage.dynamodb import create_table
+
+if TYPE_CHECKING:
+    from types_aiobotocore_dynamodb.client import DynamoDBClient
+
+REGION = "us-east-1"
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint() -> Iterator[str]:
+    """The URL of a moto server that lives for the whole session."""
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+@contextlib.asynccontextmanager
+async def dynamodb_client(endpoint_url: str, **config: Any) -> AsyncIterator[DynamoDBClient]:
+    """A real aioboto3 DynamoDB client for ``endpoint_url``; ``config`` goes to ``AioConfig``
+    (e.g. ``connect_timeout=0.5, retries={"total_max_attempts": 1}``)."""
+    async with _session().client(
+        "dynamodb", endpoint_url=endpoint_url, config=AioConfig(**config)
+    ) as client:
+        yield client
+
+
+@functools.cache
+def _session() -> aioboto3.Session:
+    """One session for all tests: it holds no connection, and loading botocore's service
+    models once instead of per test saves a good share of the suite's time."""
+    return aioboto3.Session(
+        region_name=REGION, aws_access_key_id="testing", aws_secret_access_key="testing"
+    )
+
+
+def fresh_table_name() -> str:
+    return f"piinguin-test-{uuid.uuid4().hex[:12]}"
+
+
+@contextlib.asynccontextmanager
+async def fresh_table(client: DynamoDBClient) -> AsyncIterator[str]:
+    """A new, empty Piinguin table, made with ``storage.dynamodb.create_table`` and
+    deleted afterwards; yields its name."""
+    table_name = fresh_table_name()
+    await create_table(client, table_name)
+    try:
+        yield table_name
+    finally:
+        await client.delete_table(TableName=table_name)
