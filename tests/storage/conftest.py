@@ -18,10 +18,9 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from storage import MemoryStorage, Storage
-from storage.dynamodb import DynamoDBStorage
 from tests import dynamodb_fixtures
 from tests.dynamodb_fixtures import dynamodb_client, fresh_table
-from tests.storage.dynamodb_faults import FAST_RETRIES, FaultyClient, connection_lost, throttled
+from tests.storage.dynamodb_faults import FaultyClient, connection_lost, storage_on, throttled
 
 if TYPE_CHECKING:
     from types_aiobotocore_dynamodb.client import DynamoDBClient
@@ -45,7 +44,7 @@ def dynamodb_backend(**faults: Any) -> Callable[[pytest.FixtureRequest], Any]:
         endpoint = request.getfixturevalue("moto_endpoint")
         async with dynamodb_client(endpoint) as client, fresh_table(client) as table_name:
             faulty = FaultyClient(client, **faults)
-            yield DynamoDBStorage(faulty.as_client(), table_name, policy=FAST_RETRIES)
+            yield storage_on(faulty, table_name)
         faulty.assert_within_limits()
 
     return backend

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from botocore.exceptions import ClientError, EndpointConnectionError
 
-from storage.dynamodb import BatchPolicy
+from storage.dynamodb import BatchPolicy, DynamoDBStorage
 
 if TYPE_CHECKING:
     from types_aiobotocore_dynamodb.client import DynamoDBClient
@@ -172,3 +172,16 @@ def _written_key(request: dict[str, Any]) -> str:
     if "PutRequest" in request:
         return _key(request["PutRequest"]["Item"])
     return _key(request["DeleteRequest"]["Key"])
+
+
+def storage_on(
+    client: DynamoDBClient | FaultyClient,
+    table_name: str,
+    *,
+    policy: BatchPolicy = FAST_RETRIES,
+    **options: Any,
+) -> DynamoDBStorage:
+    """A ``DynamoDBStorage`` on the table, through the wrapper if one is given."""
+    if isinstance(client, FaultyClient):
+        client = client.as_client()
+    return DynamoDBStorage(client, table_name, policy=policy, **options)

@@ -15,19 +15,13 @@ import pytest
 from storage import ItemFailed, Record, StorageError, StorageMisconfigured, StorageUnavailable
 from storage.dynamodb import BatchPolicy, DynamoDBStorage, create_table
 from tests.dynamodb_fixtures import dynamodb_client, fresh_table_name
-from tests.storage.dynamodb_faults import FAST_RETRIES, GET, WRITE, FaultyClient, client_error
+from tests.storage.dynamodb_faults import GET, WRITE, FaultyClient, client_error, storage_on
 
 if TYPE_CHECKING:
     from types_aiobotocore_dynamodb.client import DynamoDBClient
 
 SECRET = "john@acme.com"
 FIXED_NOW = datetime(2024, 5, 6, 7, 8, 9, 123456, tzinfo=UTC)
-
-
-def store(client: DynamoDBClient | FaultyClient, table: str, **kwargs: Any) -> DynamoDBStorage:
-    if isinstance(client, FaultyClient):
-        client = client.as_client()
-    return DynamoDBStorage(client, table, policy=FAST_RETRIES, **kwargs)
 
 
 async def raw_item(client: DynamoDBClient, table: str, key: str) -> dict[str, Any] | None:
@@ -48,7 +42,7 @@ async def test_items_are_stored_in_the_documented_layout(
         collector_tstamp=tstamp,
     )
 
-    await store(dynamodb, table, clock=lambda: FIXED_NOW).put_many([record])
+    await storage_on(dynamodb, table, clock=lambda: FIXED_NOW).put_many([record])
 
     assert await raw_item(dynamodb, table, "k") == {
         "modifiedValue": {"S": "k"},
@@ -65,7 +59,7 @@ async def test_items_are_stored_in_the_documented_layout(
 async def test_a_naive_collector_tstamp_is_taken_as_utc(
     dynamodb: DynamoDBClient, table: str
 ) -> None:
-    storage = store(dynamodb, table)
+    storage = storage_on(dynamodb, table)
     await storage.put_many([Record("k", "v", collector_tstamp=datetime(2017, 7, 14, 3, 39))])
 
     [got] = await storage.get_many(["k"])
@@ -78,7 +72,7 @@ async def test_created_at_is_kept_and_updated_at_moves_on(
     dynamodb: DynamoDBClient, table: str
 ) -> None:
     times = iter([FIXED_NOW, FIXED_NOW + timedelta(hours=1)])
-    storage = store(dynamodb, table, clock=lambda: next(times))
+    storage = storage_on(dynamodb, table, clock=lambda: next(times))
     await storage.put_many([Record("k", "old")])
     await storage.put_many([Record("k", "new")])
 
@@ -100,7 +94,7 @@ async def test_an_item_in_the_original_shape_reads_with_empty_provenance(
 ) -> None:
     await put_original_shape(dynamodb, table, "legacy", SECRET)
 
-    [got] = await store(dynamodb, table).get_many(["legacy"])
+    [got] = await storage_on(dynamodb, table).get_many(["legacy"])
 
     assert got == Record("legacy", SECRET)
     assert isinstance(got, Record)
@@ -111,7 +105,7 @@ async def test_an_item_in_the_original_shape_can_be_overwritten_and_deleted(
     dynamodb: DynamoDBClient, table: str
 ) -> None:
     await put_original_shape(dynamodb, table, "legacy", "old")
-    storage = store(dynamodb, table, clock=lambda: FIXED_NOW)
+    storage = storage_on(dynamodb, table, clock=lambda: FIXED_NOW)
 
     assert await storage.put_many([Record("legacy", "new", app_id="ads")]) == [None]
     [got] = await storage.get_many(["legacy"])
@@ -134,7 +128,7 @@ async def test_attributes_of_other_tools_are_ignored(dynamodb: DynamoDBClient, t
         },
     )
 
-    assert await store(dynamodb, table).get_many(["k"]) == [Record("k", "v")]
+    assert await storage_on(dynamodb, table).get_many(["k"]) == [Record("k", "v")]
 
 
 @pytest.mark.parametrize(
@@ -152,7 +146,7 @@ async def test_a_malformed_item_is_an_item_failure(
 ) -> None:
     await dynamodb.put_item(TableName=table, Item=item)
 
-    [got] = await store(dynamodb, table).get_many(["k"])
+    [got] = await storage_on(dynamodb, table).get_many(["k"])
 
     assert got == ItemFailed("the stored item is malformed")
 
@@ -162,7 +156,7 @@ async def test_unique_keys_take_the_fewest_batch_requests(
     dynamodb: DynamoDBClient, table: str, records: int, unique: int
 ) -> None:
     faulty = FaultyClient(dynamodb)
-    storage = store(faulty, table)
+    storage = storage_on(faulty, table)
     keys = [f"k{i % unique}" for i in range(records)]
 
     assert await storage.put_many([Record(key, "v") for key in keys]) == [None] * records
@@ -182,7 +176,7 @@ async def test_unique_keys_take_the_fewest_batch_requests(
 async def test_the_write_carries_the_last_record_of_a_duplicated_key(
     dynamodb: DynamoDBClient, table: str
 ) -> None:
-    storage = store(dynamodb, table)
+    storage = storage_on(dynamodb, table)
     records = [Record(f"k{i % 30}", f"v{i}") for i in range(90)]
 
     assert await storage.put_many(records) == [None] * 90
@@ -199,7 +193,7 @@ async def test_check_passes_on_a_table_made_by_create_table(dynamodb: DynamoDBCl
     await create_table(dynamodb, name)
     await create_table(dynamodb, name)  # idempotent
 
-    await store(dynamodb, name).check()
+    await storage_on(dynamodb, name).check()
     description = await dynamodb.describe_table(TableName=name)
     assert description["Table"]["TableStatus"] == "ACTIVE"
     assert description["Table"]["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
@@ -250,7 +244,7 @@ async def test_check_rejects_a_table_with_another_key_schema(
     dynamodb: DynamoDBClient, wrong_table: str
 ) -> None:
     with pytest.raises(StorageMisconfigured, match="single string HASH key 'modifiedValue'"):
-        await store(dynamodb, wrong_table).check()
+        await storage_on(dynamodb, wrong_table).check()
 
 
 @pytest.mark.parametrize("wrong_table", wrong_schemas(), indirect=True)
@@ -258,7 +252,7 @@ async def test_writing_to_a_table_with_another_key_schema_is_misconfigured(
     dynamodb: DynamoDBClient, wrong_table: str
 ) -> None:
     with pytest.raises(StorageMisconfigured) as caught:
-        await store(dynamodb, wrong_table).put_many([Record("k", SECRET)])
+        await storage_on(dynamodb, wrong_table).put_many([Record("k", SECRET)])
 
     assert_our_message(caught.value)
 
@@ -277,7 +271,7 @@ def assert_our_message(error: BaseException) -> None:
 
 
 async def test_a_missing_table_is_misconfigured(dynamodb: DynamoDBClient) -> None:
-    storage = store(dynamodb, "no-such-table")
+    storage = storage_on(dynamodb, "no-such-table")
 
     with pytest.raises(StorageMisconfigured, match="'no-such-table' does not exist") as caught:
         await storage.check()
@@ -288,7 +282,7 @@ async def test_a_missing_table_is_misconfigured(dynamodb: DynamoDBClient) -> Non
 async def test_every_operation_on_a_missing_table_is_misconfigured(
     dynamodb: DynamoDBClient, operation: str
 ) -> None:
-    storage = store(dynamodb, "no-such-table")
+    storage = storage_on(dynamodb, "no-such-table")
     argument = [Record("k", SECRET)] if operation == "put_many" else ["k"]
 
     with pytest.raises(StorageMisconfigured, match="does not exist") as caught:
@@ -345,7 +339,7 @@ async def test_call_level_errors_are_translated_with_our_own_message(
     faulty = FaultyClient(dynamodb, fault=lambda op, _: client_error(code, op))
 
     with pytest.raises(error, match=message) as caught:
-        await store(faulty, table).put_many([Record("k", SECRET)])
+        await storage_on(faulty, table).put_many([Record("k", SECRET)])
 
     assert_our_message(caught.value)
 

@@ -12,14 +12,14 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from storage import ItemFailed, Record, StorageMisconfigured, StorageUnavailable, WriteOutcome
-from storage.dynamodb import BatchPolicy, DynamoDBStorage
+from storage.dynamodb import BatchPolicy
 from tests.storage.dynamodb_faults import (
-    FAST_RETRIES,
     GET,
     WRITE,
     FaultyClient,
     client_error,
     connection_lost,
+    storage_on,
     throttled,
 )
 
@@ -61,7 +61,7 @@ async def test_a_share_left_unprocessed_on_every_call_is_retried_until_done(
     dynamodb: DynamoDBClient, table: str
 ) -> None:
     faulty = FaultyClient(dynamodb, unprocessed_share=0.3)
-    storage = DynamoDBStorage(faulty.as_client(), table, policy=FAST_RETRIES)
+    storage = storage_on(faulty, table)
     written = records(300)
 
     outcomes = await storage.put_many(written)
@@ -82,7 +82,7 @@ async def test_duplicates_under_retries_still_collapse_to_the_last(
     dynamodb: DynamoDBClient, table: str
 ) -> None:
     faulty = FaultyClient(dynamodb, unprocessed_share=0.3, seed=7)
-    storage = DynamoDBStorage(faulty.as_client(), table, policy=FAST_RETRIES)
+    storage = storage_on(faulty, table)
     written = [Record(f"k{i % 40}", f"v{i}") for i in range(120)]
 
     assert await storage.put_many(written) == [None] * 120
@@ -96,7 +96,7 @@ async def test_the_first_requests_failing_are_retried(
     dynamodb: DynamoDBClient, table: str, fault: Any
 ) -> None:
     faulty = FaultyClient(dynamodb, fault=lambda op, index: fault(op) if index < 3 else None)
-    storage = DynamoDBStorage(faulty.as_client(), table, policy=FAST_RETRIES)
+    storage = storage_on(faulty, table)
     written = records(60)
 
     assert await storage.put_many(written) == [None] * 60
@@ -110,9 +110,7 @@ async def test_a_server_error_is_retried(dynamodb: DynamoDBClient, table: str) -
     def fault(operation: str, index: int) -> Exception | None:
         return client_error("InternalServerError", operation, status=500) if index < 2 else None
 
-    storage = DynamoDBStorage(
-        FaultyClient(dynamodb, fault=fault).as_client(), table, policy=FAST_RETRIES
-    )
+    storage = storage_on(FaultyClient(dynamodb, fault=fault), table)
 
     assert await storage.put_many(records(5)) == [None] * 5
 
@@ -122,7 +120,7 @@ async def test_keys_left_unprocessed_until_the_deadline_fail_alone(
 ) -> None:
     stuck = {"k3", "k30", "k31"}
     faulty = FaultyClient(dynamodb, unprocessed_share=0.3, stuck_writes=stuck)
-    storage = DynamoDBStorage(faulty.as_client(), table, policy=AMPLE)
+    storage = storage_on(faulty, table, policy=AMPLE)
     written = records(50)
 
     outcomes = await storage.put_many(written)
@@ -141,7 +139,7 @@ async def test_a_key_whose_created_at_cannot_be_read_is_not_written(
     dynamodb: DynamoDBClient, table: str
 ) -> None:
     faulty = FaultyClient(dynamodb, stuck_reads={"k1"})
-    storage = DynamoDBStorage(faulty.as_client(), table, policy=SHORT)
+    storage = storage_on(faulty, table, policy=SHORT)
 
     outcomes = await storage.put_many(records(3))
 
@@ -159,9 +157,9 @@ async def test_a_key_whose_created_at_cannot_be_read_is_not_written(
 async def test_keys_unread_until_the_deadline_fail_alone(
     dynamodb: DynamoDBClient, table: str
 ) -> None:
-    await DynamoDBStorage(dynamodb, table).put_many(records(120))
+    await storage_on(dynamodb, table).put_many(records(120))
     faulty = FaultyClient(dynamodb, unprocessed_share=0.3, stuck_reads={"k7", "k110"})
-    storage = DynamoDBStorage(faulty.as_client(), table, policy=AMPLE)
+    storage = storage_on(faulty, table, policy=AMPLE)
 
     got = await storage.get_many(["k7", "k8", "missing", "k110", "k7"])
 
@@ -179,7 +177,7 @@ async def test_permanent_throttling_fails_every_item_and_stores_nothing(
     dynamodb: DynamoDBClient, table: str, operation: str
 ) -> None:
     faulty = FaultyClient(dynamodb, fault=lambda op, _: throttled(op) if op == operation else None)
-    storage = DynamoDBStorage(faulty.as_client(), table, policy=SHORT)
+    storage = storage_on(faulty, table, policy=SHORT)
 
     outcomes = await storage.put_many(records(40))
 
@@ -194,12 +192,10 @@ async def test_permanent_throttling_fails_every_item_and_stores_nothing(
 async def test_permanent_throttling_of_deletes_deletes_nothing(
     dynamodb: DynamoDBClient, table: str
 ) -> None:
-    await DynamoDBStorage(dynamodb, table).put_many(records(30))
+    await storage_on(dynamodb, table).put_many(records(30))
     faulty = FaultyClient(dynamodb, fault=lambda op, _: throttled(op))
 
-    outcomes = await DynamoDBStorage(faulty.as_client(), table, policy=SHORT).delete_many(
-        ["k0", "k29"]
-    )
+    outcomes = await storage_on(faulty, table, policy=SHORT).delete_many(["k0", "k29"])
 
     assert all(isinstance(outcome, ItemFailed) for outcome in outcomes)
     assert len(await stored_values(dynamodb, table)) == 30
@@ -211,7 +207,7 @@ async def test_a_connection_lost_after_dynamodb_answered_fails_items(
     # The read of createdAt got through, so DynamoDB is reachable: the writes fail per item.
     faulty = FaultyClient(dynamodb, fault=lambda op, _: connection_lost() if op == WRITE else None)
 
-    outcomes = await DynamoDBStorage(faulty.as_client(), table, policy=SHORT).put_many(records(2))
+    outcomes = await storage_on(faulty, table, policy=SHORT).put_many(records(2))
 
     assert outcomes == [ItemFailed("DynamoDB could not be reached until the deadline")] * 2
 
@@ -220,7 +216,7 @@ async def test_no_answer_at_all_until_the_deadline_is_unavailable(
     dynamodb: DynamoDBClient, table: str
 ) -> None:
     faulty = FaultyClient(dynamodb, fault=lambda *_: connection_lost())
-    storage = DynamoDBStorage(faulty.as_client(), table, policy=SHORT)
+    storage = storage_on(faulty, table, policy=SHORT)
 
     with pytest.raises(StorageUnavailable, match="could not be reached"):
         await storage.get_many(["k0"])
@@ -235,7 +231,7 @@ async def test_a_call_level_error_in_one_batch_fails_the_whole_call(
         return client_error("ResourceNotFoundException", operation) if index == 3 else None
 
     faulty = FaultyClient(dynamodb, fault=fault)
-    storage = DynamoDBStorage(faulty.as_client(), table, policy=FAST_RETRIES)
+    storage = storage_on(faulty, table)
 
     with pytest.raises(StorageMisconfigured, match="does not exist"):
         await storage.put_many(records(500))
@@ -249,7 +245,7 @@ async def test_mixed_faults_never_claim_what_is_not_stored(
 
     stuck = {f"k{i}" for i in range(0, 400, 37)}
     faulty = FaultyClient(dynamodb, unprocessed_share=0.3, stuck_writes=stuck, fault=fault)
-    storage = DynamoDBStorage(faulty.as_client(), table, policy=AMPLE)
+    storage = storage_on(faulty, table, policy=AMPLE)
     written = records(400)
 
     outcomes = await storage.put_many(written)
@@ -265,7 +261,7 @@ async def test_ten_thousand_records_with_bounded_concurrency(
 ) -> None:
     faulty = FaultyClient(dynamodb)
     policy = BatchPolicy(max_concurrency=6, backoff_base=0.001, backoff_cap=0.005)
-    storage = DynamoDBStorage(faulty.as_client(), table, policy=policy)
+    storage = storage_on(faulty, table, policy=policy)
     written = records(10_050)
 
     started = time.perf_counter()
