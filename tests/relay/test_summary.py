@@ -1,0 +1,64 @@
+"""A batch's counters."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from relay.batching import plan_writes
+from relay.extract import Pair
+from relay.malformed import Malformed
+from relay.parse import ParsedRecord
+from relay.summary import Summary
+
+
+def pair(modified: str) -> Pair:
+    return Pair(modified, "original", "user_id", "", "", "SHA-256", "ads", None)
+
+
+RECORDS = [
+    ParsedRecord("1", pairs=(pair("a"), pair("b"))),
+    ParsedRecord("2", skipped=True),
+    ParsedRecord("3", malformed=Malformed.BAD_JSON),
+    ParsedRecord("4", pairs=(pair("a"),)),
+    ParsedRecord("5", malformed=Malformed.BAD_JSON),
+    ParsedRecord("6", malformed=Malformed.NOT_UTF8),
+    ParsedRecord("7", skipped=True),
+]
+
+
+def test_counts_a_batch() -> None:
+    assert Summary.of(RECORDS, plan_writes(RECORDS)) == Summary(
+        records=7,
+        pii_events=2,
+        other_events=2,
+        malformed={Malformed.BAD_JSON: 2, Malformed.NOT_UTF8: 1},
+        pairs=3,
+        unique_keys=2,
+    )
+
+
+def test_the_handler_adds_what_became_of_the_writes() -> None:
+    summary = dataclasses.replace(Summary.of(RECORDS, plan_writes(RECORDS)), written=1, failed=1)
+    assert summary.as_log() == {
+        "records": 7,
+        "pii_events": 2,
+        "other_events": 2,
+        "pairs": 3,
+        "unique_keys": 2,
+        "written": 1,
+        "failed": 1,
+        "malformed_bad_json": 2,
+        "malformed_not_utf8": 1,
+    }
+
+
+def test_an_empty_batch() -> None:
+    assert Summary.of([], plan_writes([])).as_log() == {
+        "records": 0,
+        "pii_events": 0,
+        "other_events": 0,
+        "pairs": 0,
+        "unique_keys": 0,
+        "written": 0,
+        "failed": 0,
+    }
