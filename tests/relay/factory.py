@@ -10,8 +10,11 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from relay.extract import Pair
 
 #: The shared samples live beside the repository, in ``shared/samples``.
 SAMPLES = Path(__file__).resolve().parents[2] / ".." / "shared" / "samples"
@@ -24,6 +27,7 @@ EVENT_VENDOR, EVENT_NAME, EVENT_FORMAT, EVENT_VERSION = 125, 126, 127, 128
 SNOWPLOW = "com.snowplowanalytics.snowplow"
 PII_SCHEMA = f"iglu:{SNOWPLOW}/pii_transformation/jsonschema/1-0-0"
 COLLECTOR_TSTAMP_TEXT = "2017-07-14 03:39:39.000"
+TSTAMP = datetime(2017, 7, 14, 3, 39, 39, tzinfo=UTC)  # COLLECTOR_TSTAMP_TEXT, parsed
 PARENT_EVENT_ID = "c6ef3124-b53a-4b13-a233-0088f79dcbcb"
 PII_EVENT_ID = "2b1ff7a0-1b4c-4e4e-9a5e-6f1f3f0c7d11"
 
@@ -31,6 +35,19 @@ PII_EVENT_ID = "2b1ff7a0-1b4c-4e4e-9a5e-6f1f3f0c7d11"
 def key(original: str) -> str:
     """The pseudonym the factory gives an original value: SHA-256 hex, like enrich's."""
     return hashlib.sha256(original.encode()).hexdigest()
+
+
+def expected_pair(
+    modified: str, original: str, field_name: str, json_path: str = "", schema: str = ""
+) -> Pair:
+    """A pair as extracted from a ``pii_line`` with its defaults (and from the samples):
+    SHA-256, app ``ads``, collected at ``TSTAMP``."""
+    return Pair(modified, original, field_name, json_path, schema, "SHA-256", "ads", TSTAMP)
+
+
+def stub_pair(modified: str, app_id: str = "ads") -> Pair:
+    """A pair for batch logic, where only the key (and which one won) matters."""
+    return Pair(modified, "original", "user_id", "", "", "SHA-256", app_id, None)
 
 
 def sequence_number(n: int) -> str:

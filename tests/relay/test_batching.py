@@ -18,13 +18,10 @@ from tests.relay.factory import (
     pojo_item,
     raw_record,
     sequence_number,
+    stub_pair,
 )
 
 JOHN, JIM, JOE = key("john@acme.com"), key("jim@acme.com"), key("joe@acme.com")
-
-
-def pair(modified: str, app_id: str = "ads") -> Pair:
-    return Pair(modified, "original", "user_id", "", "", "SHA-256", app_id, None)
 
 
 def pii(number: int, *pairs: Pair) -> ParsedRecord:
@@ -33,20 +30,22 @@ def pii(number: int, *pairs: Pair) -> ParsedRecord:
 
 def test_one_write_per_key_the_last_occurrence_winning() -> None:
     records = [
-        pii(1, pair("a", "first"), pair("b")),
+        pii(1, stub_pair("a", "first"), stub_pair("b")),
         ParsedRecord("2", skipped=True),
-        pii(3, pair("c"), pair("a", "second")),
+        pii(3, stub_pair("c"), stub_pair("a", "second")),
         ParsedRecord("4", malformed=Malformed.BAD_JSON),
-        pii(5, pair("a", "third")),
+        pii(5, stub_pair("a", "third")),
     ]
     plan = plan_writes(records)
-    assert plan.pairs == (pair("a", "third"), pair("b"), pair("c"))
+    assert plan.pairs == (stub_pair("a", "third"), stub_pair("b"), stub_pair("c"))
     assert plan.carriers == {"a": ("1", "3", "5"), "b": ("1",), "c": ("3",)}
 
 
 def test_a_key_twice_in_one_record_is_carried_once() -> None:
-    plan = plan_writes([pii(1, pair("a", "x"), pair("a", "y")), pii(2, pair("a", "z"))])
-    assert plan.pairs == (pair("a", "z"),)
+    plan = plan_writes(
+        [pii(1, stub_pair("a", "x"), stub_pair("a", "y")), pii(2, stub_pair("a", "z"))]
+    )
+    assert plan.pairs == (stub_pair("a", "z"),)
     assert plan.carriers == {"a": ("1", "2")}
 
 
@@ -61,7 +60,7 @@ def test_a_batch_without_pairs_plans_nothing() -> None:
     [(1, 25, [1]), (25, 25, [25]), (26, 25, [25, 1]), (60, 25, [25, 25, 10]), (3, 1, [1, 1, 1])],
 )
 def test_requests_hold_at_most_size_pairs(count: int, size: int, sizes: list[int]) -> None:
-    plan = plan_writes([pii(n, pair(f"k{n}")) for n in range(count)])
+    plan = plan_writes([pii(n, stub_pair(f"k{n}")) for n in range(count)])
     requests = plan.requests(size)
     assert [len(r) for r in requests] == sizes
     assert tuple(p for r in requests for p in r) == plan.pairs
@@ -70,20 +69,24 @@ def test_requests_hold_at_most_size_pairs(count: int, size: int, sizes: list[int
 @pytest.mark.parametrize("size", [0, -1])
 def test_requests_need_room_for_a_pair(size: int) -> None:
     with pytest.raises(ValueError, match="at least one"):
-        plan_writes([pii(1, pair("a"))]).requests(size)
+        plan_writes([pii(1, stub_pair("a"))]).requests(size)
 
 
 def test_all_acknowledged_is_success() -> None:
-    records = [pii(1, pair("a")), ParsedRecord("2", skipped=True), pii(3, pair("a"), pair("b"))]
+    records = [
+        pii(1, stub_pair("a")),
+        ParsedRecord("2", skipped=True),
+        pii(3, stub_pair("a"), stub_pair("b")),
+    ]
     assert batch_item_failures(records, {"a", "b"}) == []
 
 
 def test_a_failed_key_reports_every_record_that_carried_it() -> None:
     records = [
-        pii(1, pair("a"), pair("b")),
-        pii(2, pair("c")),
-        pii(3, pair("a")),
-        pii(4, pair("b")),
+        pii(1, stub_pair("a"), stub_pair("b")),
+        pii(2, stub_pair("c")),
+        pii(3, stub_pair("a")),
+        pii(4, stub_pair("b")),
     ]
     assert batch_item_failures(records, {"b", "c"}) == [
         {"itemIdentifier": "1"},
@@ -92,17 +95,17 @@ def test_a_failed_key_reports_every_record_that_carried_it() -> None:
 
 
 def test_a_key_never_acknowledged_counts_as_failed() -> None:
-    assert batch_item_failures([pii(1, pair("a"))], set()) == [{"itemIdentifier": "1"}]
+    assert batch_item_failures([pii(1, stub_pair("a"))], set()) == [{"itemIdentifier": "1"}]
 
 
 def test_malformed_records_are_skipped_unless_asked_to_fail_them() -> None:
     records = [
         ParsedRecord("1", malformed=Malformed.BAD_BASE64),
-        pii(2, pair("a")),
+        pii(2, stub_pair("a")),
         ParsedRecord("3", skipped=True),
         ParsedRecord("4", malformed=Malformed.NO_PAIRS),
         ParsedRecord("", malformed=Malformed.MISSING_FIELDS),
-        pii(5, pair("b")),
+        pii(5, stub_pair("b")),
     ]
     assert batch_item_failures(records, {"a"}) == [{"itemIdentifier": "5"}]
     assert batch_item_failures(records, {"a"}, fail_malformed=True) == [

@@ -18,6 +18,7 @@ from tests.relay.factory import (
     FIELD_COUNT,
     PII_SCHEMA,
     SNOWPLOW,
+    TSTAMP,
     UNSTRUCT_EVENT,
     enriched_line,
     load_sample,
@@ -27,8 +28,6 @@ from tests.relay.factory import (
     pojo_item,
     unstruct,
 )
-
-TSTAMP = datetime(2017, 7, 14, 3, 39, 39, tzinfo=UTC)
 
 
 def test_reads_the_shared_sample() -> None:

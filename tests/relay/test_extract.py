@@ -4,7 +4,6 @@ event stored whole or not at all."""
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -16,6 +15,8 @@ from storage import MAX_KEY_BYTES as STORAGE_MAX_KEY_BYTES
 from tests.relay.factory import (
     PARENT_EVENT_ID,
     PII_SCHEMA,
+    TSTAMP,
+    expected_pair,
     json_item,
     key,
     pii_json,
@@ -24,7 +25,6 @@ from tests.relay.factory import (
     unstruct,
 )
 
-TSTAMP = datetime(2017, 7, 14, 3, 39, 39, tzinfo=UTC)
 EMAIL_SCHEMA = "iglu:com.acme/email_sent/jsonschema/1-0-0"
 
 
@@ -32,14 +32,12 @@ def event(unstruct_event: str) -> PiiEvent:
     return PiiEvent("ads", TSTAMP, unstruct_event)
 
 
-def pojo_pair(field_name: str, original: str, hash_function: str = "SHA-256") -> Pair:
-    return Pair(key(original), original, field_name, "", "", hash_function, "ads", TSTAMP)
+def pojo_pair(field_name: str, original: str) -> Pair:
+    return expected_pair(key(original), original, field_name)
 
 
 def json_pair(field_name: str, original: str, json_path: str = "$.emailAddress") -> Pair:
-    return Pair(
-        key(original), original, field_name, json_path, EMAIL_SCHEMA, "SHA-256", "ads", TSTAMP
-    )
+    return expected_pair(key(original), original, field_name, json_path, EMAIL_SCHEMA)
 
 
 def test_pojo_items_only() -> None:

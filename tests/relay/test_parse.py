@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -12,6 +11,7 @@ from relay.extract import Pair
 from relay.malformed import Malformed
 from relay.parse import ParsedRecord, parse_event, parse_line, parse_record
 from tests.relay.factory import (
+    expected_pair,
     json_item,
     key,
     kinesis_record,
@@ -25,61 +25,41 @@ from tests.relay.factory import (
     sequence_number,
 )
 
-TSTAMP = datetime(2017, 7, 14, 3, 39, 39, tzinfo=UTC)
 SAMPLE_SEQUENCE_NUMBERS = (
     "49590338271490256608559692538361571095921575989136588898",
     "49590338271490256608559692538361571095921575989136588899",
 )
+
+
 SAMPLE_PAIRS = (
-    Pair(
+    expected_pair(
         "27abac60dff12792c6088b8d00ce7f25c86b396b8c3740480cd18e21068ecff4",
         "its_you_again!",
         "user_fingerprint",
-        "",
-        "",
-        "SHA-256",
-        "ads",
-        TSTAMP,
     ),
-    Pair(
+    expected_pair(
         "dd9720903c89ae891ed5c74bb7a9f2f90f6487927ac99afe73b096ad0287f3f5",
         "70.46.123.145",
         "user_ipaddress",
-        "",
-        "",
-        "SHA-256",
-        "ads",
-        TSTAMP,
     ),
-    Pair(
+    expected_pair(
         "7d8a4beae5bc9d314600667d2f410918f9af265017a6ade99f60a9c8f3aac6e9",
         "john@acme.com",
         "user_id",
-        "",
-        "",
-        "SHA-256",
-        "ads",
-        TSTAMP,
     ),
-    Pair(
+    expected_pair(
         "269c433d0cc00395e3bc5fe7f06c5ad822096a38bec2d8a005367b52c0dfb428",
         "50.56.129.169",
         "unstruct_event",
         "$.ip",
         "iglu:com.mailgun/message_clicked/jsonschema/1-0-0",
-        "SHA-256",
-        "ads",
-        TSTAMP,
     ),
-    Pair(
+    expected_pair(
         "72f323d5359eabefc69836369e4cabc6257c43ab6419b05dfb2211d0e44284c6",
         "jim@acme.com",
         "contexts",
         "$.emailAddress",
         "iglu:com.acme/email_sent/jsonschema/1-0-0",
-        "SHA-256",
-        "ads",
-        TSTAMP,
     ),
 )
 
@@ -125,18 +105,7 @@ def _record(kind: str) -> dict[str, Any]:
             "pii",
             ParsedRecord(
                 sequence_number(7),
-                pairs=(
-                    Pair(
-                        key("john@acme.com"),
-                        "john@acme.com",
-                        "user_id",
-                        "",
-                        "",
-                        "SHA-256",
-                        "ads",
-                        TSTAMP,
-                    ),
-                ),
+                pairs=(expected_pair(key("john@acme.com"), "john@acme.com", "user_id"),),
             ),
         ),
         ("page_view", ParsedRecord(sequence_number(7), skipped=True)),

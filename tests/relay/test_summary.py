@@ -5,21 +5,16 @@ from __future__ import annotations
 import dataclasses
 
 from relay.batching import plan_writes
-from relay.extract import Pair
 from relay.malformed import Malformed
 from relay.parse import ParsedRecord
 from relay.summary import Summary
-
-
-def pair(modified: str) -> Pair:
-    return Pair(modified, "original", "user_id", "", "", "SHA-256", "ads", None)
-
+from tests.relay.factory import stub_pair
 
 RECORDS = [
-    ParsedRecord("1", pairs=(pair("a"), pair("b"))),
+    ParsedRecord("1", pairs=(stub_pair("a"), stub_pair("b"))),
     ParsedRecord("2", skipped=True),
     ParsedRecord("3", malformed=Malformed.BAD_JSON),
-    ParsedRecord("4", pairs=(pair("a"),)),
+    ParsedRecord("4", pairs=(stub_pair("a"),)),
     ParsedRecord("5", malformed=Malformed.BAD_JSON),
     ParsedRecord("6", malformed=Malformed.NOT_UTF8),
     ParsedRecord("7", skipped=True),
