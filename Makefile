@@ -20,7 +20,7 @@ install: $(STAMP)
 
 ## Start the server on the in-memory backend, for local development.
 run: $(STAMP)
-	$(BIN)/piinguin-server --host $(HOST) --port $(PORT) --storage memory --log-format console
+	$(BIN)/piinguin-server --host $(HOST) --port $(PORT) --storage memory --log-format console --insecure-no-auth
 
 ## ruff, mypy (strict), a check that generated code is current, then the whole pytest suite.
 test: lint typecheck proto-check pytest

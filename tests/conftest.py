@@ -2,7 +2,8 @@
 
 - Every test's logs go, fully rendered as JSON, to a buffer: ``log_output`` reads it,
   so tests can check that no original value ever reaches a log line.
-- ``start_server`` runs a real ``PiinguinServer`` on a loopback socket.
+- ``start_server`` runs a real ``PiinguinServer`` on a loopback socket; without ``auth`` it
+  runs as ``--insecure-no-auth`` does, so tests of other concerns need no tokens.
 """
 
 from __future__ import annotations
@@ -15,10 +16,13 @@ from typing import Any
 import pytest
 from grpclib.client import Channel
 
+from piinguin.auth import Authenticator
 from piinguin.logs import configure_logging
 from piinguin.server import PiinguinServer
 from piinguin.v1 import PiinguinStub
 from storage import MemoryStorage, Storage
+from storage.audit import AuditStore
+from storage.audit_memory import MemoryAuditStore
 
 
 class LogBuffer(io.StringIO):
@@ -45,6 +49,8 @@ ServerFactory = Callable[..., contextlib.AbstractAsyncContextManager[PiinguinSer
 async def running_server(
     storage: Storage | None = None,
     *,
+    auth: Authenticator | None = None,
+    audit: AuditStore | None = None,
     max_bulk_items: int = 1000,
     max_message_bytes: int = 4 * 1024 * 1024,
     grace_period: float = 5.0,
@@ -52,6 +58,8 @@ async def running_server(
 ) -> AsyncIterator[PiinguinServer]:
     server = PiinguinServer(
         storage if storage is not None else MemoryStorage(),
+        auth=auth if auth is not None else Authenticator.insecure(),
+        audit=audit if audit is not None else MemoryAuditStore(),
         max_bulk_items=max_bulk_items,
         max_message_bytes=max_message_bytes,
     )

@@ -1,42 +1,36 @@
-"""Per-call bookkeeping: one log line per call, and the in-flight count that drain waits on.
+"""Per-call bookkeeping: authentication, one log line per call, and the in-flight count
+that drain waits on.
 
 grpclib's ``RecvRequest`` event lets a listener replace the method about to run; we wrap
 it, so the wrapper runs in the call's own task and sees exactly what the handler raised.
+The handler reads who is calling from ``current_call()``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+import uuid
+from collections.abc import Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
+from typing import Any
 
 import structlog
 from grpclib.const import Status
 from grpclib.events import RecvRequest
 from grpclib.exceptions import GRPCError
+from grpclib.protocol import Peer
 from grpclib.server import Stream
+
+from piinguin.auditing import Auditor
+from piinguin.auth import Authenticator, Caller
 
 log = structlog.get_logger("piinguin.calls")
 
-
-@dataclass(slots=True)
-class CallInfo:
-    items: int = 0
-
-
-_current: ContextVar[CallInfo | None] = ContextVar("piinguin_call", default=None)
-
-
-def count_items(items: int) -> None:
-    """Record how many items the current call carries, for its log line."""
-    info = _current.get()
-    if info is not None:
-        info.items = items
-
-
 #: Health and reflection keep answering while draining (load balancers must see
-#: NOT_SERVING), and their long-lived streams must not hold the drain open.
+#: NOT_SERVING), need no credentials, and their long-lived streams must not hold the
+#: drain open.
 INFRASTRUCTURE_METHODS = frozenset(
     {
         "/grpc.health.v1.Health/Check",
@@ -45,12 +39,50 @@ INFRASTRUCTURE_METHODS = frozenset(
         "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
     }
 )
+_MAX_REQUEST_ID = 128
+
+
+@dataclass(slots=True)
+class CallContext:
+    method: str
+    peer: str
+    request_id: str
+    caller: Caller | None = None
+    items: int = 0
+
+
+_current: ContextVar[CallContext | None] = ContextVar("piinguin_call", default=None)
+
+
+def current_call() -> CallContext:
+    """The running call's context; outside a tracked call (in-memory tests), an
+    unauthenticated stand-in."""
+    context = _current.get()
+    if context is None:
+        context = CallContext(method="", peer="", request_id=str(uuid.uuid4()))
+        _current.set(context)
+    return context
+
+
+def count_items(items: int) -> None:
+    """Record how many items the current call carries, for its log line."""
+    current_call().items = items
+
+
+def _request_id(metadata: object) -> str:
+    given = getattr(metadata, "get", lambda _key: None)("x-request-id")
+    if isinstance(given, str) and 0 < len(given) <= _MAX_REQUEST_ID and given.isprintable():
+        return given
+    return str(uuid.uuid4())
 
 
 class CallTracker:
-    """Wraps every call: logs it, counts it in flight, and refuses new ones while draining."""
+    """Wraps every call: authenticates, logs it, counts it in flight, and refuses new ones
+    while draining."""
 
-    def __init__(self) -> None:
+    def __init__(self, auth: Authenticator, auditor: Auditor) -> None:
+        self.auth = auth
+        self.auditor = auditor
         self._in_flight = 0
         self._idle = asyncio.Event()
         self._idle.set()
@@ -68,19 +100,24 @@ class CallTracker:
         if name in INFRASTRUCTURE_METHODS:
             return
         method = event.method_func
-        peer = event.peer.addr()
-        host_port = f"{peer[0]}:{peer[1]}" if peer else "unknown"
+        address = event.peer.addr()
+        metadata, peer = event.metadata, event.peer
+        context = CallContext(
+            method=name,
+            peer=f"{address[0]}:{address[1]}" if address else "unknown",
+            request_id=_request_id(metadata),
+        )
 
         async def tracked(stream: Stream[object, object]) -> None:
             if self.draining:
                 raise GRPCError(Status.UNAVAILABLE, "server is shutting down")
             self._in_flight += 1
             self._idle.clear()
-            info = CallInfo()
-            token = _current.set(info)
+            token = _current.set(context)
             status = Status.OK
             started = time.perf_counter()
             try:
+                context.caller = await self._authenticate(metadata, peer, context)
                 await method(stream)
             except GRPCError as exc:
                 status = exc.status
@@ -103,13 +140,41 @@ class CallTracker:
                 self._in_flight -= 1
                 if self._in_flight == 0:
                     self._idle.set()
-                log.info(
-                    "call",
-                    method=name,
-                    peer=host_port,
-                    code=status.name,
-                    duration_ms=round((time.perf_counter() - started) * 1000, 3),
-                    items=info.items,
-                )
+                self._log(context, status, time.perf_counter() - started)
 
         event.method_func = tracked
+
+    async def _authenticate(
+        self, metadata: Mapping[str, Any], peer: Peer, context: CallContext
+    ) -> Caller:
+        try:
+            return self.auth.authenticate(metadata, peer)
+        except GRPCError as exc:
+            # The request is not read: an unauthenticated caller learns nothing, and the
+            # keys it named are not recorded.
+            await self.auditor.record_denial(
+                self.auditor.event(
+                    principal="",
+                    method=context.method,
+                    code=exc.status,
+                    request_id=context.request_id,
+                    peer=context.peer,
+                )
+            )
+            raise
+
+    def _log(self, context: CallContext, status: Status, seconds: float) -> None:
+        fields: dict[str, object] = {
+            "method": context.method,
+            "peer": context.peer,
+            "principal": context.caller.principal if context.caller else "",
+            "request_id": context.request_id,
+            "code": status.name,
+            "duration_ms": round(seconds * 1000, 3),
+            "items": context.items,
+        }
+        if self.auth.is_insecure:
+            fields["insecure_no_auth"] = True
+            log.warning("call", **fields)
+        else:
+            log.info("call", **fields)

@@ -43,6 +43,19 @@ OPTIONS: tuple[Option, ...] = (
         10.0,
         _float,
     ),
+    Option("--policy", "TOML file of principals, token digests and grants; SIGHUP reloads it"),
+    Option(
+        "--insecure-no-auth",
+        "serve without authentication, every caller may do everything: local development only",
+        False,
+        is_switch=True,
+    ),
+    Option("--tls-cert", "PEM certificate chain: serve over TLS"),
+    Option("--tls-key", "PEM private key of --tls-cert"),
+    Option(
+        "--tls-client-ca",
+        "PEM CA bundle: verify client certificates, whose subject CN names the principal",
+    ),
 )
 
 
@@ -56,6 +69,11 @@ class ServerConfig:
     max_bulk_items: int = 1000
     max_message_bytes: int = 4 * 1024 * 1024
     grace_period: float = 10.0
+    policy: str | None = None
+    insecure_no_auth: bool = False
+    tls_cert: str | None = None
+    tls_key: str | None = None
+    tls_client_ca: str | None = None
 
     def __post_init__(self) -> None:
         if not self.host:
@@ -75,6 +93,20 @@ class ServerConfig:
             raise OptionError(
                 "--grace-period", f"must be between 0 and 3600 seconds, got {self.grace_period}"
             )
+        if self.policy and self.insecure_no_auth:
+            raise OptionError("--insecure-no-auth", "cannot be combined with --policy")
+        if not self.policy and not self.insecure_no_auth:
+            raise OptionError(
+                "--policy",
+                "required: a file saying who may do what "
+                "(or --insecure-no-auth, for local development only)",
+            )
+        if bool(self.tls_cert) != bool(self.tls_key):
+            raise OptionError(
+                "--tls-key" if self.tls_cert else "--tls-cert", "give both --tls-cert and --tls-key"
+            )
+        if self.tls_client_ca and not self.tls_cert:
+            raise OptionError("--tls-client-ca", "needs --tls-cert and --tls-key")
 
     @classmethod
     def from_args(cls, argv: Sequence[str], environ: Mapping[str, str]) -> ServerConfig:

@@ -14,11 +14,15 @@ from grpclib.health.v1 import health_pb2
 from grpclib.reflection.service import ServerReflection
 from grpclib.server import Server
 
+from piinguin.access import Gatekeeper
+from piinguin.auditing import Auditor
+from piinguin.auth import Authenticator
 from piinguin.calls import CallTracker
 from piinguin.codec import LimitedProtoCodec
 from piinguin.service import PiinguinService
 from piinguin.v1 import DESCRIPTOR_POOL
 from storage import Storage, StorageError
+from storage.audit import AuditStore
 
 log = structlog.get_logger("piinguin.server")
 
@@ -45,16 +49,21 @@ class PiinguinServer:
         self,
         storage: Storage,
         *,
+        auth: Authenticator,
+        audit: AuditStore,
         max_bulk_items: int,
         max_message_bytes: int,
     ) -> None:
         self.storage = storage
-        self.service = PiinguinService(storage, max_bulk_items=max_bulk_items)
+        self.audit = audit
+        self.auth = auth
+        auditor = Auditor(audit)
+        self.service = PiinguinService(storage, Gatekeeper(auditor), max_bulk_items=max_bulk_items)
         self.serving = ServiceStatus()
         self.serving.set(False)
         self.health = Health({self.service: [self.serving]})
         services = ServerReflection.extend([self.service, self.health], pool=_reflection_pool())
-        self.tracker = CallTracker()
+        self.tracker = CallTracker(auth, auditor)
         self.grpc = Server(services, codec=LimitedProtoCodec(max_message_bytes))
         listen(self.grpc, RecvRequest, self.tracker.on_recv_request)
         self.port: int | None = None
@@ -79,6 +88,7 @@ class PiinguinServer:
         while True:
             try:
                 await self.storage.check()
+                await self.audit.check()
             except StorageError as exc:
                 log.error("storage_not_ready", error=str(exc), retry_in_s=retry_interval)
                 await asyncio.sleep(retry_interval)

@@ -8,25 +8,64 @@ import os
 import signal
 import sys
 from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
 
 import structlog
 
+from piinguin.auth import Authenticator
 from piinguin.config import ServerConfig
 from piinguin.logs import configure_logging
 from piinguin.options import OptionError
+from piinguin.policy import PolicyError
 from piinguin.server import PiinguinServer
+from piinguin.tls import server_context
 from storage import MemoryStorage, Storage
+from storage.audit import AuditStore
+from storage.audit_memory import MemoryAuditStore
 
 log = structlog.get_logger("piinguin.main")
 
 
+@dataclass(frozen=True, slots=True)
+class Backends:
+    records: Storage
+    audit: AuditStore
+
+
 @contextlib.asynccontextmanager
-async def open_storage(config: ServerConfig) -> AsyncIterator[Storage]:
+async def open_backends(config: ServerConfig) -> AsyncIterator[Backends]:
     if config.storage == "memory":
         log.warning("memory_storage", detail="records live in this process and are lost on exit")
-        yield MemoryStorage()
+        yield Backends(MemoryStorage(), MemoryAuditStore())
         return
     raise OptionError("--storage", f"the {config.storage} backend is not available yet")
+
+
+def authenticator(config: ServerConfig) -> Authenticator:
+    if config.insecure_no_auth:
+        log.warning(
+            "insecure_no_auth",
+            detail="no authentication: every caller may read, write, delete and audit",
+        )
+        return Authenticator.insecure()
+    assert config.policy is not None  # ServerConfig guarantees one or the other
+    try:
+        return Authenticator.from_file(Path(config.policy))
+    except PolicyError as exc:
+        raise OptionError("--policy", str(exc)) from exc
+
+
+def reload_policy(auth: Authenticator) -> None:
+    if auth.path is None:
+        log.info("policy_reload_skipped", detail="no policy file: --insecure-no-auth")
+        return
+    try:
+        policy = auth.reload()
+    except PolicyError as exc:
+        log.error("policy_reload_failed", error=str(exc), detail="the previous policy stays")
+    else:
+        log.info("policy_reloaded", principals=len(policy.grants))
 
 
 async def serve(
@@ -40,18 +79,34 @@ async def serve(
     ``listening`` learns the port once the server listens (tests start on port 0).
     """
     stop = stop or asyncio.Event()
+    auth = authenticator(config)
+    ssl_context = (
+        server_context(config.tls_cert, config.tls_key, config.tls_client_ca)
+        if config.tls_cert and config.tls_key
+        else None
+    )
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
+    loop.add_signal_handler(signal.SIGHUP, reload_policy, auth)
     try:
-        async with open_storage(config) as storage:
+        async with open_backends(config) as backends:
             server = PiinguinServer(
-                storage,
+                backends.records,
+                auth=auth,
+                audit=backends.audit,
                 max_bulk_items=config.max_bulk_items,
                 max_message_bytes=config.max_message_bytes,
             )
-            port = await server.start(config.host, config.port)
-            log.info("listening", host=config.host, port=port, storage=config.storage)
+            port = await server.start(config.host, config.port, ssl_context=ssl_context)
+            log.info(
+                "listening",
+                host=config.host,
+                port=port,
+                storage=config.storage,
+                tls=ssl_context is not None,
+                mutual_tls=bool(config.tls_client_ca),
+            )
             if listening is not None:
                 listening.set_result(port)
             ready = asyncio.create_task(server.wait_ready())
@@ -59,7 +114,7 @@ async def serve(
             ready.cancel()
             await server.drain(config.grace_period)
     finally:
-        for signum in (signal.SIGTERM, signal.SIGINT):
+        for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             loop.remove_signal_handler(signum)
 
 
@@ -80,7 +135,12 @@ def run(argv: Sequence[str] | None = None) -> None:
     configure_logging(config.log_level, config.log_format)
     loop_kind = _install_uvloop()
     log.info("starting", event_loop=loop_kind)
-    asyncio.run(serve(config))
+    try:
+        asyncio.run(serve(config))
+    except OptionError as exc:
+        sys.exit(f"piinguin-server: error: {exc}")
+    except OSError as exc:
+        sys.exit(f"piinguin-server: error: cannot serve: {exc.strerror or exc}")
 
 
 if __name__ == "__main__":

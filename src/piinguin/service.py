@@ -1,15 +1,17 @@
-"""The ``piinguin.v1.Piinguin`` service: validation, storage calls, per-item results."""
+"""The ``piinguin.v1.Piinguin`` service: validation, access, storage calls, per-item results."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import TypeVar
+from typing import NoReturn, TypeVar
 
 import structlog
 from grpclib.const import Status
 from grpclib.exceptions import GRPCError
 
+from piinguin.access import Gatekeeper
+from piinguin.audit_api import list_audit_events
 from piinguin.calls import count_items
 from piinguin.convert import message_from_record, record_from_message
 from piinguin.v1 import (
@@ -22,6 +24,8 @@ from piinguin.v1 import (
     DeletePiiRecordsRequest,
     DeletePiiRecordsResponse,
     ItemStatus,
+    ListAuditEventsRequest,
+    ListAuditEventsResponse,
     PiinguinBase,
     ReadPiiRecordRequest,
     ReadPiiRecordResponse,
@@ -30,18 +34,27 @@ from piinguin.v1 import (
     ReadResult,
 )
 from piinguin.validation import justification_problem, key_problem, record_problem
-from storage import ItemFailed, Record, Storage, StorageMisconfigured, StorageUnavailable
+from storage import (
+    ItemFailed,
+    ReadOutcome,
+    Record,
+    Storage,
+    StorageMisconfigured,
+    StorageUnavailable,
+    WriteOutcome,
+)
+from storage.audit import KeyOutcome
 
 log = structlog.get_logger("piinguin.service")
 
 T = TypeVar("T")
 
 _OK = ItemStatus()
-_NOT_FOUND_MESSAGE = "no record is stored under this key"
+NOT_FOUND_MESSAGE = "no record is stored under this key"
 
 
 @contextmanager
-def _storage_errors() -> Iterator[None]:
+def storage_errors() -> Iterator[None]:
     """Translate storage's call-level errors into gRPC status, once, at this boundary."""
     try:
         yield
@@ -53,6 +66,11 @@ def _storage_errors() -> Iterator[None]:
         raise GRPCError(Status.UNAVAILABLE, "storage is unavailable") from exc
 
 
+async def stored(call: Awaitable[T]) -> T:
+    with storage_errors():
+        return await call
+
+
 def _invalid(message: str) -> GRPCError:
     return GRPCError(Status.INVALID_ARGUMENT, message)
 
@@ -61,119 +79,33 @@ def _item(code: Status, message: str) -> ItemStatus:
     return ItemStatus(code=code.value, message=message)
 
 
-def _failed(outcome: ItemFailed) -> ItemStatus:
-    return _item(Status.UNAVAILABLE, outcome.reason)
+def read_code(outcome: ReadOutcome) -> Status:
+    if outcome is None:
+        return Status.NOT_FOUND
+    return Status.UNAVAILABLE if isinstance(outcome, ItemFailed) else Status.OK
 
 
-class PiinguinService(PiinguinBase):
-    def __init__(self, storage: Storage, *, max_bulk_items: int) -> None:
-        self._storage = storage
-        self._max_bulk_items = max_bulk_items
-
-    async def _store(self, call: Awaitable[T]) -> T:
-        with _storage_errors():
-            return await call
-
-    def _check_bulk_size(self, count: int) -> None:
-        count_items(count)
-        if count > self._max_bulk_items:
-            raise _invalid(f"too many items: {count} > {self._max_bulk_items} per call")
-
-    # -- single records: the one-item case of the bulk operations ---------------------
-
-    async def create_pii_record(self, message: CreatePiiRecordRequest) -> CreatePiiRecordResponse:
-        count_items(1)
-        if message.record is None:
-            raise _invalid("record is required")
-        problem = record_problem(message.record)
-        if problem is not None:
-            raise _invalid(problem)
-        [outcome] = await self._store(self._storage.put_many([record_from_message(message.record)]))
-        if outcome is not None:
-            raise GRPCError(Status.UNAVAILABLE, outcome.reason)
-        return CreatePiiRecordResponse()
-
-    async def read_pii_record(self, message: ReadPiiRecordRequest) -> ReadPiiRecordResponse:
-        count_items(1)
-        problem = justification_problem(message.lawful_basis, message.purpose) or key_problem(
-            message.modified_value
-        )
-        if problem is not None:
-            raise _invalid(problem)
-        [outcome] = await self._store(self._storage.get_many([message.modified_value]))
-        if outcome is None:
-            raise GRPCError(Status.NOT_FOUND, _NOT_FOUND_MESSAGE)
-        if isinstance(outcome, ItemFailed):
-            raise GRPCError(Status.UNAVAILABLE, outcome.reason)
-        return ReadPiiRecordResponse(record=message_from_record(outcome))
-
-    async def delete_pii_record(self, message: DeletePiiRecordRequest) -> DeletePiiRecordResponse:
-        count_items(1)
-        problem = key_problem(message.modified_value)
-        if problem is not None:
-            raise _invalid(problem)
-        [outcome] = await self._store(self._storage.delete_many([message.modified_value]))
-        if outcome is not None:
-            raise GRPCError(Status.UNAVAILABLE, outcome.reason)
-        return DeletePiiRecordResponse()
-
-    # -- bulk: one result per item, in request order ------------------------------------
-
-    async def create_pii_records(
-        self, message: CreatePiiRecordsRequest
-    ) -> CreatePiiRecordsResponse:
-        self._check_bulk_size(len(message.records))
-        results: list[ItemStatus] = [_OK] * len(message.records)
-        positions: list[int] = []
-        records: list[Record] = []
-        for i, item in enumerate(message.records):
-            problem = record_problem(item)
-            if problem is None:
-                positions.append(i)
-                records.append(record_from_message(item))
-            else:
-                results[i] = _item(Status.INVALID_ARGUMENT, f"records[{i}]: {problem}")
-        if records:
-            outcomes = await self._store(self._storage.put_many(records))
-            for i, outcome in zip(positions, outcomes, strict=True):
-                if outcome is not None:
-                    results[i] = _failed(outcome)
-        return CreatePiiRecordsResponse(results=results)
-
-    async def read_pii_records(self, message: ReadPiiRecordsRequest) -> ReadPiiRecordsResponse:
-        keys = message.modified_values
-        self._check_bulk_size(len(keys))
-        problem = justification_problem(message.lawful_basis, message.purpose)
-        if problem is not None:
-            raise _invalid(problem)
-        results: list[ReadResult] = [ReadResult()] * len(keys)
-        positions, valid, rejected = _split_keys(keys)
-        for i, problem in rejected:
-            results[i] = ReadResult(status=_item(Status.INVALID_ARGUMENT, problem))
-        if valid:
-            outcomes = await self._store(self._storage.get_many(valid))
-            for i, outcome in zip(positions, outcomes, strict=True):
-                results[i] = _read_result(outcome)
-        return ReadPiiRecordsResponse(results=results)
-
-    async def delete_pii_records(
-        self, message: DeletePiiRecordsRequest
-    ) -> DeletePiiRecordsResponse:
-        keys = message.modified_values
-        self._check_bulk_size(len(keys))
-        results: list[ItemStatus] = [_OK] * len(keys)
-        positions, valid, rejected = _split_keys(keys)
-        for i, problem in rejected:
-            results[i] = _item(Status.INVALID_ARGUMENT, problem)
-        if valid:
-            outcomes = await self._store(self._storage.delete_many(valid))
-            for i, outcome in zip(positions, outcomes, strict=True):
-                if outcome is not None:
-                    results[i] = _failed(outcome)
-        return DeletePiiRecordsResponse(results=results)
+def _write_status(outcome: WriteOutcome) -> ItemStatus:
+    return _OK if outcome is None else _item(Status.UNAVAILABLE, outcome.reason)
 
 
-def _split_keys(keys: Sequence[str]) -> tuple[list[int], list[str], list[tuple[int, str]]]:
+def _read_result(outcome: ReadOutcome) -> ReadResult:
+    if outcome is None:
+        return ReadResult(status=_item(Status.NOT_FOUND, NOT_FOUND_MESSAGE))
+    if isinstance(outcome, ItemFailed):
+        return ReadResult(status=_item(Status.UNAVAILABLE, outcome.reason))
+    return ReadResult(status=_OK, record=message_from_record(outcome))
+
+
+def _raise_for(outcome: ReadOutcome | WriteOutcome) -> NoReturn:
+    if outcome is None:
+        raise GRPCError(Status.NOT_FOUND, NOT_FOUND_MESSAGE)
+    if isinstance(outcome, ItemFailed):
+        raise GRPCError(Status.UNAVAILABLE, outcome.reason)
+    raise AssertionError("a record is not an error")
+
+
+def split_keys(keys: Sequence[str]) -> tuple[list[int], list[str], list[tuple[int, str]]]:
     """Positions and keys that pass validation, and (position, problem) for those that don't."""
     positions: list[int] = []
     valid: list[str] = []
@@ -188,9 +120,133 @@ def _split_keys(keys: Sequence[str]) -> tuple[list[int], list[str], list[tuple[i
     return positions, valid, rejected
 
 
-def _read_result(outcome: Record | ItemFailed | None) -> ReadResult:
-    if outcome is None:
-        return ReadResult(status=_item(Status.NOT_FOUND, _NOT_FOUND_MESSAGE))
-    if isinstance(outcome, ItemFailed):
-        return ReadResult(status=_failed(outcome))
-    return ReadResult(status=_OK, record=message_from_record(outcome))
+class PiinguinService(PiinguinBase):
+    def __init__(self, storage: Storage, gate: Gatekeeper, *, max_bulk_items: int) -> None:
+        self._storage = storage
+        self._gate = gate
+        self._max_bulk_items = max_bulk_items
+
+    def _check_bulk_size(self, count: int) -> None:
+        count_items(count)
+        if count > self._max_bulk_items:
+            raise _invalid(f"too many items: {count} > {self._max_bulk_items} per call")
+
+    async def _justified_read(self, basis: int, purpose: str, keys: Sequence[str]) -> None:
+        problem = justification_problem(basis, purpose)
+        if problem is not None:
+            raise _invalid(problem)
+        await self._gate.require_read(basis, purpose, keys)
+
+    # -- single records: the one-item case of the bulk operations ---------------------
+
+    async def create_pii_record(self, message: CreatePiiRecordRequest) -> CreatePiiRecordResponse:
+        count_items(1)
+        record = message.record
+        await self._gate.require("write", [record.modified_value] if record else [])
+        if record is None:
+            raise _invalid("record is required")
+        problem = record_problem(record)
+        if problem is not None:
+            raise _invalid(problem)
+        [outcome] = await stored(self._storage.put_many([record_from_message(record)]))
+        if outcome is not None:
+            _raise_for(outcome)
+        return CreatePiiRecordResponse()
+
+    async def read_pii_record(self, message: ReadPiiRecordRequest) -> ReadPiiRecordResponse:
+        count_items(1)
+        key, basis, purpose = message.modified_value, message.lawful_basis, message.purpose
+        await self._justified_read(basis, purpose, [key])
+        problem = key_problem(key)
+        if problem is not None:
+            raise _invalid(problem)
+        [outcome] = await stored(self._storage.get_many([key]))
+        code = read_code(outcome)
+        await self._gate.record(code, [KeyOutcome(key, code.value)], basis=basis, purpose=purpose)
+        if isinstance(outcome, Record):
+            return ReadPiiRecordResponse(record=message_from_record(outcome))
+        _raise_for(outcome)
+
+    async def delete_pii_record(self, message: DeletePiiRecordRequest) -> DeletePiiRecordResponse:
+        count_items(1)
+        key = message.modified_value
+        await self._gate.require("delete", [key])
+        problem = key_problem(key)
+        if problem is not None:
+            raise _invalid(problem)
+        [outcome] = await stored(self._storage.delete_many([key]))
+        code = Status.OK if outcome is None else Status.UNAVAILABLE
+        await self._gate.record(code, [KeyOutcome(key, code.value)])
+        if outcome is not None:
+            _raise_for(outcome)
+        return DeletePiiRecordResponse()
+
+    # -- bulk: one result per item, in request order ------------------------------------
+
+    async def create_pii_records(
+        self, message: CreatePiiRecordsRequest
+    ) -> CreatePiiRecordsResponse:
+        self._check_bulk_size(len(message.records))
+        await self._gate.require("write", [r.modified_value for r in message.records])
+        results: list[ItemStatus] = [_OK] * len(message.records)
+        positions: list[int] = []
+        records: list[Record] = []
+        for i, item in enumerate(message.records):
+            problem = record_problem(item)
+            if problem is None:
+                positions.append(i)
+                records.append(record_from_message(item))
+            else:
+                results[i] = _item(Status.INVALID_ARGUMENT, f"records[{i}]: {problem}")
+        if records:
+            outcomes = await stored(self._storage.put_many(records))
+            for i, outcome in zip(positions, outcomes, strict=True):
+                if outcome is not None:
+                    results[i] = _write_status(outcome)
+        return CreatePiiRecordsResponse(results=results)
+
+    async def read_pii_records(self, message: ReadPiiRecordsRequest) -> ReadPiiRecordsResponse:
+        keys, basis, purpose = message.modified_values, message.lawful_basis, message.purpose
+        self._check_bulk_size(len(keys))
+        await self._justified_read(basis, purpose, keys)
+        results: list[ReadResult] = [ReadResult()] * len(keys)
+        positions, valid, rejected = split_keys(keys)
+        for i, problem in rejected:
+            results[i] = ReadResult(status=_item(Status.INVALID_ARGUMENT, problem))
+        outcomes = await stored(self._storage.get_many(valid)) if valid else []
+        await self._gate.record(
+            Status.OK,
+            [KeyOutcome(k, read_code(o).value) for k, o in zip(valid, outcomes, strict=True)],
+            basis=basis,
+            purpose=purpose,
+        )
+        for i, outcome in zip(positions, outcomes, strict=True):
+            results[i] = _read_result(outcome)
+        return ReadPiiRecordsResponse(results=results)
+
+    async def delete_pii_records(
+        self, message: DeletePiiRecordsRequest
+    ) -> DeletePiiRecordsResponse:
+        keys = message.modified_values
+        self._check_bulk_size(len(keys))
+        await self._gate.require("delete", keys)
+        results: list[ItemStatus] = [_OK] * len(keys)
+        positions, valid, rejected = split_keys(keys)
+        for i, problem in rejected:
+            results[i] = _item(Status.INVALID_ARGUMENT, problem)
+        outcomes = await stored(self._storage.delete_many(valid)) if valid else []
+        await self._gate.record(
+            Status.OK,
+            [
+                KeyOutcome(k, Status.OK.value if o is None else Status.UNAVAILABLE.value)
+                for k, o in zip(valid, outcomes, strict=True)
+            ],
+        )
+        for i, outcome in zip(positions, outcomes, strict=True):
+            results[i] = _write_status(outcome)
+        return DeletePiiRecordsResponse(results=results)
+
+    # -- audit ---------------------------------------------------------------------------
+
+    async def list_audit_events(self, message: ListAuditEventsRequest) -> ListAuditEventsResponse:
+        return await list_audit_events(self._gate, message)

@@ -7,6 +7,8 @@ from piinguin._generated.google_proto_descriptor_pool import (
     default_google_proto_descriptor_pool as DESCRIPTOR_POOL,
 )
 from piinguin._generated.piinguin.v1 import (
+    AuditEvent,
+    AuditKey,
     CreatePiiRecordRequest,
     CreatePiiRecordResponse,
     CreatePiiRecordsRequest,
@@ -17,6 +19,8 @@ from piinguin._generated.piinguin.v1 import (
     DeletePiiRecordsResponse,
     ItemStatus,
     LawfulBasis,
+    ListAuditEventsRequest,
+    ListAuditEventsResponse,
     PiinguinBase,
     PiinguinStub,
     PiiRecord,
@@ -32,6 +36,8 @@ SERVICE_NAME = "piinguin.v1.Piinguin"
 __all__ = [
     "DESCRIPTOR_POOL",
     "SERVICE_NAME",
+    "AuditEvent",
+    "AuditKey",
     "CreatePiiRecordRequest",
     "CreatePiiRecordResponse",
     "CreatePiiRecordsRequest",
@@ -42,6 +48,8 @@ __all__ = [
     "DeletePiiRecordsResponse",
     "ItemStatus",
     "LawfulBasis",
+    "ListAuditEventsRequest",
+    "ListAuditEventsResponse",
     "PiiRecord",
     "PiinguinBase",
     "PiinguinStub",

@@ -9,8 +9,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
 import pytest
@@ -33,6 +34,9 @@ from piinguin.v1 import (
     ReadResult,
 )
 from storage import MemoryStorage
+
+#: The ``start_server`` fixture of tests/conftest.py.
+ServerFactory = Callable[..., contextlib.AbstractAsyncContextManager[PiinguinServer]]
 
 MAX_BULK_ITEMS = 5
 MAX_MESSAGE_BYTES = 4096
@@ -58,20 +62,14 @@ class Vault:
 
 
 @pytest.fixture
-async def vault() -> AsyncIterator[Vault]:
+async def vault(start_server: ServerFactory) -> AsyncIterator[Vault]:
     storage = MemoryStorage()
-    server = PiinguinServer(
-        storage, max_bulk_items=MAX_BULK_ITEMS, max_message_bytes=MAX_MESSAGE_BYTES
-    )
-    port = await server.start("127.0.0.1", 0)
-    await server.wait_ready()
-    vault = Vault(server, storage, f"127.0.0.1:{port}")
-    listen(server.grpc, RecvRequest, vault.on_recv_request)
-    try:
+    async with start_server(
+        storage, max_bulk_items=MAX_BULK_ITEMS, max_message_bytes=MAX_MESSAGE_BYTES, grace_period=0
+    ) as server:
+        vault = Vault(server, storage, f"127.0.0.1:{server.port}")
+        listen(server.grpc, RecvRequest, vault.on_recv_request)
         yield vault
-    finally:
-        if not server.tracker.draining:
-            await server.drain(0)
 
 
 @pytest.fixture
@@ -129,8 +127,7 @@ async def scripted() -> AsyncIterator[Scripted]:
 
 
 @pytest.fixture
-async def closed_target() -> str:
-    server = PiinguinServer(MemoryStorage(), max_bulk_items=1, max_message_bytes=MAX_MESSAGE_BYTES)
-    port = await server.start("127.0.0.1", 0)
-    await server.drain(0)
+async def closed_target(start_server: ServerFactory) -> str:
+    async with start_server(grace_period=0) as server:
+        port = server.port
     return f"127.0.0.1:{port}"

@@ -39,7 +39,14 @@ async def test_make_run_serves_on_the_memory_backend_and_stops_on_sigterm() -> N
 
 async def test_server_logs_json_and_drains_on_sigterm() -> None:
     port = free_port()
-    argv = [str(BIN / "piinguin-server"), "--port", str(port), "--storage", "memory"]
+    argv = [
+        str(BIN / "piinguin-server"),
+        "--port",
+        str(port),
+        "--storage",
+        "memory",
+        "--insecure-no-auth",
+    ]
     async with running(argv, port) as server:
         await round_trip(port)
         assert await server.stop() == 0

@@ -6,12 +6,18 @@ from collections.abc import AsyncIterator
 
 import pytest
 from grpclib.client import Channel
+from grpclib.events import RecvRequest, listen
 from grpclib.testing import ChannelFor
 
+from piinguin.access import Gatekeeper
+from piinguin.auditing import Auditor
+from piinguin.auth import Authenticator
+from piinguin.calls import CallTracker
 from piinguin.codec import LimitedProtoCodec
 from piinguin.service import PiinguinService
 from piinguin.v1 import PiinguinStub
 from storage import MemoryStorage
+from storage.audit_memory import MemoryAuditStore
 
 MAX_BULK_ITEMS = 10
 MAX_MESSAGE_BYTES = 64 * 1024
@@ -30,6 +36,14 @@ async def stub(request: pytest.FixtureRequest) -> AsyncIterator[PiinguinStub]:
             finally:
                 channel.close()
     else:
-        service = PiinguinService(MemoryStorage(), max_bulk_items=MAX_BULK_ITEMS)
-        async with ChannelFor([service], codec=LimitedProtoCodec(MAX_MESSAGE_BYTES)) as channel:
+        auditor = Auditor(MemoryAuditStore())
+        service = PiinguinService(
+            MemoryStorage(), Gatekeeper(auditor), max_bulk_items=MAX_BULK_ITEMS
+        )
+        channel_for = ChannelFor([service], codec=LimitedProtoCodec(MAX_MESSAGE_BYTES))
+        async with channel_for as channel:
+            # ChannelFor builds its server on entry; the call wrapper (authentication,
+            # bookkeeping) joins it the way PiinguinServer adds it to its own.
+            tracker = CallTracker(Authenticator.insecure(), auditor)
+            listen(channel_for._server, RecvRequest, tracker.on_recv_request)
             yield PiinguinStub(channel)

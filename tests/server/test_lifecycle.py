@@ -58,6 +58,7 @@ async def test_reflection_lists_and_describes_the_service(server: PiinguinServer
         "CreatePiiRecords",
         "ReadPiiRecords",
         "DeletePiiRecords",
+        "ListAuditEvents",
     ]
 
 
@@ -124,7 +125,9 @@ async def test_sigterm_drains_the_entry_point_with_a_call_in_flight(
     storage = SlowStorage()
     monkeypatch.setattr("piinguin.server_main.MemoryStorage", lambda: storage)
     listening: asyncio.Future[int] = asyncio.get_running_loop().create_future()
-    serving = asyncio.create_task(serve(ServerConfig(port=0, grace_period=30), listening=listening))
+    serving = asyncio.create_task(
+        serve(ServerConfig(port=0, grace_period=30, insecure_no_auth=True), listening=listening)
+    )
     port = await listening
     channel = Channel("127.0.0.1", port)
     call = asyncio.create_task(

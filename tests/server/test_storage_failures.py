@@ -10,6 +10,7 @@ from grpclib.client import Channel
 from grpclib.const import Status
 from grpclib.exceptions import GRPCError
 
+from piinguin.auth import Authenticator
 from piinguin.server import PiinguinServer
 from piinguin.v1 import (
     CreatePiiRecordRequest,
@@ -23,6 +24,7 @@ from piinguin.v1 import (
     ReadPiiRecordsRequest,
 )
 from storage import Record, StorageMisconfigured, StorageUnavailable
+from storage.audit_memory import MemoryAuditStore
 
 from .doubles import FaultyStorage
 
@@ -124,7 +126,13 @@ async def test_bulk_item_failures_are_reported_per_item(
 
 async def test_health_stays_not_serving_until_storage_answers(faulty: FaultyStorage) -> None:
     faulty.down = StorageUnavailable
-    server = PiinguinServer(faulty, max_bulk_items=10, max_message_bytes=1 << 20)
+    server = PiinguinServer(
+        faulty,
+        auth=Authenticator.insecure(),
+        audit=MemoryAuditStore(),
+        max_bulk_items=10,
+        max_message_bytes=1 << 20,
+    )
     await server.start("127.0.0.1", 0)
     try:
         ready = asyncio.create_task(server.wait_ready(retry_interval=0.01))

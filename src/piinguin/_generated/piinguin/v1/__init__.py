@@ -4,6 +4,8 @@
 # This file has been @generated
 
 __all__ = (
+    "AuditEvent",
+    "AuditKey",
     "CreatePiiRecordRequest",
     "CreatePiiRecordResponse",
     "CreatePiiRecordsRequest",
@@ -14,6 +16,8 @@ __all__ = (
     "DeletePiiRecordsResponse",
     "ItemStatus",
     "LawfulBasis",
+    "ListAuditEventsRequest",
+    "ListAuditEventsResponse",
     "PiiRecord",
     "PiinguinBase",
     "PiinguinStub",
@@ -92,6 +96,90 @@ class LawfulBasis(betterproto2.Enum):
             "LAWFUL_BASIS_PUBLIC_TASK": 5,
             "LAWFUL_BASIS_LEGITIMATE_INTERESTS": 6,
         }
+
+
+@dataclass(eq=False, repr=False)
+class AuditEvent(betterproto2.Message):
+    """
+    One call that read, deleted or listed personal data, or tried to and was denied.
+    Never holds an original value.
+    """
+
+    @betterproto2.staticproperty
+    @staticmethod
+    def DESCRIPTOR() -> Descriptor:
+        return PIINGUIN_V1_PIINGUIN_PROTO_DESCRIPTOR.message_types_by_name["AuditEvent"]
+
+    event_id: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
+
+    time: "datetime.datetime | None" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, unwrap=lambda: __google__protobuf__.Timestamp, optional=True
+    )
+
+    principal: "str" = betterproto2.field(3, betterproto2.TYPE_STRING)
+    """
+    empty when the caller was not authenticated
+    """
+
+    operation: "str" = betterproto2.field(4, betterproto2.TYPE_STRING)
+    """
+    read, write, delete or audit
+    """
+
+    method: "str" = betterproto2.field(5, betterproto2.TYPE_STRING)
+    """
+    the full gRPC method name
+    """
+
+    code: "int" = betterproto2.field(6, betterproto2.TYPE_UINT32)
+    """
+    the call's gRPC status code
+    """
+
+    keys: "list[AuditKey]" = betterproto2.field(7, betterproto2.TYPE_MESSAGE, repeated=True)
+    """
+    each key named, with its own outcome
+    """
+
+    lawful_basis: "LawfulBasis" = betterproto2.field(
+        8, betterproto2.TYPE_ENUM, default_factory=lambda: LawfulBasis(0)
+    )
+
+    purpose: "str" = betterproto2.field(9, betterproto2.TYPE_STRING)
+
+    request_id: "str" = betterproto2.field(10, betterproto2.TYPE_STRING)
+    """
+    the caller's x-request-id, or one the server made
+    """
+
+    peer: "str" = betterproto2.field(11, betterproto2.TYPE_STRING)
+
+    legacy: "bool" = betterproto2.field(12, betterproto2.TYPE_BOOL)
+    """
+    Through the original piinguin API, whose enum defaults to CONSENT: the basis
+    may be one the caller never chose.
+    """
+
+
+default_message_pool.register_message("piinguin.v1", "AuditEvent", AuditEvent)
+
+
+@dataclass(eq=False, repr=False)
+class AuditKey(betterproto2.Message):
+    @betterproto2.staticproperty
+    @staticmethod
+    def DESCRIPTOR() -> Descriptor:
+        return PIINGUIN_V1_PIINGUIN_PROTO_DESCRIPTOR.message_types_by_name["AuditKey"]
+
+    modified_value: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
+
+    code: "int" = betterproto2.field(2, betterproto2.TYPE_UINT32)
+    """
+    this key's gRPC status code: 0 found/done, 5 not found, ...
+    """
+
+
+default_message_pool.register_message("piinguin.v1", "AuditKey", AuditKey)
 
 
 @dataclass(eq=False, repr=False)
@@ -255,6 +343,75 @@ class ItemStatus(betterproto2.Message):
 
 
 default_message_pool.register_message("piinguin.v1", "ItemStatus", ItemStatus)
+
+
+@dataclass(eq=False, repr=False)
+class ListAuditEventsRequest(betterproto2.Message):
+    @betterproto2.staticproperty
+    @staticmethod
+    def DESCRIPTOR() -> Descriptor:
+        return PIINGUIN_V1_PIINGUIN_PROTO_DESCRIPTOR.message_types_by_name["ListAuditEventsRequest"]
+
+    modified_value: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
+    """
+    events that named this key
+    """
+
+    principal: "str" = betterproto2.field(2, betterproto2.TYPE_STRING)
+    """
+    events of this principal
+    """
+
+    since: "datetime.datetime | None" = betterproto2.field(
+        3, betterproto2.TYPE_MESSAGE, unwrap=lambda: __google__protobuf__.Timestamp, optional=True
+    )
+    """
+    inclusive
+    """
+
+    until: "datetime.datetime | None" = betterproto2.field(
+        4, betterproto2.TYPE_MESSAGE, unwrap=lambda: __google__protobuf__.Timestamp, optional=True
+    )
+    """
+    exclusive
+    """
+
+    page_size: "int" = betterproto2.field(5, betterproto2.TYPE_UINT32)
+    """
+    default 100, at most 1000
+    """
+
+    page_token: "str" = betterproto2.field(6, betterproto2.TYPE_STRING)
+    """
+    from the previous response
+    """
+
+
+default_message_pool.register_message(
+    "piinguin.v1", "ListAuditEventsRequest", ListAuditEventsRequest
+)
+
+
+@dataclass(eq=False, repr=False)
+class ListAuditEventsResponse(betterproto2.Message):
+    @betterproto2.staticproperty
+    @staticmethod
+    def DESCRIPTOR() -> Descriptor:
+        return PIINGUIN_V1_PIINGUIN_PROTO_DESCRIPTOR.message_types_by_name[
+            "ListAuditEventsResponse"
+        ]
+
+    events: "list[AuditEvent]" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, repeated=True)
+
+    next_page_token: "str" = betterproto2.field(2, betterproto2.TYPE_STRING)
+    """
+    empty on the last page
+    """
+
+
+default_message_pool.register_message(
+    "piinguin.v1", "ListAuditEventsResponse", ListAuditEventsResponse
+)
 
 
 @dataclass(eq=False, repr=False)
@@ -535,11 +692,33 @@ class PiinguinStub(betterproto2_grpclib.ServiceStub):
             metadata=metadata,
         )
 
+    async def list_audit_events(
+        self,
+        message: "ListAuditEventsRequest",
+        *,
+        timeout: "float | None" = None,
+        deadline: "Deadline | None" = None,
+        metadata: "MetadataLike | None" = None,
+    ) -> "ListAuditEventsResponse":
+        """
+        Who accessed which keys, when and why: filter by key, by principal and/or by
+        time range (at least one), oldest first, paged. Needs the `audit` operation.
+        """
+
+        return await self._unary_unary(
+            "/piinguin.v1.Piinguin/ListAuditEvents",
+            message,
+            ListAuditEventsResponse,
+            timeout=timeout,
+            deadline=deadline,
+            metadata=metadata,
+        )
+
 
 from ...google import protobuf as __google__protobuf__
 
 PIINGUIN_V1_PIINGUIN_PROTO_DESCRIPTOR = default_google_proto_descriptor_pool.AddSerializedFile(
-    b'\n\x1apiinguin/v1/piinguin.proto\x12\x0bpiinguin.v1\x1a\x1fgoogle/protobuf/timestamp.proto"\xa6\x03\n\tPiiRecord\x12%\n\x0emodified_value\x18\x01 \x01(\tR\rmodifiedValue\x12%\n\x0eoriginal_value\x18\x02 \x01(\tR\roriginalValue\x12\x1d\n\nfield_name\x18\x03 \x01(\tR\tfieldName\x12\x1b\n\tjson_path\x18\x04 \x01(\tR\x08jsonPath\x12\x16\n\x06schema\x18\x05 \x01(\tR\x06schema\x12#\n\rhash_function\x18\x06 \x01(\tR\x0chashFunction\x12\x15\n\x06app_id\x18\x07 \x01(\tR\x05appId\x12E\n\x10collector_tstamp\x18\x08 \x01(\x0b2\x1a.google.protobuf.TimestampR\x0fcollectorTstamp\x129\n\ncreated_at\x18\t \x01(\x0b2\x1a.google.protobuf.TimestampR\tcreatedAt\x129\n\nupdated_at\x18\n \x01(\x0b2\x1a.google.protobuf.TimestampR\tupdatedAt":\n\nItemStatus\x12\x12\n\x04code\x18\x01 \x01(\rR\x04code\x12\x18\n\x07message\x18\x02 \x01(\tR\x07message"H\n\x16CreatePiiRecordRequest\x12.\n\x06record\x18\x01 \x01(\x0b2\x16.piinguin.v1.PiiRecordR\x06record"\x19\n\x17CreatePiiRecordResponse"\x94\x01\n\x14ReadPiiRecordRequest\x12%\n\x0emodified_value\x18\x01 \x01(\tR\rmodifiedValue\x12;\n\x0clawful_basis\x18\x02 \x01(\x0e2\x18.piinguin.v1.LawfulBasisR\x0blawfulBasis\x12\x18\n\x07purpose\x18\x03 \x01(\tR\x07purpose"G\n\x15ReadPiiRecordResponse\x12.\n\x06record\x18\x01 \x01(\x0b2\x16.piinguin.v1.PiiRecordR\x06record"?\n\x16DeletePiiRecordRequest\x12%\n\x0emodified_value\x18\x01 \x01(\tR\rmodifiedValue"\x19\n\x17DeletePiiRecordResponse"K\n\x17CreatePiiRecordsRequest\x120\n\x07records\x18\x01 \x03(\x0b2\x16.piinguin.v1.PiiRecordR\x07records"M\n\x18CreatePiiRecordsResponse\x121\n\x07results\x18\x01 \x03(\x0b2\x17.piinguin.v1.ItemStatusR\x07results"\x97\x01\n\x15ReadPiiRecordsRequest\x12\'\n\x0fmodified_values\x18\x01 \x03(\tR\x0emodifiedValues\x12;\n\x0clawful_basis\x18\x02 \x01(\x0e2\x18.piinguin.v1.LawfulBasisR\x0blawfulBasis\x12\x18\n\x07purpose\x18\x03 \x01(\tR\x07purpose"m\n\nReadResult\x12/\n\x06status\x18\x01 \x01(\x0b2\x17.piinguin.v1.ItemStatusR\x06status\x12.\n\x06record\x18\x02 \x01(\x0b2\x16.piinguin.v1.PiiRecordR\x06record"K\n\x16ReadPiiRecordsResponse\x121\n\x07results\x18\x01 \x03(\x0b2\x17.piinguin.v1.ReadResultR\x07results"B\n\x17DeletePiiRecordsRequest\x12\'\n\x0fmodified_values\x18\x01 \x03(\tR\x0emodifiedValues"M\n\x18DeletePiiRecordsResponse\x121\n\x07results\x18\x01 \x03(\x0b2\x17.piinguin.v1.ItemStatusR\x07results*\xe8\x01\n\x0bLawfulBasis\x12\x1a\n\x18LAWFUL_BASIS_UNSPECIFIED\x12\x18\n\x14LAWFUL_BASIS_CONSENT\x10\x01\x12\x19\n\x15LAWFUL_BASIS_CONTRACT\x10\x02\x12!\n\x1dLAWFUL_BASIS_LEGAL_OBLIGATION\x10\x03\x12 \n\x1cLAWFUL_BASIS_VITAL_INTERESTS\x10\x04\x12\x1c\n\x18LAWFUL_BASIS_PUBLIC_TASK\x10\x05\x12%\n!LAWFUL_BASIS_LEGITIMATE_INTERESTS\x10\x062\xbb\x04\n\x08Piinguin\x12\\\n\x0fCreatePiiRecord\x12#.piinguin.v1.CreatePiiRecordRequest\x1a$.piinguin.v1.CreatePiiRecordResponse\x12V\n\rReadPiiRecord\x12!.piinguin.v1.ReadPiiRecordRequest\x1a".piinguin.v1.ReadPiiRecordResponse\x12\\\n\x0fDeletePiiRecord\x12#.piinguin.v1.DeletePiiRecordRequest\x1a$.piinguin.v1.DeletePiiRecordResponse\x12_\n\x10CreatePiiRecords\x12$.piinguin.v1.CreatePiiRecordsRequest\x1a%.piinguin.v1.CreatePiiRecordsResponse\x12Y\n\x0eReadPiiRecords\x12".piinguin.v1.ReadPiiRecordsRequest\x1a#.piinguin.v1.ReadPiiRecordsResponse\x12_\n\x10DeletePiiRecords\x12$.piinguin.v1.DeletePiiRecordsRequest\x1a%.piinguin.v1.DeletePiiRecordsResponseb\x06proto3'
+    b'\n\x1apiinguin/v1/piinguin.proto\x12\x0bpiinguin.v1\x1a\x1fgoogle/protobuf/timestamp.proto"\xa6\x03\n\tPiiRecord\x12%\n\x0emodified_value\x18\x01 \x01(\tR\rmodifiedValue\x12%\n\x0eoriginal_value\x18\x02 \x01(\tR\roriginalValue\x12\x1d\n\nfield_name\x18\x03 \x01(\tR\tfieldName\x12\x1b\n\tjson_path\x18\x04 \x01(\tR\x08jsonPath\x12\x16\n\x06schema\x18\x05 \x01(\tR\x06schema\x12#\n\rhash_function\x18\x06 \x01(\tR\x0chashFunction\x12\x15\n\x06app_id\x18\x07 \x01(\tR\x05appId\x12E\n\x10collector_tstamp\x18\x08 \x01(\x0b2\x1a.google.protobuf.TimestampR\x0fcollectorTstamp\x129\n\ncreated_at\x18\t \x01(\x0b2\x1a.google.protobuf.TimestampR\tcreatedAt\x129\n\nupdated_at\x18\n \x01(\x0b2\x1a.google.protobuf.TimestampR\tupdatedAt":\n\nItemStatus\x12\x12\n\x04code\x18\x01 \x01(\rR\x04code\x12\x18\n\x07message\x18\x02 \x01(\tR\x07message"H\n\x16CreatePiiRecordRequest\x12.\n\x06record\x18\x01 \x01(\x0b2\x16.piinguin.v1.PiiRecordR\x06record"\x19\n\x17CreatePiiRecordResponse"\x94\x01\n\x14ReadPiiRecordRequest\x12%\n\x0emodified_value\x18\x01 \x01(\tR\rmodifiedValue\x12;\n\x0clawful_basis\x18\x02 \x01(\x0e2\x18.piinguin.v1.LawfulBasisR\x0blawfulBasis\x12\x18\n\x07purpose\x18\x03 \x01(\tR\x07purpose"G\n\x15ReadPiiRecordResponse\x12.\n\x06record\x18\x01 \x01(\x0b2\x16.piinguin.v1.PiiRecordR\x06record"?\n\x16DeletePiiRecordRequest\x12%\n\x0emodified_value\x18\x01 \x01(\tR\rmodifiedValue"\x19\n\x17DeletePiiRecordResponse"K\n\x17CreatePiiRecordsRequest\x120\n\x07records\x18\x01 \x03(\x0b2\x16.piinguin.v1.PiiRecordR\x07records"M\n\x18CreatePiiRecordsResponse\x121\n\x07results\x18\x01 \x03(\x0b2\x17.piinguin.v1.ItemStatusR\x07results"\x97\x01\n\x15ReadPiiRecordsRequest\x12\'\n\x0fmodified_values\x18\x01 \x03(\tR\x0emodifiedValues\x12;\n\x0clawful_basis\x18\x02 \x01(\x0e2\x18.piinguin.v1.LawfulBasisR\x0blawfulBasis\x12\x18\n\x07purpose\x18\x03 \x01(\tR\x07purpose"m\n\nReadResult\x12/\n\x06status\x18\x01 \x01(\x0b2\x17.piinguin.v1.ItemStatusR\x06status\x12.\n\x06record\x18\x02 \x01(\x0b2\x16.piinguin.v1.PiiRecordR\x06record"K\n\x16ReadPiiRecordsResponse\x121\n\x07results\x18\x01 \x03(\x0b2\x17.piinguin.v1.ReadResultR\x07results"B\n\x17DeletePiiRecordsRequest\x12\'\n\x0fmodified_values\x18\x01 \x03(\tR\x0emodifiedValues"M\n\x18DeletePiiRecordsResponse\x121\n\x07results\x18\x01 \x03(\x0b2\x17.piinguin.v1.ItemStatusR\x07results"\x8c\x03\n\nAuditEvent\x12\x19\n\x08event_id\x18\x01 \x01(\tR\x07eventId\x12.\n\x04time\x18\x02 \x01(\x0b2\x1a.google.protobuf.TimestampR\x04time\x12\x1c\n\tprincipal\x18\x03 \x01(\tR\tprincipal\x12\x1c\n\toperation\x18\x04 \x01(\tR\toperation\x12\x16\n\x06method\x18\x05 \x01(\tR\x06method\x12\x12\n\x04code\x18\x06 \x01(\rR\x04code\x12)\n\x04keys\x18\x07 \x03(\x0b2\x15.piinguin.v1.AuditKeyR\x04keys\x12;\n\x0clawful_basis\x18\x08 \x01(\x0e2\x18.piinguin.v1.LawfulBasisR\x0blawfulBasis\x12\x18\n\x07purpose\x18\t \x01(\tR\x07purpose\x12\x1d\n\nrequest_id\x18\n \x01(\tR\trequestId\x12\x12\n\x04peer\x18\x0b \x01(\tR\x04peer\x12\x16\n\x06legacy\x18\x0c \x01(\x08R\x06legacy"E\n\x08AuditKey\x12%\n\x0emodified_value\x18\x01 \x01(\tR\rmodifiedValue\x12\x12\n\x04code\x18\x02 \x01(\rR\x04code"\xfd\x01\n\x16ListAuditEventsRequest\x12%\n\x0emodified_value\x18\x01 \x01(\tR\rmodifiedValue\x12\x1c\n\tprincipal\x18\x02 \x01(\tR\tprincipal\x120\n\x05since\x18\x03 \x01(\x0b2\x1a.google.protobuf.TimestampR\x05since\x120\n\x05until\x18\x04 \x01(\x0b2\x1a.google.protobuf.TimestampR\x05until\x12\x1b\n\tpage_size\x18\x05 \x01(\rR\x08pageSize\x12\x1d\n\npage_token\x18\x06 \x01(\tR\tpageToken"r\n\x17ListAuditEventsResponse\x12/\n\x06events\x18\x01 \x03(\x0b2\x17.piinguin.v1.AuditEventR\x06events\x12&\n\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken*\xe8\x01\n\x0bLawfulBasis\x12\x1a\n\x18LAWFUL_BASIS_UNSPECIFIED\x12\x18\n\x14LAWFUL_BASIS_CONSENT\x10\x01\x12\x19\n\x15LAWFUL_BASIS_CONTRACT\x10\x02\x12!\n\x1dLAWFUL_BASIS_LEGAL_OBLIGATION\x10\x03\x12 \n\x1cLAWFUL_BASIS_VITAL_INTERESTS\x10\x04\x12\x1c\n\x18LAWFUL_BASIS_PUBLIC_TASK\x10\x05\x12%\n!LAWFUL_BASIS_LEGITIMATE_INTERESTS\x10\x062\x99\x05\n\x08Piinguin\x12\\\n\x0fCreatePiiRecord\x12#.piinguin.v1.CreatePiiRecordRequest\x1a$.piinguin.v1.CreatePiiRecordResponse\x12V\n\rReadPiiRecord\x12!.piinguin.v1.ReadPiiRecordRequest\x1a".piinguin.v1.ReadPiiRecordResponse\x12\\\n\x0fDeletePiiRecord\x12#.piinguin.v1.DeletePiiRecordRequest\x1a$.piinguin.v1.DeletePiiRecordResponse\x12_\n\x10CreatePiiRecords\x12$.piinguin.v1.CreatePiiRecordsRequest\x1a%.piinguin.v1.CreatePiiRecordsResponse\x12Y\n\x0eReadPiiRecords\x12".piinguin.v1.ReadPiiRecordsRequest\x1a#.piinguin.v1.ReadPiiRecordsResponse\x12_\n\x10DeletePiiRecords\x12$.piinguin.v1.DeletePiiRecordsRequest\x1a%.piinguin.v1.DeletePiiRecordsResponse\x12\\\n\x0fListAuditEvents\x12#.piinguin.v1.ListAuditEventsRequest\x1a$.piinguin.v1.ListAuditEventsResponseb\x06proto3'
 )
 
 
@@ -591,6 +770,16 @@ class PiinguinBase(betterproto2_grpclib.ServiceBase):
 
         raise grpclib.GRPCError(grpclib.const.Status.UNIMPLEMENTED)
 
+    async def list_audit_events(
+        self, message: "ListAuditEventsRequest"
+    ) -> "ListAuditEventsResponse":
+        """
+        Who accessed which keys, when and why: filter by key, by principal and/or by
+        time range (at least one), oldest first, paged. Needs the `audit` operation.
+        """
+
+        raise grpclib.GRPCError(grpclib.const.Status.UNIMPLEMENTED)
+
     async def __rpc_create_pii_record(
         self, stream: "grpclib.server.Stream[CreatePiiRecordRequest, CreatePiiRecordResponse]"
     ) -> None:
@@ -639,6 +828,14 @@ class PiinguinBase(betterproto2_grpclib.ServiceBase):
         response = await self.delete_pii_records(request)
         await stream.send_message(response)
 
+    async def __rpc_list_audit_events(
+        self, stream: "grpclib.server.Stream[ListAuditEventsRequest, ListAuditEventsResponse]"
+    ) -> None:
+        request = await stream.recv_message()
+        assert request is not None
+        response = await self.list_audit_events(request)
+        await stream.send_message(response)
+
     def __mapping__(self) -> "dict[str, grpclib.const.Handler]":
         return {
             "/piinguin.v1.Piinguin/CreatePiiRecord": grpclib.const.Handler(
@@ -676,5 +873,11 @@ class PiinguinBase(betterproto2_grpclib.ServiceBase):
                 grpclib.const.Cardinality.UNARY_UNARY,
                 DeletePiiRecordsRequest,
                 DeletePiiRecordsResponse,
+            ),
+            "/piinguin.v1.Piinguin/ListAuditEvents": grpclib.const.Handler(
+                self.__rpc_list_audit_events,
+                grpclib.const.Cardinality.UNARY_UNARY,
+                ListAuditEventsRequest,
+                ListAuditEventsResponse,
             ),
         }

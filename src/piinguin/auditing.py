@@ -1,0 +1,99 @@
+"""Writing audit events: to the audit store (fail closed) and to the ``piinguin.audit`` log."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+import structlog
+from grpclib.const import Status
+from grpclib.exceptions import GRPCError
+
+from storage import StorageError
+from storage.audit import AuditEvent, AuditStore, KeyOutcome
+
+log = structlog.get_logger("piinguin.audit")
+_errors = structlog.get_logger("piinguin.auditing")
+
+#: The operation each method performs, by its last path segment (v1 and legacy alike).
+OPERATIONS = {
+    "CreatePiiRecord": "write",
+    "CreatePiiRecords": "write",
+    "ReadPiiRecord": "read",
+    "ReadPiiRecords": "read",
+    "DeletePiiRecord": "delete",
+    "DeletePiiRecords": "delete",
+    "ListAuditEvents": "audit",
+}
+
+
+def operation_of(method: str) -> str:
+    return OPERATIONS.get(method.rsplit("/", 1)[-1], "unknown")
+
+
+class Auditor:
+    def __init__(self, store: AuditStore) -> None:
+        self.store = store
+
+    def event(
+        self,
+        *,
+        principal: str,
+        method: str,
+        code: Status,
+        keys: Sequence[KeyOutcome] = (),
+        lawful_basis: int = 0,
+        purpose: str = "",
+        request_id: str = "",
+        peer: str = "",
+        legacy: bool = False,
+    ) -> AuditEvent:
+        return AuditEvent(
+            event_id=str(uuid.uuid4()),
+            time=datetime.now(UTC),
+            principal=principal,
+            operation=operation_of(method),
+            method=method,
+            code=code.value,
+            keys=tuple(keys),
+            lawful_basis=int(lawful_basis),
+            purpose=purpose,
+            request_id=request_id,
+            peer=peer,
+            legacy=legacy,
+        )
+
+    async def record(self, event: AuditEvent) -> None:
+        """Store the event before anything personal leaves: UNAVAILABLE if it cannot be."""
+        self._log(event)
+        try:
+            await self.store.append(event)
+        except StorageError as exc:
+            _errors.error("audit_store_failed", error=str(exc), event_id=event.event_id)
+            raise GRPCError(Status.UNAVAILABLE, "the audit log is unavailable") from exc
+
+    async def record_denial(self, event: AuditEvent) -> None:
+        """Record a refused call; the refusal stands whether or not the store answers."""
+        self._log(event)
+        try:
+            await self.store.append(event)
+        except StorageError as exc:
+            _errors.error("audit_store_failed", error=str(exc), event_id=event.event_id)
+
+    @staticmethod
+    def _log(event: AuditEvent) -> None:
+        log.info(
+            "audit",
+            event_id=event.event_id,
+            principal=event.principal,
+            operation=event.operation,
+            method=event.method,
+            code=Status(event.code).name,
+            keys=[[k.modified_value, Status(k.code).name] for k in event.keys],
+            lawful_basis=event.lawful_basis,
+            purpose=event.purpose,
+            request_id=event.request_id,
+            peer=event.peer,
+            legacy=event.legacy,
+        )

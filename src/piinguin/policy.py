@@ -1,0 +1,178 @@
+"""Who may do what: the policy file, deny by default.
+
+The file is TOML. Each principal lists what it may do; tokens are stored as SHA-256 hex
+digests only, several per principal so they can be rotated by editing the file (and sending
+SIGHUP). A principal that authenticates with a client certificate is named by the
+certificate subject's common name and needs no token::
+
+    [principals.relay]
+    token_sha256 = ["<64 hex digits>"]
+    operations = ["write"]
+
+    [principals.support]
+    token_sha256 = ["<64 hex digits>", "<the next token, during rotation>"]
+    operations = ["read"]
+    lawful_bases = ["consent", "contract"]
+    purpose_pattern = '^ticket-[0-9]+$'    # searched in the purpose; anchor it to match all
+    legacy_consent_reads = false           # reads through the original piinguin API
+
+    [principals.dpo]                       # authenticates with a certificate, CN=dpo
+    operations = ["read", "delete", "audit"]
+    lawful_bases = ["legal_obligation"]
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from piinguin.v1 import LawfulBasis
+
+OPERATIONS = frozenset({"write", "read", "delete", "audit"})
+BASES: Mapping[str, LawfulBasis] = {
+    basis.name.lower(): basis for basis in LawfulBasis if basis != LawfulBasis.UNSPECIFIED
+}
+_DIGEST = re.compile(r"[0-9a-f]{64}")
+_KNOWN_FIELDS = {
+    "token_sha256",
+    "operations",
+    "lawful_bases",
+    "purpose_pattern",
+    "legacy_consent_reads",
+}
+
+
+class PolicyError(ValueError):
+    """The policy file cannot be used; the message says where and why."""
+
+
+def token_digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class Grant:
+    principal: str
+    operations: frozenset[str] = frozenset()
+    lawful_bases: frozenset[int] = frozenset()
+    purpose_pattern: re.Pattern[str] | None = None
+    legacy_consent_reads: bool = False
+
+    def allows(self, operation: str) -> bool:
+        return operation in self.operations
+
+    def read_problem(self, basis: int, purpose: str, *, legacy: bool = False) -> str | None:
+        """Why this principal may not read with this basis and purpose, or None."""
+        if "read" not in self.operations:
+            return f"principal {self.principal!r} may not read"
+        if legacy and not self.legacy_consent_reads:
+            return f"principal {self.principal!r} may not read through the legacy API"
+        if basis not in self.lawful_bases:
+            name = LawfulBasis(basis).name.lower() if basis in BASES.values() else str(basis)
+            return f"principal {self.principal!r} may not claim the lawful basis {name}"
+        if self.purpose_pattern is not None and not self.purpose_pattern.search(purpose):
+            return f"principal {self.principal!r}: purpose does not match the required pattern"
+        return None
+
+
+#: What ``--insecure-no-auth`` grants every caller.
+EVERYTHING = Grant(
+    principal="anonymous",
+    operations=OPERATIONS,
+    lawful_bases=frozenset(BASES.values()),
+    legacy_consent_reads=True,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    grants: Mapping[str, Grant] = field(default_factory=dict)
+    tokens: Mapping[str, str] = field(default_factory=dict)  # digest -> principal
+
+    def principal_for_token(self, token: str) -> str | None:
+        return self.tokens.get(token_digest(token))
+
+    @classmethod
+    def load(cls, path: Path) -> Policy:
+        try:
+            document = tomllib.loads(path.read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise PolicyError(f"{path}: cannot be read ({exc.strerror})") from exc
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise PolicyError(f"{path}: not valid TOML ({exc})") from exc
+        return cls.from_document(document, source=str(path))
+
+    @classmethod
+    def from_document(cls, document: Mapping[str, Any], *, source: str = "policy") -> Policy:
+        principals = document.get("principals")
+        if not isinstance(principals, dict) or not principals:
+            raise PolicyError(f"{source}: needs a [principals.NAME] table for each principal")
+        unknown = set(document) - {"principals"}
+        if unknown:
+            raise PolicyError(f"{source}: unknown top-level keys {sorted(unknown)}")
+        grants: dict[str, Grant] = {}
+        tokens: dict[str, str] = {}
+        for name, entry in principals.items():
+            where = f"{source}: principals.{name}"
+            if not isinstance(entry, dict):
+                raise PolicyError(f"{where}: must be a table")
+            grants[name] = _grant(name, entry, where)
+            for digest in _strings(entry, "token_sha256", where):
+                if not _DIGEST.fullmatch(digest):
+                    raise PolicyError(f"{where}.token_sha256: not a lowercase SHA-256 hex digest")
+                if digest in tokens:
+                    raise PolicyError(
+                        f"{where}.token_sha256: the same token is also given to "
+                        f"principals.{tokens[digest]}"
+                    )
+                tokens[digest] = name
+        return cls(grants, tokens)
+
+
+def _strings(entry: Mapping[str, Any], key: str, where: str) -> list[str]:
+    value = entry.get(key, [])
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise PolicyError(f"{where}.{key}: must be a list of strings")
+    return value
+
+
+def _grant(name: str, entry: Mapping[str, Any], where: str) -> Grant:
+    unknown = set(entry) - _KNOWN_FIELDS
+    if unknown:
+        raise PolicyError(f"{where}: unknown keys {sorted(unknown)}")
+    operations = frozenset(_strings(entry, "operations", where))
+    if operations - OPERATIONS:
+        raise PolicyError(
+            f"{where}.operations: unknown {sorted(operations - OPERATIONS)}; "
+            f"choose from {sorted(OPERATIONS)}"
+        )
+    bases: set[int] = set()
+    for text in _strings(entry, "lawful_bases", where):
+        basis = BASES.get(text.lower().replace("-", "_"))
+        if basis is None:
+            raise PolicyError(
+                f"{where}.lawful_bases: unknown {text!r}; choose from {sorted(BASES)}"
+            )
+        bases.add(int(basis))
+    if "read" in operations and not bases:
+        raise PolicyError(f"{where}.lawful_bases: a principal that reads needs at least one")
+    pattern = entry.get("purpose_pattern")
+    compiled = None
+    if pattern is not None:
+        if not isinstance(pattern, str):
+            raise PolicyError(f"{where}.purpose_pattern: must be a string")
+        try:
+            compiled = re.compile(pattern)
+        except re.error as exc:
+            raise PolicyError(f"{where}.purpose_pattern: not a valid regex ({exc})") from exc
+    legacy = entry.get("legacy_consent_reads", False)
+    if not isinstance(legacy, bool):
+        raise PolicyError(f"{where}.legacy_consent_reads: must be true or false")
+    return Grant(name, operations, frozenset(bases), compiled, legacy)
