@@ -23,6 +23,12 @@ from relay.malformed import Malformed
 #: equal). Not imported: the Lambda has no use for the storage package and its imports.
 MAX_KEY_BYTES = 2048
 
+_DECODER = json.JSONDecoder()
+_NO_PII: dict[str, Any] = {}
+_POJO_ITEM = itemgetter("modifiedValue", "originalValue", "fieldName")
+_JSON_ITEM = itemgetter("modifiedValue", "originalValue", "fieldName", "jsonPath", "schema")
+_new_pair = tuple.__new__  # what Pair._make does, without its length check
+
 
 class Pair(NamedTuple):
     """A pseudonym (``modified_value``) and the personal data behind it, with provenance.
@@ -131,12 +137,6 @@ def extract_pairs(event: PiiEvent) -> tuple[Pair, ...] | Malformed:
     return tuple(pairs)
 
 
-_DECODER = json.JSONDecoder()
-_POJO_ITEM = itemgetter("modifiedValue", "originalValue", "fieldName")
-_JSON_ITEM = itemgetter("modifiedValue", "originalValue", "fieldName", "jsonPath", "schema")
-_new_pair = tuple.__new__  # what Pair._make does, without its length check
-
-
 def _pii_lists(text: str) -> tuple[list[Any], list[Any], str] | Malformed:
     """The ``pojo`` and ``json`` lists (``[]`` when absent) and the hash function."""
     try:
@@ -163,9 +163,6 @@ def _pii_lists(text: str) -> tuple[list[Any], list[Any], str] | Malformed:
     except (KeyError, TypeError):
         hash_function = ""
     return pojo, json_items, hash_function if type(hash_function) is str else ""
-
-
-_NO_PII: dict[str, Any] = {}
 
 
 def _read_item(item: Any, in_json: bool) -> tuple[Any, Any, Any, Any, Any] | None:
