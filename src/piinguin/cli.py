@@ -13,14 +13,16 @@ import argparse
 import asyncio
 import math
 import os
+import ssl
 import sys
 from collections.abc import Mapping, Sequence
-from typing import TextIO
+from typing import Any, TextIO
 
 from piinguin.cli_commands import Streams, add_commands
 from piinguin.cli_exit import EXIT_CODES_HELP, EXIT_USAGE, describe, exit_code
 from piinguin.client import PiinguinClient, PiinguinError, parse_target
-from piinguin.options import Option, build_parser, resolve
+from piinguin.options import Option, OptionError, build_parser, resolve
+from piinguin.tls import client_context
 
 
 def _target(text: str) -> str:
@@ -45,11 +47,25 @@ OPTIONS: tuple[Option, ...] = (
     Option("--token", "bearer token sent with every call; prefer the environment variable"),
     Option(
         "--tls",
-        "connect over TLS, checking the server against the system's CAs",
+        "connect over TLS, checking the server against the system's CAs (or --tls-ca)",
         default=False,
         is_switch=True,
     ),
+    Option("--tls-ca", "PEM CA bundle to check the server against; implies --tls"),
+    Option("--tls-cert", "PEM client certificate for mutual TLS; implies --tls"),
+    Option("--tls-key", "PEM private key of --tls-cert"),
 )
+
+
+def _ssl(settings: Mapping[str, Any]) -> ssl.SSLContext | bool:
+    if not (settings["tls_ca"] or settings["tls_cert"]):
+        return bool(settings["tls"])
+    if bool(settings["tls_cert"]) != bool(settings["tls_key"]):
+        raise OptionError("--tls-key", "give both --tls-cert and --tls-key")
+    try:
+        return client_context(settings["tls_ca"], settings["tls_cert"], settings["tls_key"])
+    except OSError as exc:
+        raise OptionError("--tls-ca", f"cannot load TLS files ({exc.strerror or exc})") from exc
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -80,7 +96,7 @@ async def main(
         client = PiinguinClient(
             settings["target"],
             timeout=settings["timeout"],
-            ssl=settings["tls"],
+            ssl=_ssl(settings),
             token=settings["token"] or None,  # PIINGUIN_TOKEN= means no token
         )
     except ValueError as exc:  # OptionError included: it names the flag

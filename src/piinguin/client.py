@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import math
 import ssl as _ssl
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from types import TracebackType
-from typing import Self, TypeVar
+from typing import Any, Self, TypeVar
 
 from grpclib.client import Channel
 from grpclib.const import Status
@@ -33,12 +34,15 @@ from piinguin.client_errors import (
     translated_errors,
 )
 from piinguin.v1 import (
+    AuditEvent,
     CreatePiiRecordRequest,
     CreatePiiRecordsRequest,
     DeletePiiRecordRequest,
     DeletePiiRecordsRequest,
     ItemStatus,
     LawfulBasis,
+    ListAuditEventsRequest,
+    ListAuditEventsResponse,
     PiinguinStub,
     PiiRecord,
     ReadPiiRecordRequest,
@@ -250,3 +254,37 @@ class PiinguinClient:
         response = await self._call(self._open_stub().delete_pii_records, request)
         _check_count(response.results, len(modified_values))
         return [_item_result(item) for item in response.results]
+
+    # -- audit ----------------------------------------------------------------------------
+
+    async def list_audit_events(
+        self,
+        *,
+        modified_value: str = "",
+        principal: str = "",
+        since: datetime | None = None,
+        until: datetime | None = None,
+        page_size: int = 0,
+        page_token: str = "",
+    ) -> ListAuditEventsResponse:
+        """One page of audit events, oldest first; pass ``next_page_token`` on for more."""
+        request = ListAuditEventsRequest(
+            modified_value=modified_value,
+            principal=principal,
+            since=since,
+            until=until,
+            page_size=page_size,
+            page_token=page_token,
+        )
+        return await self._call(self._open_stub().list_audit_events, request)
+
+    async def audit_events(self, **filters: Any) -> AsyncIterator[AuditEvent]:
+        """Every audit event matching ``filters`` (as ``list_audit_events``), page by page."""
+        token = ""
+        while True:
+            page = await self.list_audit_events(**filters, page_token=token)
+            for event in page.events:
+                yield event
+            token = page.next_page_token
+            if not token:
+                return

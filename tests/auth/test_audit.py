@@ -1,0 +1,262 @@
+"""Every read, delete, listing and refusal leaves an audit event; reads fail closed."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from grpclib.const import Status
+
+from piinguin.client import LawfulBasis, PiiRecord, Unavailable
+from storage import Record, StorageUnavailable
+from storage.audit import AuditEvent, AuditPage, AuditQuery
+from storage.audit_memory import MemoryAuditStore
+
+from .conftest import Vault
+
+pytestmark = pytest.mark.socket
+
+ORIGINALS = {f"key-{i:02d}": f"audit-canary-{i}@example.org" for i in range(12)}
+
+
+async def stock(vault: Vault) -> None:
+    await vault.storage.put_many([Record(k, v) for k, v in ORIGINALS.items()])
+
+
+def events(vault: Vault) -> list[AuditEvent]:
+    return list(vault.audit._events)
+
+
+async def test_n_reads_make_exactly_n_events_with_the_right_fields(vault: Vault) -> None:
+    await stock(vault)
+    keys = [*ORIGINALS][:5]
+
+    async with vault.as_("support") as client:
+        for key in keys:
+            await client.read_record(key, basis=LawfulBasis.CONTRACT, purpose="ticket-9")
+
+    got = events(vault)
+    assert len(got) == 5
+    for key, event in zip(keys, got, strict=True):
+        assert event.principal == "support"
+        assert event.operation == "read"
+        assert event.method == "/piinguin.v1.Piinguin/ReadPiiRecord"
+        assert event.code == 0
+        assert [(k.modified_value, k.code) for k in event.keys] == [(key, 0)]
+        assert (event.lawful_basis, event.purpose) == (LawfulBasis.CONTRACT, "ticket-9")
+        assert event.request_id
+        assert event.peer.startswith("127.0.0.1:")
+        assert event.time.tzinfo is not None
+    assert len({e.event_id for e in got}) == 5
+
+
+async def test_bulk_read_records_each_key_with_its_own_outcome(vault: Vault) -> None:
+    await stock(vault)
+
+    async with vault.as_("support") as client:
+        await client.read_records(
+            ["key-01", "missing", "", "key-02"], basis=LawfulBasis.CONSENT, purpose="ticket-3"
+        )
+
+    [event] = events(vault)
+    assert [(k.modified_value, k.code) for k in event.keys] == [
+        ("key-01", 0),
+        ("missing", Status.NOT_FOUND.value),
+        ("key-02", 0),
+    ]
+
+
+async def test_misses_and_deletes_are_audited(vault: Vault) -> None:
+    await stock(vault)
+
+    async with vault.as_("support") as reader, vault.as_("eraser") as eraser:
+        with pytest.raises(Exception, match="no record"):
+            await reader.read_record("nope", basis=LawfulBasis.CONSENT, purpose="ticket-1")
+        await eraser.delete_record("key-03")
+        await eraser.delete_records(["key-04", "key-05"])
+
+    got = events(vault)
+    assert [(e.operation, e.code, [k.code for k in e.keys]) for e in got] == [
+        ("read", Status.NOT_FOUND.value, [Status.NOT_FOUND.value]),
+        ("delete", 0, [0]),
+        ("delete", 0, [0, 0]),
+    ]
+
+
+async def test_the_request_id_of_the_caller_is_kept(vault: Vault) -> None:
+    await stock(vault)
+    client = vault.client(token="support-token-77c1", metadata={"x-request-id": "req-123"})
+    async with client:
+        await client.read_record("key-01", basis=LawfulBasis.CONSENT, purpose="ticket-1")
+
+    assert events(vault)[0].request_id == "req-123"
+
+
+class BrokenAudit(MemoryAuditStore):
+    async def append(self, event: AuditEvent) -> None:
+        raise StorageUnavailable("audit table unreachable")
+
+
+@pytest.mark.parametrize("bulk", [False, True])
+async def test_a_read_whose_event_cannot_be_stored_fails_with_no_pii(
+    start_server: Callable[..., object], vault: Vault, bulk: bool, log_output: Callable[[], str]
+) -> None:
+    from piinguin.auth import Authenticator
+    from piinguin.client import PiinguinClient
+
+    await stock(vault)
+    async with (
+        start_server(  # type: ignore[attr-defined]
+            vault.storage, auth=Authenticator.insecure(), audit=BrokenAudit()
+        ) as server,
+        PiinguinClient(f"127.0.0.1:{server.port}") as client,
+    ):
+        call = (
+            client.read_records(["key-01"], basis=LawfulBasis.CONSENT, purpose="p")
+            if bulk
+            else client.read_record("key-01", basis=LawfulBasis.CONSENT, purpose="p")
+        )
+        with pytest.raises(Unavailable) as failure:
+            await call
+
+    assert failure.value.message == "the audit log is unavailable"
+    assert ORIGINALS["key-01"] not in str(failure.value)
+    assert ORIGINALS["key-01"] not in log_output()
+
+
+async def test_a_denial_stands_when_the_audit_store_fails(
+    start_server: Callable[..., object], policy_file: object
+) -> None:
+    from piinguin.auth import Authenticator
+    from piinguin.client import PermissionDenied, PiinguinClient
+
+    async with (
+        start_server(  # type: ignore[attr-defined]
+            auth=Authenticator.from_file(policy_file),
+            audit=BrokenAudit(),  # type: ignore[arg-type]
+        ) as server,
+        PiinguinClient(f"127.0.0.1:{server.port}", token="relay-token-3f9a") as client,
+    ):
+        with pytest.raises(PermissionDenied):
+            await client.read_record("k", basis=LawfulBasis.CONSENT, purpose="p")
+
+
+async def test_audit_events_are_also_logged_to_the_audit_logger(
+    vault: Vault, log_output: Callable[[], str]
+) -> None:
+    await stock(vault)
+    async with vault.as_("support") as client:
+        await client.read_record("key-07", basis=LawfulBasis.CONSENT, purpose="ticket-2")
+
+    lines = [json.loads(line) for line in log_output().splitlines()]
+    [audit] = [line for line in lines if line["event"] == "audit"]
+    assert audit["principal"] == "support"
+    assert audit["keys"] == [["key-07", "OK"]]
+    assert ORIGINALS["key-07"] not in log_output()
+
+
+async def collect(client: object, **filters: object) -> list[object]:
+    return [event async for event in client.audit_events(**filters)]  # type: ignore[attr-defined]
+
+
+async def test_list_audit_events_by_key_principal_time_and_pages(vault: Vault) -> None:
+    await stock(vault)
+    before = datetime.now(UTC)
+    async with vault.as_("support") as support, vault.client(cert=vault.pki.dpo) as dpo:
+        for _ in range(3):
+            await support.read_record("key-01", basis=LawfulBasis.CONSENT, purpose="ticket-5")
+        await dpo.read_record("key-01", basis=LawfulBasis.LEGAL_OBLIGATION, purpose="order 1")
+        await support.read_record("key-02", basis=LawfulBasis.CONSENT, purpose="ticket-6")
+
+    async with vault.as_("auditor") as auditor:
+        by_key = await collect(auditor, modified_value="key-01", page_size=2)
+        by_principal = await collect(auditor, principal="dpo")
+        by_both = await collect(auditor, modified_value="key-01", principal="support")
+        in_range = await collect(auditor, since=before, until=datetime.now(UTC) + timedelta(1))
+        empty = await collect(auditor, since=datetime.now(UTC) + timedelta(days=1))
+        first = await auditor.list_audit_events(modified_value="key-01", page_size=2)
+
+    # A key's history includes who listed it: the auditor's own listings show up as they
+    # happen, after the reads.
+    reads = [e for e in by_key if e.operation == "read"]  # type: ignore[attr-defined]
+    assert {e.operation for e in by_key[len(reads) :]} == {"audit"}  # type: ignore[attr-defined]
+    assert [(e.principal, e.purpose) for e in reads] == [
+        ("support", "ticket-5"),
+        ("support", "ticket-5"),
+        ("support", "ticket-5"),
+        ("dpo", "order 1"),
+    ]
+    assert len(first.events) == 2
+    assert first.next_page_token
+    assert [e.lawful_basis for e in by_principal] == [LawfulBasis.LEGAL_OBLIGATION]  # type: ignore[attr-defined]
+    assert len(by_both) == 3
+    assert [e.operation for e in in_range][:5] == ["read"] * 5  # type: ignore[attr-defined]
+    assert empty == []
+    # the auditor's own listings are audited too
+    listings = [e for e in events(vault) if e.operation == "audit"]
+    assert len(listings) == 8  # three pages by key, one per other listing
+    assert {e.principal for e in listings} == {"auditor"}
+
+
+@pytest.mark.parametrize(
+    ("filters", "problem"),
+    [
+        ({}, "give a modified_value, a principal or a time range"),
+        ({"principal": "x", "page_size": 1001}, "page_size is over 1000"),
+        ({"principal": "x", "page_token": "bogus"}, "page_token is not valid"),
+    ],
+)
+async def test_list_audit_events_rejects_bad_queries(
+    vault: Vault, filters: dict[str, object], problem: str
+) -> None:
+    from piinguin.client import InvalidArgument
+
+    async with vault.as_("auditor") as auditor:
+        with pytest.raises(InvalidArgument, match=problem):
+            await auditor.list_audit_events(**filters)  # type: ignore[arg-type]
+
+
+async def test_memory_audit_store_pages_consistently() -> None:
+    store = MemoryAuditStore()
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    for i in range(7):
+        await store.append(
+            AuditEvent(
+                event_id=str(i),
+                time=start + timedelta(seconds=i),
+                principal="p",
+                operation="read",
+                method="m",
+                code=0,
+            )
+        )
+    seen: list[str] = []
+    token = ""
+    while True:
+        page: AuditPage = await store.query(AuditQuery(principal="p", limit=3, page_token=token))
+        seen.extend(e.event_id for e in page.events)
+        token = page.next_page_token
+        if not token:
+            break
+    assert seen == [str(i) for i in range(7)]
+
+
+def _writes_are_unaudited(events_: Sequence[AuditEvent]) -> bool:
+    return all(e.operation != "write" for e in events_)
+
+
+async def test_successful_writes_are_not_audited_but_denied_ones_are(vault: Vault) -> None:
+    async with vault.as_("relay") as relay, vault.as_("support") as support:
+        await relay.create_record(PiiRecord(modified_value="w1", original_value="x"))
+        with pytest.raises(Exception, match="may not write"):
+            await support.create_record(PiiRecord(modified_value="w2", original_value="y"))
+
+    [denied] = events(vault)
+    assert (denied.operation, denied.principal, denied.code) == (
+        "write",
+        "support",
+        Status.PERMISSION_DENIED.value,
+    )
+    assert [k.modified_value for k in denied.keys] == ["w2"]
