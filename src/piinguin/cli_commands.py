@@ -11,13 +11,16 @@ import asyncio
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import TextIO
 
 import betterproto2
+from grpclib.const import Status
 
 from piinguin.cli_exit import EXIT_OK, describe, exit_code
 from piinguin.client import ItemResult, LawfulBasis, PiinguinClient, PiiRecord
 from piinguin.client_errors import error_for_status
+from piinguin.v1 import AuditEvent
 
 BASES = {
     basis.name.lower().replace("_", "-"): basis
@@ -134,6 +137,45 @@ async def delete_many(client: PiinguinClient, args: argparse.Namespace, streams:
 # -- their arguments ----------------------------------------------------------------------
 
 
+def _timestamp(text: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected an ISO-8601 time such as 2026-11-01T00:00:00Z, got {text!r}"
+        ) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _audit_json(event: AuditEvent) -> str:
+    return json.dumps(
+        {
+            "time": event.time.isoformat() if event.time else None,
+            "principal": event.principal,
+            "operation": event.operation,
+            "code": Status(event.code).name,
+            "keys": {k.modified_value: Status(k.code).name for k in event.keys},
+            "lawful_basis": LawfulBasis(event.lawful_basis).name.lower(),
+            "purpose": event.purpose,
+            "request_id": event.request_id,
+            "peer": event.peer,
+            "legacy": event.legacy,
+            "event_id": event.event_id,
+        }
+    )
+
+
+async def audit(client: PiinguinClient, args: argparse.Namespace, streams: Streams) -> int:
+    async for event in client.audit_events(
+        modified_value=args.key or "",
+        principal=args.principal or "",
+        since=args.since,
+        until=args.until,
+    ):
+        streams.stdout.write(_audit_json(event) + "\n")
+    return EXIT_OK
+
+
 def _add_justification(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--basis",
@@ -192,3 +234,12 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
     p = commands.add_parser("delete-many", help="delete the records for keys on stdin")
     _add_batch_size(p)
     p.set_defaults(run=delete_many)
+
+    p = commands.add_parser(
+        "audit", help="print audit events (JSON lines, oldest first): who accessed what, why"
+    )
+    p.add_argument("--key", help="events that named this pseudonym")
+    p.add_argument("--principal", help="events of this principal")
+    p.add_argument("--since", type=_timestamp, help="from this time (ISO-8601, inclusive)")
+    p.add_argument("--until", type=_timestamp, help="until this time (ISO-8601, exclusive)")
+    p.set_defaults(run=audit)

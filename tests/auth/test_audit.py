@@ -260,3 +260,28 @@ async def test_successful_writes_are_not_audited_but_denied_ones_are(vault: Vaul
         Status.PERMISSION_DENIED.value,
     )
     assert [k.modified_value for k in denied.keys] == ["w2"]
+
+
+async def test_the_cli_answers_who_accessed_a_key(vault: Vault) -> None:
+    import io
+
+    from piinguin.cli import main
+
+    await stock(vault)
+    async with vault.as_("support") as client:
+        await client.read_record("key-01", basis=LawfulBasis.CONTRACT, purpose="ticket-8")
+    out, err = io.StringIO(), io.StringIO()
+    environ = {"PIINGUIN_TOKEN": "auditor-token-9e0f", "PIINGUIN_TARGET": vault.target}
+
+    code = await main(
+        ["--tls-ca", vault.pki.ca.cert, "audit", "--key", "key-01", "--since", "2020-01-01"],
+        environ,
+        stdout=out,
+        stderr=err,
+    )
+
+    assert (code, err.getvalue()) == (0, "")
+    [line] = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert line["principal"] == "support"
+    assert line["keys"] == {"key-01": "OK"}
+    assert (line["lawful_basis"], line["purpose"]) == ("contract", "ticket-8")
