@@ -16,6 +16,8 @@ from datetime import datetime
 from operator import itemgetter
 from typing import Any, NamedTuple
 
+import orjson
+
 from relay.enriched import PiiEvent
 from relay.malformed import Malformed
 
@@ -23,7 +25,6 @@ from relay.malformed import Malformed
 #: equal). Not imported: the Lambda has no use for the storage package and its imports.
 MAX_KEY_BYTES = 2048
 
-_DECODER = json.JSONDecoder()
 _NO_PII: dict[str, Any] = {}
 _POJO_ITEM = itemgetter("modifiedValue", "originalValue", "fieldName")
 _JSON_ITEM = itemgetter("modifiedValue", "originalValue", "fieldName", "jsonPath", "schema")
@@ -140,11 +141,11 @@ def extract_pairs(event: PiiEvent) -> tuple[Pair, ...] | Malformed:
 def _pii_lists(text: str) -> tuple[list[Any], list[Any], str] | Malformed:
     """The ``pojo`` and ``json`` lists (``[]`` when absent) and the hash function."""
     try:
-        # raw_decode skips json.loads' two whitespace regexes: ~0.6 µs an event.
-        envelope, end = _DECODER.raw_decode(text)
-    except (ValueError, RecursionError):
-        end = -1
-    if end != len(text):  # not JSON, or JSON with whitespace around it, as loads allows
+        envelope = orjson.loads(text)  # about three times json's speed on a PII event
+    except orjson.JSONDecodeError:
+        # orjson is stricter than json: it refuses NaN, nesting past 1,024 levels and
+        # escapes of lone surrogates. The last is a pair that cannot be stored (BAD_PAIR,
+        # not BAD_JSON), so json, as lenient as ever, has the last word.
         try:
             envelope = json.loads(text)
         except (ValueError, RecursionError):
