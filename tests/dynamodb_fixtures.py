@@ -3,9 +3,13 @@
 aioboto3 cannot use moto's in-process mock, so moto runs as a server on a free port of
 127.0.0.1 and clients reach it by ``endpoint_url`` with fake credentials.
 
-To use these, import them into a conftest (importing a fixture registers it there)::
+To use the fixture, bind it in a conftest (a fixture is registered where it is bound;
+an assignment rather than an import keeps ruff from flagging the parameters named after
+it as redefinitions)::
 
-    from tests.dynamodb_fixtures import moto_endpoint  # noqa: F401 - a fixture
+    from tests import dynamodb_fixtures
+
+    moto_endpoint = dynamodb_fixtures.moto_endpoint
 
 and, in tests or conftests, the helpers::
 
