@@ -56,10 +56,11 @@ class DynamoDBStorage:
         call = self._call()
         # BatchWriteItem replaces whole items, so keeping created_at takes a read first:
         # one strongly consistent BatchGetItem per 100 unique keys. The projection trims
-        # the response, not the bill: each stored item costs a read unit per 4 KB, about
-        # as much as its write. A key whose read stays unprocessed is failed, not written
-        # with a guessed created_at. Two concurrent first writes of one key both see
-        # nothing stored; the later one's created_at stands.
+        # the response, not the bill: each key costs a read unit (per 4 KB of its stored
+        # item, and one even when nothing is stored) on top of its write unit (per 1 KB).
+        # A key whose read stays unprocessed is failed, not written with a guessed
+        # created_at. Two concurrent first writes of one key both see nothing stored; the
+        # later one's created_at stands.
         stored, unread = await call.get(list(latest), attributes=(KEY, CREATED_AT))
         failed = {
             key: ItemFailed(f"not written, its createdAt unread: {failure.reason}")
