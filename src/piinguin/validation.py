@@ -10,6 +10,11 @@ from piinguin.v1 import LawfulBasis, PiiRecord
 from storage import MAX_KEY_BYTES
 
 MAX_PURPOSE_CHARS = 1024
+#: Personal values are short (emails, addresses, ids); the cap keeps every record far
+#: below DynamoDB's 400 KB item limit, which would otherwise fail a whole batch.
+MAX_ORIGINAL_BYTES = 64 * 1024
+MAX_PROVENANCE_CHARS = 2048
+_PROVENANCE = ("field_name", "json_path", "schema", "hash_function", "app_id")
 _BASES = frozenset(int(b) for b in LawfulBasis if b != LawfulBasis.UNSPECIFIED)
 
 
@@ -24,9 +29,17 @@ def key_problem(key: str) -> str | None:
 
 def record_problem(record: PiiRecord) -> str | None:
     problem = key_problem(record.modified_value)
-    if problem is None and not record.original_value:
-        problem = "original_value is empty"
-    return problem
+    if problem is not None:
+        return problem
+    value = record.original_value
+    if not value:
+        return "original_value is empty"
+    if len(value) * 4 > MAX_ORIGINAL_BYTES and len(value.encode()) > MAX_ORIGINAL_BYTES:
+        return f"original_value is longer than {MAX_ORIGINAL_BYTES} bytes"
+    for name in _PROVENANCE:
+        if len(getattr(record, name)) > MAX_PROVENANCE_CHARS:
+            return f"{name} is longer than {MAX_PROVENANCE_CHARS} characters"
+    return None
 
 
 def justification_problem(basis: int, purpose: str) -> str | None:

@@ -20,7 +20,7 @@ from storage import MemoryStorage
 from storage.audit_memory import MemoryAuditStore
 
 MAX_BULK_ITEMS = 10
-MAX_MESSAGE_BYTES = 64 * 1024
+MAX_MESSAGE_BYTES = 256 * 1024
 
 
 @pytest.fixture(params=["socket", "in_memory"])

@@ -109,6 +109,14 @@ async def test_create_answers_nothing_about_the_old_value(stub: PiinguinStub) ->
         (PiiRecord(modified_value="k", original_value=""), "original_value is empty"),
         (PiiRecord(modified_value="k" * 2049, original_value="v"), "longer than 2048 bytes"),
         (PiiRecord(modified_value="é" * 1025, original_value="v"), "longer than 2048 bytes"),
+        (
+            PiiRecord(modified_value="k", original_value="ü" * 32769),
+            "original_value is longer than 65536 bytes",
+        ),
+        (
+            PiiRecord(modified_value="k", original_value="v", app_id="a" * 2049),
+            "app_id is longer than 2048 characters",
+        ),
     ],
 )
 async def test_create_rejects_bad_records(
