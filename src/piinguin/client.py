@@ -33,6 +33,7 @@ from piinguin.client_errors import (
     Unavailable,
     translated_errors,
 )
+from piinguin.codec import UpbCodec
 from piinguin.v1 import (
     AuditEvent,
     CreatePiiRecordRequest,
@@ -184,7 +185,8 @@ class PiinguinClient:
     async def __aenter__(self) -> Self:
         if self._channel is not None:
             raise RuntimeError("this PiinguinClient is already open")
-        self._channel = Channel(self._host, self._port, ssl=self._ssl)
+        # upb does the wire work: bulk calls of the relay encode thousands of records.
+        self._channel = Channel(self._host, self._port, ssl=self._ssl, codec=UpbCodec())
         self._stub = PiinguinStub(
             self._channel, timeout=self._timeout, metadata=self._metadata or None
         )
