@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
+from urllib.parse import urlsplit
 
 from piinguin.options import Option, OptionError, build_parser, resolve
 
@@ -25,6 +27,16 @@ def _float(text: str) -> float:
         return float(text)
     except ValueError:
         raise ValueError(f"expected a number, got {text!r}") from None
+
+
+def _optional(text: str) -> str | None:
+    """An empty value (``PIINGUIN_REGION=``) is no value: the default applies."""
+    return text or None
+
+
+#: DynamoDB's rule for table names, and botocore's for region names (a DNS label).
+_TABLE_NAME = re.compile(r"[A-Za-z0-9_.-]{3,255}")
+_REGION_NAME = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
 
 
 OPTIONS: tuple[Option, ...] = (
@@ -56,6 +68,26 @@ OPTIONS: tuple[Option, ...] = (
         "--tls-client-ca",
         "PEM CA bundle: verify client certificates, whose subject CN names the principal",
     ),
+    Option("--table", "DynamoDB table of records", "piinguin"),
+    Option("--audit-table", "DynamoDB table of audit events", "piinguin-audit"),
+    Option(
+        "--dynamodb-endpoint",
+        "DynamoDB endpoint URL, for a local one such as moto; none means AWS's own",
+        None,
+        _optional,
+    ),
+    Option(
+        "--region",
+        "AWS region of the tables; none means the AWS chain (AWS_REGION, ~/.aws/config)",
+        None,
+        _optional,
+    ),
+    Option(
+        "--create-table",
+        "create missing DynamoDB tables (PAY_PER_REQUEST) at start: development only",
+        False,
+        is_switch=True,
+    ),
 )
 
 
@@ -74,6 +106,11 @@ class ServerConfig:
     tls_cert: str | None = None
     tls_key: str | None = None
     tls_client_ca: str | None = None
+    table: str = "piinguin"
+    audit_table: str = "piinguin-audit"
+    dynamodb_endpoint: str | None = None
+    region: str | None = None
+    create_table: bool = False
 
     def __post_init__(self) -> None:
         if not self.host:
@@ -107,6 +144,26 @@ class ServerConfig:
             )
         if self.tls_client_ca and not self.tls_cert:
             raise OptionError("--tls-client-ca", "needs --tls-cert and --tls-key")
+        self._check_dynamodb()
+
+    def _check_dynamodb(self) -> None:
+        for flag, name in (("--table", self.table), ("--audit-table", self.audit_table)):
+            if not _TABLE_NAME.fullmatch(name):
+                raise OptionError(
+                    flag, f"expected 3 to 255 letters, digits, '_', '-' or '.', got {name!r}"
+                )
+        if self.audit_table == self.table:
+            raise OptionError("--audit-table", "must not be the same table as --table")
+        if self.region is not None and not _REGION_NAME.fullmatch(self.region):
+            raise OptionError(
+                "--region", f"expected an AWS region name such as eu-west-1, got {self.region!r}"
+            )
+        if self.dynamodb_endpoint is not None and not _is_endpoint(self.dynamodb_endpoint):
+            raise OptionError(
+                "--dynamodb-endpoint",
+                "expected an http:// or https:// URL such as http://localhost:5000, "
+                f"got {self.dynamodb_endpoint!r}",
+            )
 
     @classmethod
     def from_args(cls, argv: Sequence[str], environ: Mapping[str, str]) -> ServerConfig:
@@ -115,3 +172,16 @@ class ServerConfig:
         values = resolve(OPTIONS, parser.parse_args(argv), environ)
         names = {f.name for f in dataclasses.fields(cls)}
         return cls(**{k: v for k, v in values.items() if k in names})
+
+
+def _is_endpoint(url: str) -> bool:
+    try:
+        parts = urlsplit(url)
+        _ = parts.port  # raises ValueError for a port that is not one
+    except ValueError:
+        return False
+    return (
+        parts.scheme in {"http", "https"}
+        and bool(parts.hostname)
+        and not (parts.query or parts.fragment or parts.username or parts.password)
+    )
