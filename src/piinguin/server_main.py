@@ -7,11 +7,16 @@ import contextlib
 import os
 import signal
 import sys
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
+import aioboto3
 import structlog
+from aiobotocore.config import AioConfig
+from botocore.exceptions import BotoCoreError, ClientError, NoRegionError
 
 from piinguin.auth import Authenticator
 from piinguin.config import ServerConfig
@@ -20,9 +25,14 @@ from piinguin.options import OptionError
 from piinguin.policy import PolicyError
 from piinguin.server import PiinguinServer
 from piinguin.tls import server_context
-from storage import MemoryStorage, Storage
+from storage import MemoryStorage, Storage, StorageMisconfigured
 from storage.audit import AuditStore
 from storage.audit_memory import MemoryAuditStore
+from storage.dynamodb import DynamoDBStorage, create_table
+from storage.dynamodb_audit import DynamoDBAuditStore, create_audit_table
+
+if TYPE_CHECKING:
+    from types_aiobotocore_dynamodb.client import DynamoDBClient
 
 log = structlog.get_logger("piinguin.main")
 
@@ -39,7 +49,92 @@ async def open_backends(config: ServerConfig) -> AsyncIterator[Backends]:
         log.warning("memory_storage", detail="records live in this process and are lost on exit")
         yield Backends(MemoryStorage(), MemoryAuditStore())
         return
-    raise OptionError("--storage", f"the {config.storage} backend is not available yet")
+    async with contextlib.AsyncExitStack() as stack:
+        try:
+            client = await stack.enter_async_context(dynamodb_client(config))
+        except NoRegionError as exc:
+            raise OptionError("--region", "no AWS region: give --region or set AWS_REGION") from exc
+        except BotoCoreError as exc:  # e.g. an AWS_PROFILE that is not configured
+            raise OptionError("--storage", f"cannot set up a DynamoDB client: {exc}") from exc
+        log.info(
+            "dynamodb",
+            table=config.table,
+            audit_table=config.audit_table,
+            region=client.meta.region_name,
+            endpoint=config.dynamodb_endpoint or "aws",
+            create_table=config.create_table,
+        )
+        create = config.create_table
+        yield Backends(
+            ReadyTable(
+                DynamoDBStorage(client, config.table),
+                config.table,
+                (lambda: create_table(client, config.table)) if create else None,
+            ),
+            ReadyTable(
+                DynamoDBAuditStore(client, config.audit_table),
+                config.audit_table,
+                (lambda: create_audit_table(client, config.audit_table)) if create else None,
+            ),
+        )
+
+
+def dynamodb_client(config: ServerConfig) -> AbstractAsyncContextManager[DynamoDBClient]:
+    """The server's one DynamoDB client; credentials come from the AWS chain. The SDK
+    retries little: the batch layer retries with backoff until its deadline, and the
+    readiness check until storage answers."""
+    return aioboto3.Session().client(
+        "dynamodb",
+        endpoint_url=config.dynamodb_endpoint,
+        region_name=config.region,
+        config=AioConfig(
+            connect_timeout=3,
+            read_timeout=10,
+            retries={"mode": "standard", "total_max_attempts": 2},
+            max_pool_connections=64,  # each bulk call keeps up to 8 requests in flight
+        ),
+    )
+
+
+class ReadyTable:
+    """A DynamoDB store whose readiness check creates its missing table (``--create-table``)
+    or says how to; every other attribute is the store's own."""
+
+    def __init__(
+        self,
+        store: Storage | AuditStore,
+        table_name: str,
+        create: Callable[[], Awaitable[None]] | None,
+    ) -> None:
+        self._store = store
+        self._table = table_name
+        self._create = create
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+    async def check(self) -> None:
+        try:
+            await self._store.check()
+        except StorageMisconfigured as exc:
+            if not _table_missing(exc):
+                raise
+            if self._create is None:
+                raise StorageMisconfigured(
+                    f"{exc}: create it as the README's DynamoDB section shows, "
+                    "or start with --create-table (development only)"
+                ) from exc
+            log.info("creating_table", table=self._table)
+            await self._create()
+            await self._store.check()
+
+
+def _table_missing(exc: StorageMisconfigured) -> bool:
+    cause = exc.__cause__
+    return (
+        isinstance(cause, ClientError)
+        and cause.response.get("Error", {}).get("Code") == "ResourceNotFoundException"
+    )
 
 
 def authenticator(config: ServerConfig) -> Authenticator:
