@@ -45,15 +45,20 @@ def parse_line(line: str) -> tuple[Pair, ...] | Malformed | None:
 def parse_record(record: object) -> ParsedRecord:
     """Parse one entry of a Lambda event's ``Records``; never raises for a bad record."""
     decoded = decode_record(record)
-    sequence_number = decoded.sequence_number
     if decoded.failure is not None:
-        return ParsedRecord(sequence_number, malformed=decoded.failure)
-    parsed = parse_line(decoded.line)
+        return ParsedRecord(decoded.sequence_number, malformed=decoded.failure)
+    return parse_identified_line(decoded.sequence_number, decoded.line)
+
+
+def parse_identified_line(identifier: str, line: str) -> ParsedRecord:
+    """Parse one enriched line into a ``ParsedRecord`` known as ``identifier``: a Kinesis
+    sequence number, or where ``piinguin-relay`` read the line."""
+    parsed = parse_line(line)
     if parsed is None:
-        return ParsedRecord(sequence_number, skipped=True)
+        return ParsedRecord(identifier, skipped=True)
     if isinstance(parsed, Malformed):
-        return ParsedRecord(sequence_number, malformed=parsed)
-    return ParsedRecord(sequence_number, pairs=parsed)
+        return ParsedRecord(identifier, malformed=parsed)
+    return ParsedRecord(identifier, pairs=parsed)
 
 
 def parse_event(event: Mapping[str, Any]) -> list[ParsedRecord]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from relay.batching import WritePlan
 from relay.malformed import Malformed
@@ -13,8 +13,9 @@ from relay.parse import ParsedRecord
 
 @dataclass(frozen=True, slots=True)
 class Summary:
-    """Counters of one batch. ``written`` and ``failed`` (unique keys) are known only
-    after the writes: the handler fills them in with ``dataclasses.replace``."""
+    """Counters of one batch. ``written`` and ``failed`` (unique keys), and ``failures``
+    (failed keys by reason: a gRPC status name, or ``deadline``), are known only after
+    the writes: the handler fills them in with ``dataclasses.replace``."""
 
     records: int
     pii_events: int
@@ -24,6 +25,7 @@ class Summary:
     unique_keys: int
     written: int = 0
     failed: int = 0
+    failures: Mapping[str, int] = field(default_factory=dict)
 
     @classmethod
     def of(cls, records: Sequence[ParsedRecord], plan: WritePlan) -> Summary:
@@ -37,9 +39,23 @@ class Summary:
             unique_keys=len(plan.pairs),
         )
 
+    def __add__(self, other: Summary) -> Summary:
+        """Two batches' counters together; ``unique_keys`` adds up each batch's own."""
+        return Summary(
+            records=self.records + other.records,
+            pii_events=self.pii_events + other.pii_events,
+            other_events=self.other_events + other.other_events,
+            malformed=dict(Counter(self.malformed) + Counter(other.malformed)),
+            pairs=self.pairs + other.pairs,
+            unique_keys=self.unique_keys + other.unique_keys,
+            written=self.written + other.written,
+            failed=self.failed + other.failed,
+            failures=dict(Counter(self.failures) + Counter(other.failures)),
+        )
+
     def as_log(self) -> dict[str, int]:
         """Flat counters for a structured log line: one ``malformed_<reason>`` per reason
-        seen."""
+        seen, one ``failed_<reason>`` per reason keys failed for."""
         counters = {
             "records": self.records,
             "pii_events": self.pii_events,
@@ -50,4 +66,5 @@ class Summary:
             "failed": self.failed,
         }
         counters.update({f"malformed_{reason}": n for reason, n in self.malformed.items()})
+        counters.update({f"failed_{reason.lower()}": n for reason, n in self.failures.items()})
         return counters

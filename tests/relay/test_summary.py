@@ -57,3 +57,36 @@ def test_an_empty_batch() -> None:
         "written": 0,
         "failed": 0,
     }
+
+
+def test_failures_by_reason_and_two_batches_together() -> None:
+    first = dataclasses.replace(
+        Summary.of(RECORDS, plan_writes(RECORDS)),
+        written=1,
+        failed=1,
+        failures={"UNAVAILABLE": 1},
+    )
+    second = Summary(
+        records=2,
+        pii_events=1,
+        other_events=0,
+        malformed={Malformed.BAD_JSON: 1},
+        pairs=2,
+        unique_keys=2,
+        written=0,
+        failed=2,
+        failures={"UNAVAILABLE": 1, "deadline": 1},
+    )
+    assert (first + second).as_log() == {
+        "records": 9,
+        "pii_events": 3,
+        "other_events": 2,
+        "pairs": 5,
+        "unique_keys": 4,
+        "written": 1,
+        "failed": 3,
+        "malformed_bad_json": 3,
+        "malformed_not_utf8": 1,
+        "failed_unavailable": 2,
+        "failed_deadline": 1,
+    }
