@@ -1,5 +1,10 @@
 """The relay: an AWS Lambda that turns Kinesis batches of Snowplow PII events into bulk
-writes to the Piinguin server. This package holds its pure, I/O-free half."""
+writes to the Piinguin server.
+
+Exported here is its pure, I/O-free half. The rest: ``relay.handler`` (the Lambda entry
+point), ``relay.runner`` (``piinguin-relay``, the same from files or stdin), and what
+they share: ``config``, ``connection``, ``writer`` and ``pipeline``.
+"""
 
 from relay.batching import WritePlan, batch_item_failures, plan_writes
 from relay.enriched import PiiEvent, read_line

@@ -1,0 +1,52 @@
+"""The relay's connection to Piinguin: one client, replaced when the server is unavailable.
+
+A call that fails as ``Unavailable`` says the connection is no good for now: it died
+while a Lambda was frozen, or the server behind it is draining (a draining server keeps
+its connections and refuses every call on them until it exits). The writer then asks
+for a new connection, which may reach a new server, or the same one restarted, and
+tries once more.
+"""
+
+from __future__ import annotations
+
+import ssl
+
+from piinguin.client import PiinguinClient
+from relay.config import RelayConfig
+
+
+class Connection:
+    """Hands out the open client; ``replace`` swaps it for a new one.
+
+    Build it anywhere (it loads the TLS files, so a bad one fails here, as a
+    configuration error); use it inside one event loop only, the loop it connects in.
+    """
+
+    def __init__(self, config: RelayConfig) -> None:
+        self._config = config
+        self._ssl: ssl.SSLContext | None = config.ssl_context()
+        self._client: PiinguinClient | None = None
+        self.opened = 0  # clients opened so far, for the summary line and tests
+
+    async def client(self) -> PiinguinClient:
+        """The current client, opened on first use."""
+        if self._client is None:
+            config = self._config
+            client = PiinguinClient(
+                config.target, timeout=config.timeout_sec, ssl=self._ssl, token=config.token
+            )
+            self._client = await client.__aenter__()
+            self.opened += 1
+        return self._client
+
+    async def replace(self, failed: PiinguinClient) -> None:
+        """Close ``failed`` if it is still the current client: the next ``client()``
+        connects anew. Calls still in flight on it fail, and are retried by their own
+        writers."""
+        if self._client is failed:
+            self._client = None
+            await failed.__aexit__(None, None, None)
+
+    async def close(self) -> None:
+        if self._client is not None:
+            await self.replace(self._client)

@@ -1,0 +1,119 @@
+"""A batch's writes: its plan's pairs as bulk calls, a few in flight, until a deadline.
+
+The one async step between the pure half and the server, shared by the Lambda handler
+and ``piinguin-relay``. A key counts as written only when the server answered OK for
+it; everything else (an item's error, a failed call, a call still unanswered at the
+deadline, a request never sent) leaves the key unacknowledged, and its records are
+reported for redelivery.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import structlog
+
+from piinguin.client import ItemResult, PiinguinError, PiiRecord, Unavailable
+from relay.batching import WritePlan
+from relay.connection import Connection
+from relay.extract import Pair
+
+log = structlog.get_logger("relay")
+
+#: Tries of a bulk call in all, when it fails as ``Unavailable``: each retry goes over a
+#: new connection (see ``relay.connection``).
+ATTEMPTS = 2
+#: The failure reason of pairs whose call had not answered, or was never sent, by the
+#: deadline.
+DEADLINE = "deadline"
+
+
+@dataclass(slots=True)
+class WriteOutcome:
+    """What the server acknowledged, and why the rest was not (pairs by reason: a gRPC
+    status name, or ``DEADLINE``)."""
+
+    acknowledged: set[str] = field(default_factory=set)
+    failures: Counter[str] = field(default_factory=Counter)
+
+
+def to_record(pair: Pair) -> PiiRecord:
+    return PiiRecord(
+        modified_value=pair.modified_value,
+        original_value=pair.original_value,
+        field_name=pair.field_name,
+        json_path=pair.json_path,
+        schema=pair.schema,
+        hash_function=pair.hash_function,
+        app_id=pair.app_id,
+        collector_tstamp=pair.collector_tstamp,
+    )
+
+
+async def write_plan(
+    connection: Connection,
+    plan: WritePlan,
+    *,
+    bulk_size: int,
+    concurrency: int,
+    deadline: float | None = None,
+) -> WriteOutcome:
+    """Send ``plan`` in bulk calls of ``bulk_size`` pairs, ``concurrency`` at most in flight.
+
+    ``deadline`` is in the running loop's clock (``loop.time()``); at the deadline calls
+    in flight are cancelled and no more are sent. ``None``: no deadline.
+    """
+    outcome = WriteOutcome()
+    if not plan.pairs:
+        return outcome
+    if deadline is not None and deadline <= asyncio.get_running_loop().time():
+        outcome.failures[DEADLINE] = len(plan.pairs)
+        log.warning("relay_deadline", unanswered=len(plan.pairs))
+        return outcome
+    requests = iter(plan.requests(bulk_size))
+
+    async def worker() -> None:
+        # Workers share one iterator: a bound on calls in flight, without a task (and a
+        # built request) waiting per bulk call.
+        for pairs in requests:
+            await _send(connection, pairs, outcome)
+
+    workers = min(concurrency, -(-len(plan.pairs) // bulk_size))
+    try:
+        async with asyncio.timeout_at(deadline), asyncio.TaskGroup() as group:
+            for _ in range(workers):
+                group.create_task(worker())
+    except TimeoutError:
+        unanswered = len(plan.pairs) - len(outcome.acknowledged) - outcome.failures.total()
+        outcome.failures[DEADLINE] += unanswered
+        log.warning("relay_deadline", unanswered=unanswered)
+    return outcome
+
+
+async def _send(connection: Connection, pairs: Sequence[Pair], outcome: WriteOutcome) -> None:
+    try:
+        results = await _create_records(connection, [to_record(pair) for pair in pairs])
+    except PiinguinError as exc:
+        # Client and server messages never carry an original value.
+        log.error("relay_call_failed", status=exc.status.name, error=exc.message, pairs=len(pairs))
+        outcome.failures[exc.status.name] += len(pairs)
+        return
+    for pair, result in zip(pairs, results, strict=True):
+        if result.ok:
+            outcome.acknowledged.add(pair.modified_value)
+        else:
+            outcome.failures[result.status.name] += 1
+
+
+async def _create_records(connection: Connection, records: list[PiiRecord]) -> list[ItemResult]:
+    for _ in range(ATTEMPTS - 1):
+        client = await connection.client()
+        try:
+            return await client.create_records(records)
+        except Unavailable as exc:
+            log.info("relay_call_retried", error=exc.message, pairs=len(records))
+            await connection.replace(client)
+    return await (await connection.client()).create_records(records)

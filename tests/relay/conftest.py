@@ -1,0 +1,44 @@
+"""Fixtures for the relay's tests: a server with a storage double, and relays aimed at it."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+from relay.config import RelayConfig
+from relay.handler import Relay
+from tests.server.doubles import FaultyStorage
+
+from .servers import RelayFactory, Vault, serving
+
+
+@pytest.fixture
+async def vault() -> AsyncIterator[Vault]:
+    async with serving(FaultyStorage()) as vault:
+        yield vault
+
+
+@pytest.fixture
+async def make_relay() -> AsyncIterator[RelayFactory]:
+    """Relays built from settings (``target`` required), closed after the test."""
+    relays: list[Relay] = []
+
+    def make(*, safety_margin: float = 0.0, **settings: Any) -> Relay:
+        relay = Relay(RelayConfig(**{"timeout_sec": 5.0, **settings}), safety_margin=safety_margin)
+        relays.append(relay)
+        return relay
+
+    yield make
+    for relay in relays:
+        await asyncio.to_thread(relay.close)
+
+
+@pytest.fixture
+async def closed_target() -> str:
+    """An address where a server listened and no longer does."""
+    async with serving(FaultyStorage()) as vault:
+        pass
+    return vault.target
