@@ -78,7 +78,8 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option(
         "--region",
-        "AWS region of the tables; none means the AWS chain (AWS_REGION, ~/.aws/config)",
+        "AWS region of the tables; none means AWS_REGION, then the AWS chain "
+        "(AWS_DEFAULT_REGION, ~/.aws/config)",
         None,
         _optional,
     ),
@@ -170,6 +171,10 @@ class ServerConfig:
         """Build from command-line arguments and environment; raises ``OptionError``."""
         parser = build_parser("piinguin-server", "Serve the Piinguin PII vault over gRPC.", OPTIONS)
         values = resolve(OPTIONS, parser.parse_args(argv), environ)
+        if values["region"] is None:
+            # The AWS chain reads AWS_DEFAULT_REGION and ~/.aws/config, but botocore skips
+            # the AWS_REGION that other SDKs and Lambda set: take it here.
+            values["region"] = environ.get("AWS_REGION") or None
         names = {f.name for f in dataclasses.fields(cls)}
         return cls(**{k: v for k, v in values.items() if k in names})
 

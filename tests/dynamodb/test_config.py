@@ -54,6 +54,21 @@ def test_environment_sets_them_and_flags_win() -> None:
     assert (config.region, config.create_table) == ("eu-west-1", True)
 
 
+@pytest.mark.parametrize(
+    ("argv", "environ", "region"),
+    [
+        ([], {"AWS_REGION": "eu-north-1"}, "eu-north-1"),
+        ([], {"AWS_REGION": "eu-north-1", "PIINGUIN_REGION": "eu-west-1"}, "eu-west-1"),
+        (["--region", "us-west-2"], {"AWS_REGION": "eu-north-1"}, "us-west-2"),
+        ([], {"AWS_DEFAULT_REGION": "eu-north-1"}, None),  # left to the AWS chain
+    ],
+)
+def test_region_falls_back_to_aws_region(
+    argv: list[str], environ: dict[str, str], region: str | None
+) -> None:
+    assert ServerConfig.from_args([*AUTH, *argv], environ).region == region
+
+
 def test_empty_region_and_endpoint_variables_mean_unset() -> None:
     config = ServerConfig.from_args(AUTH, {"PIINGUIN_REGION": "", "PIINGUIN_DYNAMODB_ENDPOINT": ""})
 
