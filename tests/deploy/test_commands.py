@@ -12,10 +12,15 @@ import pytest
 import yaml
 
 from piinguin.client import LawfulBasis, PiinguinClient, PiiRecord
+from tests import dynamodb_fixtures
+from tests.dynamodb_fixtures import fresh_table_name
 
 from .conftest import BIN, REPO, free_port, running
 
 pytestmark = pytest.mark.socket
+
+#: The session's moto server, for the DynamoDB service's command.
+moto_endpoint = dynamodb_fixtures.moto_endpoint
 
 
 async def round_trip(port: int) -> None:
@@ -71,9 +76,10 @@ def compose() -> dict[str, object]:
     shutil.which("docker-compose") is None,
     reason="Debian's docker-compose is not installed (make test installs it when it can)",
 )
-def test_docker_compose_file_is_valid() -> None:
+@pytest.mark.parametrize("profile", [[], ["--profile", "dynamodb"]], ids=["default", "dynamodb"])
+def test_docker_compose_file_is_valid(profile: list[str]) -> None:
     result = subprocess.run(
-        ["docker-compose", "config", "--quiet"],
+        ["docker-compose", *profile, "config", "--quiet"],
         cwd=REPO,
         capture_output=True,
         text=True,
@@ -98,6 +104,52 @@ async def test_the_compose_service_command_serves_with_its_environment() -> None
         out, _ = await probe.communicate()
     assert probe.returncode == 0
     assert out.decode().strip() == "SERVING"
+
+
+def test_the_dynamodb_services_start_only_with_their_profile() -> None:
+    services = compose()["services"]
+    assert isinstance(services, dict)
+
+    assert "profiles" not in services["piinguin"]
+    assert services["moto"]["profiles"] == ["dynamodb"]
+    assert services["piinguin-dynamodb"]["profiles"] == ["dynamodb"]
+    assert services["piinguin-dynamodb"]["ports"] == ["127.0.0.1:50052:50051"]
+    assert services["piinguin-dynamodb"]["depends_on"] == ["moto"]
+
+
+async def test_the_dynamodb_compose_service_command_serves_against_moto(
+    moto_endpoint: str,
+) -> None:
+    service = compose()["services"]["piinguin-dynamodb"]  # type: ignore[index]
+    command = list(service["command"])
+    # The container reaches moto as http://moto:5000; here the session's moto server
+    # stands in for it. Only that argument is replaced: the rest is the exact command.
+    endpoint_at = command.index("--dynamodb-endpoint") + 1
+    assert command[endpoint_at] == "http://moto:5000"
+    command[endpoint_at] = moto_endpoint
+    port = free_port()
+    env = {key: str(value) for key, value in service["environment"].items()}
+    env["PIINGUIN_PORT"] = str(port)  # the container's port may be taken on this machine
+    # The command leaves the table names to their defaults; fresh ones, set by environment,
+    # keep this test off the tables of other tests that share the moto server.
+    env["PIINGUIN_TABLE"], env["PIINGUIN_AUDIT_TABLE"] = fresh_table_name(), fresh_table_name()
+
+    async with running(command, port, env=env) as server:
+        await round_trip(port)
+        probe = await asyncio.create_subprocess_exec(
+            str(BIN / service["healthcheck"]["test"][1]),
+            f"127.0.0.1:{port}",
+            stdout=asyncio.subprocess.PIPE,
+        )
+        out, _ = await probe.communicate()
+        code = await server.stop()
+
+    assert (probe.returncode, out.decode().strip()) == (0, "SERVING")
+    assert code == 0
+    lines = [json.loads(line) for line in "".join(server.output).splitlines()]
+    [opened] = [line for line in lines if line["event"] == "dynamodb"]
+    assert (opened["table"], opened["create_table"]) == (env["PIINGUIN_TABLE"], True)
+    assert "v@acme.com" not in "".join(server.output)
 
 
 def test_dockerfile_runs_the_server_as_a_non_root_user() -> None:
@@ -130,6 +182,21 @@ def test_healthcheck_fails_when_nothing_listens() -> None:
         (["--storage", "disk"], {}, "--storage: expected one of memory, dynamodb, got 'disk'"),
         (["--max-bulk-items", "0"], {}, "--max-bulk-items: must be between 1 and 100000"),
         (["--grace-period", "-1"], {}, "--grace-period: must be between 0 and 3600"),
+        (
+            ["--insecure-no-auth", "--region", "eu west 1"],
+            {},
+            "--region: expected an AWS region name such as eu-west-1, got 'eu west 1'",
+        ),
+        (
+            ["--insecure-no-auth", "--dynamodb-endpoint", "moto:5000"],
+            {},
+            "--dynamodb-endpoint: expected an http:// or https:// URL",
+        ),
+        (
+            ["--insecure-no-auth", "--storage", "dynamodb"],
+            {"AWS_CONFIG_FILE": "/nonexistent/aws-config"},  # no region from this machine
+            "--region: no AWS region: give --region or set AWS_REGION",
+        ),
     ],
 )
 def test_bad_configuration_stops_with_one_line_naming_the_flag(
