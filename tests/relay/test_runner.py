@@ -1,0 +1,165 @@
+"""``piinguin-relay``: files and stdin, in chunks, through the handler's own pipeline."""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import io
+import json
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from relay.runner import main
+from tests.relay.factory import (
+    expected_pair,
+    key,
+    page_view_line,
+    pii_line,
+    pojo_item,
+)
+
+from .servers import Vault
+
+pytestmark = pytest.mark.socket
+
+ORIGINALS = [f"pii-canary-{n}@example.org" for n in range(5)]
+PAIRS = [expected_pair(key(o), o, "user_id") for o in ORIGINALS]
+
+
+def lines() -> bytes:
+    """Five PII events (one key twice), another event, a short line, bytes not UTF-8."""
+    text = [
+        pii_line([pojo_item("user_id", ORIGINALS[0]), pojo_item("user_id", ORIGINALS[1])]),
+        page_view_line(),
+        pii_line([pojo_item("user_id", ORIGINALS[2])]),
+        "too\tfew\tfields",
+        pii_line([pojo_item("user_id", ORIGINALS[3])]),
+        pii_line([pojo_item("user_id", ORIGINALS[0])]),
+        pii_line([pojo_item("user_id", ORIGINALS[4])]),
+    ]
+    return "\n".join(text).encode() + b"\n\xff\xfe not utf-8\n"
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+async def relay(
+    *argv: str, target: str, stdin: bytes = b"", stderr: io.StringIO | None = None, **kw: Any
+) -> int:
+    """Run ``piinguin-relay`` in a thread (it runs its own loop), logs to the test's buffer."""
+    return await asyncio.to_thread(
+        main,
+        ["--target", target, *argv],
+        {},
+        stdin=io.BytesIO(stdin),
+        stderr=stderr or io.StringIO(),
+        configure_logs=False,
+        **kw,
+    )
+
+
+def summary(log_output: Callable[[], str]) -> dict[str, Any]:
+    (line,) = [json.loads(line) for line in log_output().splitlines() if "relay_summary" in line]
+    return line
+
+
+async def test_a_file_in_chunks_is_stored_and_summed_up(
+    vault: Vault, tmp_path: Path, log_output: Callable[[], str]
+) -> None:
+    path = tmp_path / "pii.tsv"
+    path.write_bytes(lines())
+    assert await relay(str(path), target=vault.target, chunk_lines=3) == 0
+    assert await vault.stored(PAIRS) == PAIRS
+    assert len(vault.peers) == 3  # one bulk call for each chunk with pairs
+    counters = summary(log_output)
+    assert {k: counters[k] for k in ("lines", "records", "pii_events", "written", "failed")} == {
+        "lines": 8,
+        "records": 8,
+        "pii_events": 5,
+        "written": 6,  # unique keys per chunk: ORIGINALS[0] is in two chunks
+        "failed": 0,
+    }
+    assert (counters["malformed_wrong_field_count"], counters["malformed_not_utf8"]) == (1, 1)
+    malformed = [json.loads(x) for x in log_output().splitlines() if "relay_malformed" in x]
+    assert [m["line"] for m in malformed] == [f"{path}:4", f"{path}:8"]
+    assert "pii-canary" not in log_output()
+
+
+async def test_stdin_and_gzip(vault: Vault, tmp_path: Path, log_output: Callable[[], str]) -> None:
+    archive = tmp_path / "pii.tsv.gz"
+    archive.write_bytes(gzip.compress(pii_line([pojo_item("user_id", ORIGINALS[4])]).encode()))
+    first = pii_line([pojo_item("user_id", ORIGINALS[0])]).encode() + b"\n"
+    assert await relay("-", str(archive), target=vault.target, stdin=first) == 0
+    assert await vault.stored([PAIRS[0], PAIRS[4]]) == [PAIRS[0], PAIRS[4]]
+    assert summary(log_output)["written"] == 2
+    assert "pii-canary" not in log_output()
+
+
+async def test_without_files_it_reads_stdin(vault: Vault, log_output: Callable[[], str]) -> None:
+    assert await relay(target=vault.target, stdin=lines()) == 0
+    assert await vault.stored(PAIRS) == PAIRS
+
+
+async def test_failed_pairs_exit_1(vault: Vault, log_output: Callable[[], str]) -> None:
+    vault.storage.failing = {key(ORIGINALS[2])}
+    assert await relay(target=vault.target, stdin=lines()) == 1
+    counters = summary(log_output)
+    assert (counters["written"], counters["failed"], counters["failed_unavailable"]) == (4, 1, 1)
+
+
+async def test_malformed_lines_exit_1_when_they_count_as_failures(
+    vault: Vault, log_output: Callable[[], str]
+) -> None:
+    assert await relay("--fail-malformed", target=vault.target, stdin=lines()) == 1
+    assert summary(log_output)["failed"] == 0
+
+
+async def test_an_unreachable_server_stops_the_run_after_one_chunk(
+    closed_target: str, log_output: Callable[[], str]
+) -> None:
+    assert await relay(target=closed_target, stdin=lines(), chunk_lines=2) == 1
+    assert "relay_stopped" in log_output()
+    assert summary(log_output)["lines"] == 2
+    assert "pii-canary" not in log_output()
+
+
+async def test_progress_only_on_a_terminal(vault: Vault, log_output: Callable[[], str]) -> None:
+    terminal, pipe = Terminal(), io.StringIO()
+    assert await relay(target=vault.target, stdin=lines(), stderr=terminal) == 0
+    assert await relay(target=vault.target, stdin=lines(), stderr=pipe) == 0
+    assert "8 lines" in terminal.getvalue()
+    assert "written 5" in terminal.getvalue()
+    assert terminal.getvalue().endswith("\r\x1b[K")  # cleared for the summary line
+    assert pipe.getvalue() == ""
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (
+            ["--bulk-size", "5000"],
+            "PIINGUIN_BULK_SIZE (--bulk-size): must be between 1 and 1000, got 5000",
+        ),
+        (["--concurrency", "x"], "--concurrency: expected a whole number, got 'x'"),
+        (["nowhere.tsv"], "no such file: nowhere.tsv"),
+    ],
+)
+async def test_bad_usage_exits_2_with_one_line(vault: Vault, argv: list[str], message: str) -> None:
+    err = io.StringIO()
+    assert await relay(*argv, target=vault.target, stderr=err) == 2
+    assert err.getvalue() == f"piinguin-relay: error: {message}\n"
+
+
+def test_the_console_script_is_installed() -> None:
+    script = Path(sys.executable).parent / "piinguin-relay"
+    result = subprocess.run([script, "--help"], capture_output=True, text=True, check=True)
+    for flag in ("--target", "--token", "--tls-ca", "--bulk-size", "--concurrency"):
+        assert flag in result.stdout
+    assert "PIINGUIN_BULK_SIZE" in result.stdout
