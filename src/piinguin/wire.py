@@ -52,30 +52,41 @@ def _set_timestamp(moment: datetime, target: Any) -> None:
     target.nanos = micros * 1000
 
 
+def _attribute(cls: Any, field: FieldDescriptor) -> str:
+    """The betterproto2 attribute of a field: snake_case even where the proto's name is
+    not (the original piinguin protocol's ``modifiedValue``)."""
+    return str(cls._betterproto.field_name_by_number[field.number])
+
+
 @cache
 def reader(cls: Any) -> Reader:
     """A function building a ``cls`` from an upb message of its descriptor."""
     fields = cls._betterproto.cls_by_field
-    plain: list[str] = []
-    converted: list[tuple[str, Callable[[Any], Any]]] = []  # (name, upb message -> value)
+    plain: list[tuple[str, str]] = []  # (attribute, upb field name)
+    converted: list[tuple[str, Callable[[Any], Any]]] = []  # (attribute, upb message -> value)
     for field in cls.DESCRIPTOR.fields:
-        name = field.name
+        name, attribute = field.name, _attribute(cls, field)
         if field.type == FieldDescriptor.TYPE_MESSAGE:
-            one = _datetime if field.message_type.full_name == _TIMESTAMP else reader(fields[name])
-            converted.append((name, _each(name, one) if _repeated(field) else _present(name, one)))
-        elif field.type == FieldDescriptor.TYPE_ENUM:
-            converted.append(
-                (name, _each(name, fields[name]) if _repeated(field) else _enum(name, fields[name]))
+            one = (
+                _datetime
+                if field.message_type.full_name == _TIMESTAMP
+                else reader(fields[attribute])
             )
+            convert = _each(name, one) if _repeated(field) else _present(name, one)
+        elif field.type == FieldDescriptor.TYPE_ENUM:
+            enum = fields[attribute]
+            convert = _each(name, enum) if _repeated(field) else _enum(name, enum)
         elif _repeated(field):
-            converted.append((name, _each(name, lambda value: value)))
+            convert = _each(name, lambda value: value)
         else:
-            plain.append(name)
+            plain.append((attribute, name))
+            continue
+        converted.append((attribute, convert))
 
     def read(upb: Any) -> Any:
-        values = {name: getattr(upb, name) for name in plain}
-        for name, convert in converted:
-            values[name] = convert(upb)
+        values = {attribute: getattr(upb, name) for attribute, name in plain}
+        for attribute, convert in converted:
+            values[attribute] = convert(upb)
         return cls(**values)
 
     return read
@@ -108,18 +119,18 @@ def writer(cls: Any) -> Writer:
     fields = cls._betterproto.cls_by_field
     steps: list[Callable[[Any, Any], None]] = []
     for field in cls.DESCRIPTOR.fields:
-        name = field.name
+        name, attribute = field.name, _attribute(cls, field)
         if field.type == FieldDescriptor.TYPE_MESSAGE:
             fill: Writer = (
                 _set_timestamp
                 if field.message_type.full_name == _TIMESTAMP
-                else writer(fields[name])
+                else writer(fields[attribute])
             )
-            steps.append(_message_step(name, fill, repeated=_repeated(field)))
+            steps.append(_message_step(attribute, name, fill, repeated=_repeated(field)))
         elif _repeated(field):
-            steps.append(_extend_step(name))
+            steps.append(_extend_step(attribute, name))
         else:
-            steps.append(_scalar_step(name))
+            steps.append(_scalar_step(attribute, name))
 
     def write(message: Any, upb: Any) -> None:
         for step in steps:
@@ -128,36 +139,38 @@ def writer(cls: Any) -> Writer:
     return write
 
 
-def _scalar_step(name: str) -> Callable[[Any, Any], None]:
+def _scalar_step(attribute: str, name: str) -> Callable[[Any, Any], None]:
     def step(message: Any, upb: Any) -> None:
-        value = getattr(message, name)
+        value = getattr(message, attribute)
         if value:  # proto3 leaves defaults off the wire, as betterproto2 does
             setattr(upb, name, value)
 
     return step
 
 
-def _extend_step(name: str) -> Callable[[Any, Any], None]:
+def _extend_step(attribute: str, name: str) -> Callable[[Any, Any], None]:
     def step(message: Any, upb: Any) -> None:
-        values = getattr(message, name)
+        values = getattr(message, attribute)
         if values:
             getattr(upb, name).extend(values)
 
     return step
 
 
-def _message_step(name: str, fill: Writer, *, repeated: bool) -> Callable[[Any, Any], None]:
+def _message_step(
+    attribute: str, name: str, fill: Writer, *, repeated: bool
+) -> Callable[[Any, Any], None]:
     if repeated:
 
         def many(message: Any, upb: Any) -> None:
             target = getattr(upb, name)
-            for value in getattr(message, name):
+            for value in getattr(message, attribute):
                 fill(value, target.add())
 
         return many
 
     def one(message: Any, upb: Any) -> None:
-        value = getattr(message, name)
+        value = getattr(message, attribute)
         if value is not None:
             sub = getattr(upb, name)
             sub.SetInParent()  # present even when empty, as betterproto2 writes it
