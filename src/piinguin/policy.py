@@ -72,6 +72,9 @@ class Grant:
             return f"principal {self.principal!r} may not read"
         if legacy and not self.legacy_consent_reads:
             return f"principal {self.principal!r} may not read through the legacy API"
+        if legacy and self.purpose_pattern is not None:
+            # The legacy API sends no purpose: its stand-in must not pass a real pattern.
+            return f"principal {self.principal!r} needs a purpose; the legacy API sends none"
         if basis not in self.lawful_bases:
             name = LawfulBasis(basis).name.lower() if basis in BASES.values() else str(basis)
             return f"principal {self.principal!r} may not claim the lawful basis {name}"
