@@ -19,6 +19,7 @@ from piinguin.auditing import Auditor
 from piinguin.auth import Authenticator
 from piinguin.calls import CallTracker
 from piinguin.codec import LimitedProtoCodec
+from piinguin.legacy import LegacyPiinguinService
 from piinguin.service import PiinguinService
 from piinguin.v1 import DESCRIPTOR_POOL
 from storage import Storage, StorageError
@@ -40,6 +41,7 @@ def _reflection_pool() -> object:
 class PiinguinServer:
     """Owns a grpclib ``Server`` and the state around it; storage is owned by the caller.
 
+    ``legacy_api`` also serves the original piinguin's protocol (``piinguin.legacy``).
     ``start`` listens, ``wait_ready`` turns health SERVING once storage answers, and
     ``drain`` is the graceful stop: NOT_SERVING, refuse new calls, let the ones in flight
     finish within a grace period, then close.
@@ -53,16 +55,21 @@ class PiinguinServer:
         audit: AuditStore,
         max_bulk_items: int,
         max_message_bytes: int,
+        legacy_api: bool = False,
     ) -> None:
         self.storage = storage
         self.audit = audit
         self.auth = auth
         auditor = Auditor(audit)
-        self.service = PiinguinService(storage, Gatekeeper(auditor), max_bulk_items=max_bulk_items)
+        gate = Gatekeeper(auditor)
+        self.service = PiinguinService(storage, gate, max_bulk_items=max_bulk_items)
+        apis: list[PiinguinService | LegacyPiinguinService] = [self.service]
+        if legacy_api:
+            apis.append(LegacyPiinguinService(storage, gate, max_bulk_items=max_bulk_items))
         self.serving = ServiceStatus()
         self.serving.set(False)
-        self.health = Health({self.service: [self.serving]})
-        services = ServerReflection.extend([self.service, self.health], pool=_reflection_pool())
+        self.health = Health({api: [self.serving] for api in apis})
+        services = ServerReflection.extend([*apis, self.health], pool=_reflection_pool())
         self.tracker = CallTracker(auth, auditor)
         self.grpc = Server(services, codec=LimitedProtoCodec(max_message_bytes))
         listen(self.grpc, RecvRequest, self.tracker.on_recv_request)
