@@ -54,6 +54,7 @@ async def running_server(
     max_bulk_items: int = 1000,
     max_message_bytes: int = 4 * 1024 * 1024,
     grace_period: float = 5.0,
+    legacy_api: bool = False,
     **start_kwargs: Any,
 ) -> AsyncIterator[PiinguinServer]:
     server = PiinguinServer(
@@ -62,6 +63,7 @@ async def running_server(
         audit=audit if audit is not None else MemoryAuditStore(),
         max_bulk_items=max_bulk_items,
         max_message_bytes=max_message_bytes,
+        legacy_api=legacy_api,
     )
     await server.start("127.0.0.1", 0, **start_kwargs)
     await server.wait_ready()
