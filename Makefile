@@ -63,7 +63,7 @@ proto: $(STAMP)
 proto-check: $(STAMP)
 	$(eval TMP := $(shell mktemp -d))
 	$(call generate,$(TMP)/gen)
-	@diff -r $(TMP)/gen $(GEN) > /dev/null || { echo "generated code in $(GEN) is stale: run 'make proto'"; rm -rf $(TMP); exit 1; }
+	@diff -r -x __pycache__ $(TMP)/gen $(GEN) > /dev/null || { echo "generated code in $(GEN) is stale: run 'make proto'"; rm -rf $(TMP); exit 1; }
 	@rm -rf $(TMP)
 
 bench: $(STAMP)
@@ -71,3 +71,9 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+
+## The relay's Lambda deployment zip, dist/piinguin-relay.zip, for template.yaml. pip fetches
+## the Lambda runtime's wheels (CPython 3.11, manylinux2014 x86_64) from the package index.
+.PHONY: lambda
+lambda: $(STAMP)
+	$(BIN)/python -m relay.package dist/piinguin-relay.zip
