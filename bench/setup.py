@@ -1,0 +1,93 @@
+"""What every row shares: the options, the processes, the cores, the load, the policy
+file, and how each kind of server is started (and stopped when the row is done)."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bench.calls import TOKEN, Call
+from bench.load import Concurrency, Load
+from bench.procs import Cores, Processes, free_port, python, venv_script
+from piinguin.policy import token_digest
+
+UNARY = Concurrency(connections=4, streams=16)
+BULK = Concurrency(connections=2, streams=4)
+
+
+@dataclass(frozen=True, slots=True)
+class Sizes:
+    bulk_items: int = 500
+    handler_records: int = 10_000
+    dynamodb_pairs: int = 1_000
+    parse_events: int = 2_000
+
+    @classmethod
+    def quick(cls) -> Sizes:
+        return cls(bulk_items=20, handler_records=200, dynamodb_pairs=100, parse_events=100)
+
+
+@dataclass(frozen=True, slots=True)
+class Bench:
+    procs: Processes
+    workdir: Path
+    cores: Cores
+    load: Load
+    rounds: int
+    seconds: float
+    sizes: Sizes
+    reference_code: Path  # bench.reference_server.generate's folder
+    pids: dict[int, int] = field(default_factory=dict)  # port -> pid of the server on it
+
+    @property
+    def policy(self) -> Path:
+        """One principal, ``bench``, that may read (on consent) and write."""
+        path = self.workdir / "policy.toml"
+        if not path.exists():
+            path.write_text(
+                "[principals.bench]\n"
+                f'token_sha256 = ["{token_digest(TOKEN)}"]\n'
+                'operations = ["read", "write"]\n'
+                'lawful_bases = ["consent"]\n'
+            )
+        return path
+
+    @contextlib.contextmanager
+    def server(
+        self, name: str, argv: Sequence[str], cores: Sequence[int] | None = None
+    ) -> Iterator[int]:
+        """Start a server that takes ``--port``, wait until it is SERVING, yield its port,
+        and stop it when the row is done."""
+        port = free_port()
+        proc = self.procs.start(
+            name, [*argv, "--port", str(port)], cores=cores or self.cores.server
+        )
+        self.pids[port] = proc.pid
+        try:
+            self.procs.wait_serving(proc, port)
+            yield port
+        finally:
+            self.procs.stop(proc)
+            del self.pids[port]
+
+    def piinguin(
+        self, *flags: str, cores: Sequence[int] | None = None
+    ) -> contextlib.AbstractContextManager[int]:
+        """``piinguin-server`` itself: in-memory storage, the bench policy, JSON logs."""
+        argv = [venv_script("piinguin-server"), "--policy", str(self.policy), *flags]
+        return self.server("piinguin", argv, cores)
+
+    def reference(self) -> contextlib.AbstractContextManager[int]:
+        argv = python("reference_server", "--generated", str(self.reference_code))
+        return self.server("reference", argv)
+
+    def vault(self, name: str, *flags: str) -> contextlib.AbstractContextManager[int]:
+        """``bench.vault_server``: Piinguin built in-process, see there."""
+        argv = python("vault_server", "--policy", str(self.policy), *flags)
+        return self.server(name, argv)
+
+    def calls_per_s(self, port: int, call: Call, how: Concurrency, expected_bytes: int) -> float:
+        measured = self.load.measure(port, call, self.seconds, how)
+        return measured.check(expected_bytes, f"{call.method} on port {port}")
