@@ -66,8 +66,22 @@ proto-check: $(STAMP)
 	@diff -r -x __pycache__ $(TMP)/gen $(GEN) > /dev/null || { echo "generated code in $(GEN) is stale: run 'make proto'"; rm -rf $(TMP); exit 1; }
 	@rm -rf $(TMP)
 
-bench: $(STAMP)
-	$(BIN)/python -m bench
+## Benchmarks against the official gRPC stack, a few minutes: see README "Benchmarks".
+## BENCH_ARGS passes options, e.g. BENCH_ARGS="--only unary --profile". The load comes from
+## h2load, installed with apt when run as root; without it a grpcio fallback is used.
+BENCH_STAMP := $(VENV)/.installed-bench
+
+$(BENCH_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev,bench]'
+	touch $@
+
+bench: $(BENCH_STAMP)
+	@command -v h2load > /dev/null || { \
+	  [ "$$(id -u)" = 0 ] && command -v apt-get > /dev/null && \
+	  { apt-get update -qq > /dev/null 2>&1; \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nghttp2-client > /dev/null 2>&1; } ; \
+	  command -v h2load > /dev/null || echo "note: h2load unavailable; the load falls back to grpcio clients"; }
+	$(BIN)/python -m bench $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
