@@ -41,16 +41,8 @@ class WriteOutcome:
 
 
 def to_record(pair: Pair) -> PiiRecord:
-    return PiiRecord(
-        modified_value=pair.modified_value,
-        original_value=pair.original_value,
-        field_name=pair.field_name,
-        json_path=pair.json_path,
-        schema=pair.schema,
-        hash_function=pair.hash_function,
-        app_id=pair.app_id,
-        collector_tstamp=pair.collector_tstamp,
-    )
+    # A Pair's fields are named after PiiRecord's, on purpose.
+    return PiiRecord(**pair._asdict())
 
 
 async def write_plan(
