@@ -105,8 +105,8 @@ def parse_h2load(out: str) -> Throughput:
 
 
 class Clients:
-    """``processes`` grpcio clients, each with ``how.streams`` calls in flight per
-    connection and ``how.connections`` spread over the processes (at least one each)."""
+    """``processes`` grpcio clients sharing ``how.connections`` (at least one each), each
+    connection with ``how.streams`` calls in flight."""
 
     def __init__(self, procs: Processes, cores: tuple[int, ...], workdir: Path, *, why: str):
         self._procs = procs
@@ -116,13 +116,13 @@ class Clients:
         self.description = f"fallback: {self.processes} grpcio client processes ({why})"
 
     def measure(self, port: int, call: Call, seconds: float, how: Concurrency) -> Throughput:
-        in_flight = how.connections * how.streams
-        per_process = max(1, in_flight // self.processes)
+        connections = max(1, how.connections // self.processes)
         argv = python(
             "load_client",
             *("--port", str(port), "--path", call.path, "--token", TOKEN),
             *("--body", str(_body_file(self._workdir, call))),
-            *("--concurrency", str(per_process), "--seconds", f"{seconds:g}"),
+            *("--connections", str(connections), "--concurrency", str(how.streams)),
+            *("--seconds", f"{seconds:g}"),
         )
         clients = [
             self._procs.start(

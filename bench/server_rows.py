@@ -9,7 +9,7 @@ import subprocess
 from bench import calls
 from bench.procs import Cores, venv_script
 from bench.results import Goal, Row, interleave, not_available, paired
-from bench.setup import BULK, UNARY, Bench
+from bench.setup import BULK, SPREAD, UNARY, Bench
 
 UNARY_FIGURE = "unary ReadPiiRecord, auth + audit on"
 REFERENCE = "grpcio reference"
@@ -58,8 +58,8 @@ def workers(bench: Bench) -> list[Row]:
         calls.seed(single, 1)
         rounds = interleave(
             bench.rounds,
-            lambda: bench.calls_per_s(multi, call, UNARY, size),
-            lambda: bench.calls_per_s(single, call, UNARY, size),
+            lambda: bench.calls_per_s(multi, call, SPREAD, size),
+            lambda: bench.calls_per_s(single, call, SPREAD, size),
         )
     notes = "" if not two.shared else "2 workers share this machine's cores with the load"
     return [paired("workers", figure, "calls/s", "Piinguin, 1 worker", goal, rounds, notes)]

@@ -14,6 +14,9 @@ from bench.procs import Cores, Processes, free_port, python, venv_script
 from piinguin.policy import token_digest
 
 UNARY = Concurrency(connections=4, streams=16)
+#: As many calls in flight, on more connections: SO_REUSEPORT spreads connections, not
+#: calls, over a server's workers, and a few connections can land unevenly.
+SPREAD = Concurrency(connections=16, streams=4)
 BULK = Concurrency(connections=2, streams=4)
 
 
