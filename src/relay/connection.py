@@ -26,7 +26,6 @@ class Connection:
         self._config = config
         self._ssl: ssl.SSLContext | None = config.ssl_context()
         self._client: PiinguinClient | None = None
-        self.opened = 0  # clients opened so far, for the summary line and tests
 
     async def client(self) -> PiinguinClient:
         """The current client, opened on first use."""
@@ -36,7 +35,6 @@ class Connection:
                 config.target, timeout=config.timeout_sec, ssl=self._ssl, token=config.token
             )
             self._client = await client.__aenter__()
-            self.opened += 1
         return self._client
 
     async def replace(self, failed: PiinguinClient) -> None:
