@@ -89,6 +89,18 @@ OPTIONS: tuple[Option, ...] = (
         False,
         is_switch=True,
     ),
+    Option(
+        "--workers",
+        "server processes sharing the port (SO_REUSEPORT); one connection stays on one worker",
+        1,
+        _int,
+    ),
+    Option(
+        "--legacy-api",
+        "also serve the original piinguin's gRPC protocol, for its generated clients",
+        False,
+        is_switch=True,
+    ),
 )
 
 
@@ -112,12 +124,16 @@ class ServerConfig:
     dynamodb_endpoint: str | None = None
     region: str | None = None
     create_table: bool = False
+    workers: int = 1
+    legacy_api: bool = False
 
     def __post_init__(self) -> None:
         if not self.host:
             raise OptionError("--host", "must not be empty")
         if not 0 <= self.port <= 65535:
             raise OptionError("--port", f"must be between 0 and 65535, got {self.port}")
+        if not 1 <= self.workers <= 64:
+            raise OptionError("--workers", f"must be between 1 and 64, got {self.workers}")
         if not 1 <= self.max_bulk_items <= 100_000:
             raise OptionError(
                 "--max-bulk-items", f"must be between 1 and 100000, got {self.max_bulk_items}"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import ssl
+import weakref
 from typing import cast
 
 import structlog
@@ -11,6 +12,7 @@ from grpclib.events import RecvRequest, listen
 from grpclib.health.check import ServiceStatus
 from grpclib.health.service import Health
 from grpclib.health.v1 import health_pb2
+from grpclib.protocol import H2Protocol
 from grpclib.reflection.service import ServerReflection
 from grpclib.server import Server
 
@@ -74,6 +76,17 @@ class PiinguinServer:
         self.grpc = Server(services, codec=LimitedProtoCodec(max_message_bytes))
         listen(self.grpc, RecvRequest, self.tracker.on_recv_request)
         self.port: int | None = None
+        # grpclib's close() stops listening and cancels calls but leaves client connections
+        # open; drain closes them, so it keeps each connection's protocol.
+        self._connections: weakref.WeakSet[H2Protocol] = weakref.WeakSet()
+        make_protocol = self.grpc._protocol_factory
+
+        def tracked_protocol() -> H2Protocol:
+            protocol = make_protocol()
+            self._connections.add(protocol)
+            return protocol
+
+        self.grpc._protocol_factory = tracked_protocol  # type: ignore[method-assign]
 
     async def start(
         self,
@@ -115,4 +128,8 @@ class PiinguinServer:
             log.warning("grace_period_over", cancelled=self.tracker.in_flight)
         self.grpc.close()
         await self.grpc.wait_closed()
+        for protocol in list(self._connections):
+            processor = getattr(protocol, "processor", None)  # set once the connection is made
+            if processor is not None:
+                processor.close("server stopped")
         log.info("stopped")

@@ -25,6 +25,7 @@ from piinguin.options import OptionError
 from piinguin.policy import PolicyError
 from piinguin.server import PiinguinServer
 from piinguin.tls import server_context
+from piinguin.workers import supervise
 from storage import MemoryStorage, Storage, StorageMisconfigured
 from storage.audit import AuditStore
 from storage.audit_memory import MemoryAuditStore
@@ -168,10 +169,12 @@ async def serve(
     *,
     stop: asyncio.Event | None = None,
     listening: asyncio.Future[int] | None = None,
+    reuse_port: bool = False,
 ) -> None:
     """Serve until ``stop`` is set or SIGTERM/SIGINT arrives, then drain.
 
-    ``listening`` learns the port once the server listens (tests start on port 0).
+    ``listening`` learns the port once the server listens (tests start on port 0);
+    ``reuse_port`` lets workers share it.
     """
     stop = stop or asyncio.Event()
     auth = authenticator(config)
@@ -192,8 +195,11 @@ async def serve(
                 audit=backends.audit,
                 max_bulk_items=config.max_bulk_items,
                 max_message_bytes=config.max_message_bytes,
+                legacy_api=config.legacy_api,
             )
-            port = await server.start(config.host, config.port, ssl_context=ssl_context)
+            port = await server.start(
+                config.host, config.port, ssl_context=ssl_context, reuse_port=reuse_port
+            )
             log.info(
                 "listening",
                 host=config.host,
@@ -222,18 +228,40 @@ def _install_uvloop() -> str:
     return "uvloop"
 
 
+def _serve_one(config: ServerConfig, *, reuse_port: bool = False) -> None:
+    loop_kind = _install_uvloop()
+    log.info("starting", event_loop=loop_kind, legacy_api=config.legacy_api)
+    try:
+        asyncio.run(serve(config, reuse_port=reuse_port))
+    except OptionError as exc:
+        sys.exit(f"piinguin-server: error: {exc}")
+    except OSError as exc:
+        sys.exit(f"piinguin-server: error: cannot serve: {exc.strerror or exc}")
+
+
+def worker_main(config: ServerConfig, index: int) -> None:
+    """One of ``--workers N``: a whole server on the shared port (runs in a child process)."""
+    configure_logging(config.log_level, config.log_format)
+    structlog.contextvars.bind_contextvars(worker=index)
+    _serve_one(config, reuse_port=True)
+
+
 def run(argv: Sequence[str] | None = None) -> None:
     try:
         config = ServerConfig.from_args(sys.argv[1:] if argv is None else argv, os.environ)
     except OptionError as exc:
         sys.exit(f"piinguin-server: error: {exc}")
     configure_logging(config.log_level, config.log_format)
-    loop_kind = _install_uvloop()
-    log.info("starting", event_loop=loop_kind)
+    if config.workers == 1:
+        _serve_one(config)
+        return
+    if config.storage == "memory":
+        log.warning(
+            "memory_storage_per_worker",
+            detail="each worker keeps its own in-memory records: benchmarks and development only",
+        )
     try:
-        asyncio.run(serve(config))
-    except OptionError as exc:
-        sys.exit(f"piinguin-server: error: {exc}")
+        sys.exit(supervise(config, worker_main))
     except OSError as exc:
         sys.exit(f"piinguin-server: error: cannot serve: {exc.strerror or exc}")
 
