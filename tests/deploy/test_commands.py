@@ -10,6 +10,8 @@ import sys
 
 import pytest
 import yaml
+from grpclib.const import Status
+from grpclib.exceptions import GRPCError
 
 from piinguin.client import LawfulBasis, PiinguinClient, PiiRecord
 from tests import dynamodb_fixtures
@@ -215,3 +217,27 @@ def test_bad_configuration_stops_with_one_line_naming_the_flag(
     assert result.stderr.startswith("piinguin-server: error: ")
     assert message in result.stderr
     assert sys.executable  # the console script ran from this virtualenv
+
+
+@pytest.mark.parametrize("flag", [True, False])
+async def test_legacy_api_flag_serves_the_original_protocol(flag: bool) -> None:
+    from grpclib.client import Channel
+    from grpclib.health.v1.health_grpc import HealthStub
+    from grpclib.health.v1.health_pb2 import HealthCheckRequest, HealthCheckResponse
+
+    legacy = "com.snowplowanalytics.piinguin.server.generated.protocols.Piinguin"
+    port = free_port()
+    argv = [str(BIN / "piinguin-server"), "--port", str(port), "--insecure-no-auth"]
+    async with running([*argv, "--legacy-api"] if flag else argv, port):
+        channel = Channel("127.0.0.1", port)
+        try:
+            stub = HealthStub(channel)
+            if flag:
+                answer = await stub.Check(HealthCheckRequest(service=legacy))
+                assert answer.status == HealthCheckResponse.SERVING
+            else:
+                with pytest.raises(GRPCError) as info:
+                    await stub.Check(HealthCheckRequest(service=legacy))
+                assert info.value.status is Status.NOT_FOUND
+        finally:
+            channel.close()
