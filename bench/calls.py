@@ -89,43 +89,43 @@ def bulk_read(count: int) -> Call:
     return Call("ReadPiiRecords", frame(bytes(request)), count)
 
 
-def seed(port: int, count: int) -> int:
-    """Store records 0..count-1, then read them back in bulk; the size of one framed
+def seed(port: int, count: int, *, connections: int = 1) -> int:
+    """Store records 0..count-1, then read them back; the size of one framed
     ``ReadPiiRecord`` response, to check the load's answers against. Raises
-    ``RuntimeError`` unless every record reads back as written."""
-    return asyncio.run(_seed(port, count))
+    ``RuntimeError`` unless every record reads back as written.
+
+    A server with several workers and in-memory storage keeps records per worker, and
+    each connection goes to one worker: ``connections`` new connections each write the
+    records, and as many others each read them back.
+    """
+    return asyncio.run(_seed(port, count, connections))
 
 
-async def _seed(port: int, count: int) -> int:
-    channel = Channel("127.0.0.1", port)
-    stub = PiinguinStub(channel)
+async def _seed(port: int, count: int, connections: int) -> int:
+    records = CreatePiiRecordsRequest(records=[record(i) for i in range(count)])
+    keys = [key(i) for i in range(count)]
+    bulk = ReadPiiRecordsRequest(
+        modified_values=keys, lawful_basis=LawfulBasis.CONSENT, purpose=PURPOSE
+    )
+    one = ReadPiiRecordRequest(
+        modified_value=keys[0], lawful_basis=LawfulBasis.CONSENT, purpose=PURPOSE
+    )
     metadata = {"authorization": f"Bearer {TOKEN}"}
-    try:
-        created = await stub.create_pii_records(
-            CreatePiiRecordsRequest(records=[record(i) for i in range(count)]), metadata=metadata
-        )
-        read = await stub.read_pii_records(
-            ReadPiiRecordsRequest(
-                modified_values=[key(i) for i in range(count)],
-                lawful_basis=LawfulBasis.CONSENT,
-                purpose=PURPOSE,
-            ),
-            metadata=metadata,
-        )
-        one = await stub.read_pii_record(
-            ReadPiiRecordRequest(
-                modified_value=key(0), lawful_basis=LawfulBasis.CONSENT, purpose=PURPOSE
-            ),
-            metadata=metadata,
-        )
-    finally:
-        channel.close()
-    if any(result.code for result in created.results) or len(created.results) != count:
-        raise RuntimeError(f"seeding port {port}: not every record was written")
-    found = [r.record.original_value if r.record else None for r in read.results]
-    if found != [original(i) for i in range(count)]:
-        raise RuntimeError(f"seeding port {port}: the records did not read back as written")
-    return len(frame(bytes(one)))
+    for _ in range(connections):
+        async with Channel("127.0.0.1", port) as channel:
+            created = await PiinguinStub(channel).create_pii_records(records, metadata=metadata)
+        if any(result.code for result in created.results) or len(created.results) != count:
+            raise RuntimeError(f"seeding port {port}: not every record was written")
+    sizes = set()
+    for _ in range(connections):
+        async with Channel("127.0.0.1", port) as channel:
+            stub = PiinguinStub(channel)
+            read = await stub.read_pii_records(bulk, metadata=metadata)
+            sizes.add(len(frame(bytes(await stub.read_pii_record(one, metadata=metadata)))))
+        found = [r.record.original_value if r.record else None for r in read.results]
+        if found != [original(i) for i in range(count)]:
+            raise RuntimeError(f"seeding port {port}: the records did not read back as written")
+    return max(sizes)
 
 
 class _Raw(CodecBase):

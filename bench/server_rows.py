@@ -54,7 +54,7 @@ def workers(bench: Bench) -> list[Row]:
         bench.piinguin("--workers", "2", cores=two.server) as multi,
         bench.piinguin() as single,
     ):
-        size = calls.seed(multi, 1)
+        size = calls.seed(multi, 1, connections=32)  # every worker keeps its own records
         calls.seed(single, 1)
         rounds = interleave(
             bench.rounds,
