@@ -18,6 +18,7 @@ from bench.procs import BIN
 from bench.setup import BULK, UNARY, Bench
 
 TOP = 15
+SECONDS = 5  # at 100 samples a second, enough for shares to about a percent
 
 
 def paths(bench: Bench) -> list[tuple[str, calls.Call, Concurrency, int]]:
@@ -42,13 +43,13 @@ def profile(bench: Bench, out_dir: Path) -> list[str]:
             expected = calls.probe(port, call)
             argv = [
                 py_spy, "record", "--pid", str(bench.pids[port]), "--rate", "100",
-                "--duration", f"{max(1, round(bench.seconds))}", "--format", "raw",
+                "--duration", str(SECONDS), "--format", "raw",
                 "--function", "--output", str(raw),
             ]  # fmt: skip
             spy = bench.procs.start("py-spy", argv, cores=bench.cores.load)
             try:
-                bench.calls_per_s(port, call, how, expected)
-                spy.wait(timeout=bench.seconds + 60)
+                bench.load.measure(port, call, SECONDS + 1, how).check(expected, name)
+                spy.wait(timeout=60)
             finally:
                 bench.procs.stop(spy)
         if not raw.exists():
