@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from storage.dynamodb_batch import BatchCall, BatchPolicy
 from storage.dynamodb_items import CREATED_AT, KEY, decode, encode, encode_time, key_item
-from storage.dynamodb_table import create_table, verify_table
+from storage.dynamodb_table import Layout, create, verify
 from storage.records import ItemFailed, ReadOutcome, Record, WriteOutcome
 
 if TYPE_CHECKING:
@@ -20,6 +20,17 @@ if TYPE_CHECKING:
     from types_aiobotocore_dynamodb.type_defs import WriteRequestTypeDef
 
 __all__ = ["BatchPolicy", "DynamoDBStorage", "create_table"]
+
+
+LAYOUT = Layout("table", KEY)
+
+
+async def create_table(
+    client: DynamoDBClient, table_name: str, *, poll_seconds: int = 1, max_polls: int = 120
+) -> None:
+    """Create the records table on demand (PAY_PER_REQUEST) unless it exists, then wait
+    until it is ACTIVE. For development: production tables belong to infrastructure code."""
+    await create(client, table_name, LAYOUT, poll_seconds=poll_seconds, max_polls=max_polls)
 
 
 def _utcnow() -> datetime:
@@ -49,7 +60,7 @@ class DynamoDBStorage:
         self._clock = clock
 
     async def check(self) -> None:
-        await verify_table(self._client, self._table)
+        await verify(self._client, self._table, LAYOUT)
 
     async def put_many(self, records: Sequence[Record]) -> list[WriteOutcome]:
         latest = {record.modified_value: record for record in records}

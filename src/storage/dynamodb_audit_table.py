@@ -11,13 +11,11 @@ from botocore.exceptions import ClientError
 
 from storage.dynamodb_audit_items import PK, SK
 from storage.dynamodb_errors import map_dynamodb_errors
-from storage.errors import StorageMisconfigured, StorageUnavailable
+from storage.dynamodb_table import Layout, create, verify
+from storage.errors import StorageMisconfigured
 
 if TYPE_CHECKING:
     from types_aiobotocore_dynamodb.client import DynamoDBClient
-
-_KEY_SCHEMA = [{"AttributeName": PK, "KeyType": "HASH"}, {"AttributeName": SK, "KeyType": "RANGE"}]
-_USABLE_STATUSES = frozenset({"ACTIVE", "UPDATING"})
 
 
 @contextlib.contextmanager
@@ -37,22 +35,12 @@ def map_audit_errors(table_name: str) -> Iterator[None]:
             ) from exc
 
 
+LAYOUT = Layout("audit table", PK, SK, errors=map_audit_errors)
+
+
 async def verify_audit_table(client: DynamoDBClient, table_name: str) -> None:
     """Raise unless the table exists, is keyed by string ``pk`` and ``sk``, and can serve."""
-    with map_audit_errors(table_name):
-        table = (await client.describe_table(TableName=table_name))["Table"]
-    key_types = {
-        attribute["AttributeName"]: attribute["AttributeType"]
-        for attribute in table.get("AttributeDefinitions", [])
-    }
-    if table.get("KeySchema") != _KEY_SCHEMA or {key_types.get(PK), key_types.get(SK)} != {"S"}:
-        raise StorageMisconfigured(
-            f"DynamoDB audit table {table_name!r} must have a string HASH key {PK!r} "
-            f"and a string RANGE key {SK!r}"
-        )
-    status = table.get("TableStatus", "")
-    if status not in _USABLE_STATUSES:
-        raise StorageUnavailable(f"DynamoDB audit table {table_name!r} is {status}, not ACTIVE")
+    await verify(client, table_name, LAYOUT)
 
 
 async def create_audit_table(
@@ -60,24 +48,4 @@ async def create_audit_table(
 ) -> None:
     """Create the audit table on demand (PAY_PER_REQUEST) unless it exists, then wait until
     it is ACTIVE. For development: production tables belong to infrastructure code."""
-    with map_audit_errors(table_name):
-        try:
-            await client.create_table(
-                TableName=table_name,
-                KeySchema=[
-                    {"AttributeName": PK, "KeyType": "HASH"},
-                    {"AttributeName": SK, "KeyType": "RANGE"},
-                ],
-                AttributeDefinitions=[
-                    {"AttributeName": PK, "AttributeType": "S"},
-                    {"AttributeName": SK, "AttributeType": "S"},
-                ],
-                BillingMode="PAY_PER_REQUEST",
-            )
-        except ClientError as exc:
-            # Already there, or being created by someone else: wait for it all the same.
-            if exc.response.get("Error", {}).get("Code") != "ResourceInUseException":
-                raise
-        await client.get_waiter("table_exists").wait(
-            TableName=table_name, WaiterConfig={"Delay": poll_seconds, "MaxAttempts": max_polls}
-        )
+    await create(client, table_name, LAYOUT, poll_seconds=poll_seconds, max_polls=max_polls)

@@ -1,52 +1,86 @@
-"""The DynamoDB table itself: checking that it is usable, and creating it for development."""
+"""DynamoDB tables themselves: checking that one is usable, and creating it for development.
+
+Both of our tables go through here; each is described by its ``Layout`` (string keys only).
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import contextlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
 from storage.dynamodb_errors import map_dynamodb_errors
-from storage.dynamodb_items import KEY
 from storage.errors import StorageMisconfigured, StorageUnavailable
 
 if TYPE_CHECKING:
     from types_aiobotocore_dynamodb.client import DynamoDBClient
 
-_KEY_SCHEMA = [{"AttributeName": KEY, "KeyType": "HASH"}]
 _USABLE_STATUSES = frozenset({"ACTIVE", "UPDATING"})
 
 
-async def verify_table(client: DynamoDBClient, table_name: str) -> None:
-    """Raise unless the table exists, is keyed by a single string ``modifiedValue`` hash
-    key, and can serve requests."""
-    with map_dynamodb_errors(table_name):
+@dataclass(frozen=True, slots=True)
+class Layout:
+    kind: str  # "table" or "audit table", for messages
+    hash_key: str
+    range_key: str | None = None
+    #: How errors of requests to this table are translated (``map_dynamodb_errors`` or a
+    #: table-specific refinement of it).
+    errors: Callable[[str], contextlib.AbstractContextManager[None]] = map_dynamodb_errors
+
+    @property
+    def key_schema(self) -> list[dict[str, str]]:
+        schema = [{"AttributeName": self.hash_key, "KeyType": "HASH"}]
+        if self.range_key is not None:
+            schema.append({"AttributeName": self.range_key, "KeyType": "RANGE"})
+        return schema
+
+    def describe(self) -> str:
+        if self.range_key is None:
+            return f"a single string HASH key {self.hash_key!r} and no sort key"
+        return f"a string HASH key {self.hash_key!r} and a string RANGE key {self.range_key!r}"
+
+
+async def verify(client: DynamoDBClient, table_name: str, layout: Layout) -> None:
+    """Raise unless the table exists, has ``layout``'s string keys, and can serve."""
+    with layout.errors(table_name):
         table = (await client.describe_table(TableName=table_name))["Table"]
     key_types = {
         attribute["AttributeName"]: attribute["AttributeType"]
         for attribute in table.get("AttributeDefinitions", [])
     }
-    if table.get("KeySchema") != _KEY_SCHEMA or key_types.get(KEY) != "S":
+    keys = [entry["AttributeName"] for entry in layout.key_schema]
+    if table.get("KeySchema") != layout.key_schema or any(key_types.get(k) != "S" for k in keys):
         raise StorageMisconfigured(
-            f"DynamoDB table {table_name!r} must have a single string HASH key {KEY!r} "
-            "and no sort key"
+            f"DynamoDB {layout.kind} {table_name!r} must have {layout.describe()}"
         )
     status = table.get("TableStatus", "")
     if status not in _USABLE_STATUSES:
-        raise StorageUnavailable(f"DynamoDB table {table_name!r} is {status}, not ACTIVE")
+        raise StorageUnavailable(f"DynamoDB {layout.kind} {table_name!r} is {status}, not ACTIVE")
 
 
-async def create_table(
-    client: DynamoDBClient, table_name: str, *, poll_seconds: int = 1, max_polls: int = 120
+async def create(
+    client: DynamoDBClient,
+    table_name: str,
+    layout: Layout,
+    *,
+    poll_seconds: int = 1,
+    max_polls: int = 120,
 ) -> None:
     """Create the table on demand (PAY_PER_REQUEST) unless it exists, then wait until it is
     ACTIVE. For development: production tables belong to infrastructure code."""
-    with map_dynamodb_errors(table_name):
+    key_schema: Any = layout.key_schema
+    attributes: Any = [
+        {"AttributeName": entry["AttributeName"], "AttributeType": "S"} for entry in key_schema
+    ]
+    with layout.errors(table_name):
         try:
             await client.create_table(
                 TableName=table_name,
-                KeySchema=[{"AttributeName": KEY, "KeyType": "HASH"}],
-                AttributeDefinitions=[{"AttributeName": KEY, "AttributeType": "S"}],
+                KeySchema=key_schema,
+                AttributeDefinitions=attributes,
                 BillingMode="PAY_PER_REQUEST",
             )
         except ClientError as exc:
