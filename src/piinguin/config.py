@@ -9,24 +9,10 @@ from dataclasses import dataclass
 from typing import Literal
 from urllib.parse import urlsplit
 
-from piinguin.options import Option, OptionError, build_parser, resolve
+from piinguin.options import Option, OptionError, build_parser, number, resolve, whole_number
 
 StorageKind = Literal["memory", "dynamodb"]
 LOG_LEVELS = ("debug", "info", "warning", "error")
-
-
-def _int(text: str) -> int:
-    try:
-        return int(text)
-    except ValueError:
-        raise ValueError(f"expected a whole number, got {text!r}") from None
-
-
-def _float(text: str) -> float:
-    try:
-        return float(text)
-    except ValueError:
-        raise ValueError(f"expected a number, got {text!r}") from None
 
 
 def _optional(text: str) -> str | None:
@@ -41,19 +27,22 @@ _REGION_NAME = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
 
 OPTIONS: tuple[Option, ...] = (
     Option("--host", "address to listen on", "127.0.0.1"),
-    Option("--port", "port to listen on; 0 picks a free one", 50051, _int),
+    Option("--port", "port to listen on; 0 picks a free one", 50051, whole_number),
     Option("--storage", "storage backend", "memory", choices=("memory", "dynamodb")),
     Option("--log-level", "lowest level logged", "info", choices=LOG_LEVELS),
     Option("--log-format", "log line format", "json", choices=("json", "console")),
-    Option("--max-bulk-items", "most items in one bulk call", 1000, _int),
+    Option("--max-bulk-items", "most items in one bulk call", 1000, whole_number),
     Option(
-        "--max-message-bytes", "largest request message accepted, in bytes", 4 * 1024 * 1024, _int
+        "--max-message-bytes",
+        "largest request message accepted, in bytes",
+        4 * 1024 * 1024,
+        whole_number,
     ),
     Option(
         "--grace-period",
         "seconds calls in flight may take to finish on SIGTERM/SIGINT",
         10.0,
-        _float,
+        number,
     ),
     Option("--policy", "TOML file of principals, token digests and grants; SIGHUP reloads it"),
     Option(
@@ -93,7 +82,7 @@ OPTIONS: tuple[Option, ...] = (
         "--workers",
         "server processes sharing the port (SO_REUSEPORT); one connection stays on one worker",
         1,
-        _int,
+        whole_number,
     ),
     Option(
         "--legacy-api",

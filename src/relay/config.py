@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from piinguin.client import parse_target
-from piinguin.options import Option, OptionError, resolve
+from piinguin.options import Option, OptionError, number, resolve, whole_number
 from piinguin.tls import client_context
 
 #: The server's default ``--max-bulk-items``: a larger bulk call is refused whole.
@@ -23,30 +23,16 @@ MAX_CONCURRENCY = 64
 LOG_LEVELS = ("debug", "info", "warning", "error")
 
 
-def _whole_number(text: str) -> int:
-    try:
-        return int(text)
-    except ValueError:
-        raise ValueError(f"expected a whole number, got {text!r}") from None
-
-
-def _seconds(text: str) -> float:
-    try:
-        return float(text)
-    except ValueError:
-        raise ValueError(f"expected a number of seconds, got {text!r}") from None
-
-
 OPTIONS: tuple[Option, ...] = (
     Option("--target", "the Piinguin server, as host:port or [ipv6]:port (required)"),
-    Option("--timeout-sec", "seconds each bulk call may take", 10.0, _seconds),
+    Option("--timeout-sec", "seconds each bulk call may take", 10.0, number),
     Option("--token", "bearer token sent with every call; prefer the environment variable"),
     Option("--tls", "connect over TLS", default=False, is_switch=True),
     Option("--tls-ca", "PEM CA bundle to verify the server with, instead of the system's"),
     Option("--tls-cert", "PEM client certificate, for mutual TLS"),
     Option("--tls-key", "PEM private key of --tls-cert"),
-    Option("--bulk-size", "pairs per bulk call, at most the server's 1000", 500, _whole_number),
-    Option("--concurrency", "bulk calls in flight at once", 4, _whole_number),
+    Option("--bulk-size", "pairs per bulk call, at most the server's 1000", 500, whole_number),
+    Option("--concurrency", "bulk calls in flight at once", 4, whole_number),
     Option(
         "--fail-malformed",
         "report malformed records as failures instead of skipping them",
