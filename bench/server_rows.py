@@ -7,6 +7,7 @@ from __future__ import annotations
 import subprocess
 
 from bench import calls
+from bench.load import Concurrency
 from bench.procs import Cores, venv_script
 from bench.results import Goal, Row, interleave, not_available, paired
 from bench.setup import BULK, SPREAD, UNARY, Bench
@@ -15,15 +16,25 @@ UNARY_FIGURE = "unary ReadPiiRecord, auth + audit on"
 REFERENCE = "grpcio reference"
 
 
-def unary(bench: Bench) -> list[Row]:
+def _read_rounds(
+    bench: Bench, measured: int, reference: int, how: Concurrency = UNARY, *, workers: int = 1
+) -> list[tuple[float, float]]:
+    """Store one record on both servers (on every worker of ``measured``), then measure
+    unary reads of it on each, interleaved."""
     call = calls.unary_read()
+    # Each worker keeps its own in-memory records, and each connection goes to one worker.
+    size = calls.seed(measured, 1, connections=1 if workers == 1 else 32)
+    reference_size = calls.seed(reference, 1)
+    return interleave(
+        bench.rounds,
+        lambda: bench.calls_per_s(measured, call, how, size),
+        lambda: bench.calls_per_s(reference, call, how, reference_size),
+    )
+
+
+def unary(bench: Bench) -> list[Row]:
     with bench.piinguin() as piinguin, bench.reference() as reference:
-        sizes = {port: calls.seed(port, 1) for port in (piinguin, reference)}
-        rounds = interleave(
-            bench.rounds,
-            lambda: bench.calls_per_s(piinguin, call, UNARY, sizes[piinguin]),
-            lambda: bench.calls_per_s(reference, call, UNARY, sizes[reference]),
-        )
+        rounds = _read_rounds(bench, piinguin, reference)
     return [
         paired(
             "unary",
@@ -48,19 +59,12 @@ def workers(bench: Bench) -> list[Row]:
                 "workers", figure, "Piinguin, 1 worker", goal, "piinguin-server has no --workers"
             )
         ]
-    call = calls.unary_read()
     two = Cores.split(2)
     with (
         bench.piinguin("--workers", "2", cores=two.server) as multi,
         bench.piinguin() as single,
     ):
-        size = calls.seed(multi, 1, connections=32)  # every worker keeps its own records
-        calls.seed(single, 1)
-        rounds = interleave(
-            bench.rounds,
-            lambda: bench.calls_per_s(multi, call, SPREAD, size),
-            lambda: bench.calls_per_s(single, call, SPREAD, size),
-        )
+        rounds = _read_rounds(bench, multi, single, SPREAD, workers=2)
     notes = "" if not two.shared else "2 workers share this machine's cores with the load"
     return [paired("workers", figure, "calls/s", "Piinguin, 1 worker", goal, rounds, notes)]
 
@@ -108,17 +112,11 @@ def bulk(bench: Bench) -> list[Row]:
 
 def audit(bench: Bench) -> list[Row]:
     """The same in-process server with the in-memory audit store and with a no-op one."""
-    call = calls.unary_read()
     with (
         bench.vault("audit-on", "--audit", "memory") as on,
         bench.vault("audit-off", "--audit", "none") as off,
     ):
-        sizes = {port: calls.seed(port, 1) for port in (on, off)}
-        rounds = interleave(
-            bench.rounds,
-            lambda: bench.calls_per_s(on, call, UNARY, sizes[on]),
-            lambda: bench.calls_per_s(off, call, UNARY, sizes[off]),
-        )
+        rounds = _read_rounds(bench, on, off)
     return [
         paired(
             "audit",
