@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
@@ -10,6 +9,7 @@ import structlog
 from grpclib.const import Status
 from grpclib.exceptions import GRPCError
 
+from piinguin.ids import new_id
 from storage import StorageError
 from storage.audit import AuditEvent, AuditStore, KeyOutcome
 
@@ -50,7 +50,7 @@ class Auditor:
         legacy: bool = False,
     ) -> AuditEvent:
         return AuditEvent(
-            event_id=str(uuid.uuid4()),
+            event_id=new_id(),
             time=datetime.now(UTC),
             principal=principal,
             operation=operation_of(method),

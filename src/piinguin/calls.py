@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-import uuid
 from collections.abc import Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ from grpclib.server import Stream
 
 from piinguin.auditing import Auditor
 from piinguin.auth import Authenticator, Caller
+from piinguin.ids import new_id
 
 log = structlog.get_logger("piinguin.calls")
 
@@ -59,7 +59,7 @@ def current_call() -> CallContext:
     unauthenticated stand-in."""
     context = _current.get()
     if context is None:
-        context = CallContext(method="", peer="", request_id=str(uuid.uuid4()))
+        context = CallContext(method="", peer="", request_id=new_id())
         _current.set(context)
     return context
 
@@ -73,7 +73,7 @@ def _request_id(metadata: object) -> str:
     given = getattr(metadata, "get", lambda _key: None)("x-request-id")
     if isinstance(given, str) and 0 < len(given) <= _MAX_REQUEST_ID and given.isprintable():
         return given
-    return str(uuid.uuid4())
+    return new_id()
 
 
 class CallTracker:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
@@ -36,8 +35,18 @@ class MemoryStorage:
         for record in records:
             previous = self._records.get(record.modified_value)
             created_at = previous.created_at if previous is not None else now
-            self._records[record.modified_value] = dataclasses.replace(
-                record, created_at=created_at, updated_at=now
+            # Built directly: dataclasses.replace() costs several times as much per record.
+            self._records[record.modified_value] = Record(
+                record.modified_value,
+                record.original_value,
+                record.field_name,
+                record.json_path,
+                record.schema,
+                record.hash_function,
+                record.app_id,
+                record.collector_tstamp,
+                created_at,
+                now,
             )
         return [None] * len(records)
 

@@ -27,7 +27,7 @@ pytestmark = pytest.mark.socket
 async def wait_for_log(log_output: Callable[[], str], event: str) -> None:
     async with asyncio.timeout(10):
         # The signal handler logs from the loop; the buffer has no event to wait on.
-        while f'"event": "{event}"' not in log_output():  # noqa: ASYNC110
+        while f'"event":"{event}"' not in log_output():  # noqa: ASYNC110
             await asyncio.sleep(0.01)
 
 

@@ -34,7 +34,7 @@ async def start_workers(count: int) -> tuple[asyncio.subprocess.Process, int, li
             lines.append(line)
             if '"workers_started"' in line:
                 port = int(json.loads(line)["port"])
-            if sum('"event": "serving"' in seen for seen in lines) == count:
+            if sum('"event":"serving"' in seen for seen in lines) == count:
                 break
     await wait_serving(port, process)
     return process, port, lines

@@ -96,7 +96,7 @@ async def test_the_zip_runs_the_handler_with_nothing_else_installed(
     answer, logs = await run_unpacked(tmp_path / "lambda", vault.target, event)
     assert answer == {"batchItemFailures": []}
     assert len(vault.storage.inner) == 1
-    assert '"event": "relay_summary"' in logs
+    assert '"event":"relay_summary"' in logs
     assert original not in logs
 
 
