@@ -28,6 +28,10 @@ OPERATIONS = {
 }
 
 
+#: Status names by number: looking up an enum member per key costs more than the lookup.
+_CODE_NAMES = {status.value: status.name for status in Status}
+
+
 def operation_of(method: str) -> str:
     return OPERATIONS.get(method.rsplit("/", 1)[-1], "unknown")
 
@@ -89,8 +93,8 @@ class Auditor:
             principal=event.principal,
             operation=event.operation,
             method=event.method,
-            code=Status(event.code).name,
-            keys=[[k.modified_value, Status(k.code).name] for k in event.keys],
+            code=_CODE_NAMES.get(event.code) or str(event.code),
+            keys=[[k.modified_value, _CODE_NAMES.get(k.code) or str(k.code)] for k in event.keys],
             lawful_basis=event.lawful_basis,
             purpose=event.purpose,
             request_id=event.request_id,

@@ -8,15 +8,16 @@ from storage import Record
 
 def record_from_message(message: PiiRecord) -> Record:
     # created_at / updated_at are the server's to set: whatever the caller sent is dropped.
+    # Positional: this runs for every record of every bulk write.
     return Record(
-        modified_value=message.modified_value,
-        original_value=message.original_value,
-        field_name=message.field_name,
-        json_path=message.json_path,
-        schema=message.schema,
-        hash_function=message.hash_function,
-        app_id=message.app_id,
-        collector_tstamp=message.collector_tstamp,
+        message.modified_value,
+        message.original_value,
+        message.field_name,
+        message.json_path,
+        message.schema,
+        message.hash_function,
+        message.app_id,
+        message.collector_tstamp,
     )
 
 

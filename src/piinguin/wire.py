@@ -143,7 +143,8 @@ def writer(cls: Any) -> Writer:
         elif _repeated(field):
             lines += ["    if v:", f"        {target}.extend(v)"]
         else:  # proto3 leaves defaults off the wire, as betterproto2 does
-            lines += ["    if v:", f"        setattr(u, {name!r}, v)"]
+            assign = f"setattr(u, {name!r}, v)" if keyword.iskeyword(name) else f"u.{name} = v"
+            lines += ["    if v:", f"        {assign}"]
     return cast(Writer, _compile("\n".join(lines) + "\n", namespace, "write"))
 
 
