@@ -22,6 +22,7 @@ from typing import Any, cast
 import betterproto2
 from google.protobuf import message_factory
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
+from google.protobuf.timestamp_pb2 import Timestamp
 
 _TIMESTAMP = "google.protobuf.Timestamp"
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -63,6 +64,40 @@ def _seconds_nanos(moment: datetime) -> tuple[int, int]:
 
 def _set_timestamp(moment: datetime, target: Any) -> None:
     target.seconds, target.nanos = _seconds_nanos(moment)
+
+
+def _varint(value: int) -> bytes:
+    out = bytearray()
+    while value > 0x7F:
+        out.append(value & 0x7F | 0x80)
+        value >>= 7
+    out.append(value)
+    return bytes(out)
+
+
+_CACHED_MOMENTS = 4096
+
+
+@cache
+def _timestamp_field(number: int) -> tuple[dict[datetime, bytes], Callable[[datetime], bytes]]:
+    """A cache of field ``number`` holding a moment, as serialised bytes (tag, length,
+    Timestamp), and the function that fills it. A writer merges a message's timestamps
+    in one ``MergeFromString``: a fifth of the cost of filling each submessage through
+    upb's Python objects, and the records of one write share their moments."""
+    moments: dict[datetime, bytes] = {}
+    tag = _varint(number << 3 | 2)
+    timestamp = upb_class(Timestamp.DESCRIPTOR)
+
+    def field_bytes(moment: datetime) -> bytes:
+        seconds, nanos = _seconds_nanos(moment)
+        body = bytes(timestamp(seconds=seconds, nanos=nanos).SerializeToString())
+        if len(moments) >= _CACHED_MOMENTS:
+            moments.clear()
+        encoded: bytes = tag + _varint(len(body)) + body
+        moments[moment] = encoded
+        return encoded
+
+    return moments, field_bytes
 
 
 def _attribute(cls: Any, field: FieldDescriptor) -> str:
@@ -118,13 +153,27 @@ def writer(cls: Any) -> Writer:
     """A function filling an empty upb message from a ``cls`` instance."""
     fields = cls._betterproto.cls_by_field
     namespace: dict[str, Any] = {"_set_timestamp": _set_timestamp}
-    lines = ["def write(m, u):", "    pass"]
+    lines = ["def write(m, u):", "    t = b''"]
+    merge = False
     for i, field in enumerate(cls.DESCRIPTOR.fields):
         name, attribute = field.name, _attribute(cls, field)
         target = _get(name)
         lines += [f"    v = m.{attribute}"]
-        if field.type == FieldDescriptor.TYPE_MESSAGE:
-            if field.message_type.full_name == _TIMESTAMP:
+        timestamp = (
+            field.type == FieldDescriptor.TYPE_MESSAGE
+            and field.message_type.full_name == _TIMESTAMP
+        )
+        if timestamp and not _repeated(field):
+            # collected as bytes, merged below (_timestamp_field)
+            namespace[f"moments_{i}"], namespace[f"encode_{i}"] = _timestamp_field(field.number)
+            merge = True
+            lines += [
+                "    if v is not None:",
+                f"        b = moments_{i}.get(v)",
+                f"        t += encode_{i}(v) if b is None else b",
+            ]
+        elif field.type == FieldDescriptor.TYPE_MESSAGE:
+            if timestamp:
                 fill = "_set_timestamp"
             else:
                 fill = f"write_{i}"
@@ -145,6 +194,8 @@ def writer(cls: Any) -> Writer:
         else:  # proto3 leaves defaults off the wire, as betterproto2 does
             assign = f"setattr(u, {name!r}, v)" if keyword.iskeyword(name) else f"u.{name} = v"
             lines += ["    if v:", f"        {assign}"]
+    if merge:
+        lines += ["    if t:", "        u.MergeFromString(t)"]
     return cast(Writer, _compile("\n".join(lines) + "\n", namespace, "write"))
 
 
