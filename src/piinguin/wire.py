@@ -13,6 +13,7 @@ a drop-in behind grpclib's codec seam.
 
 from __future__ import annotations
 
+import dataclasses
 import keyword
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -123,7 +124,7 @@ def reader(cls: Any) -> Reader:
     """A function building a ``cls`` from an upb message of its descriptor."""
     fields = cls._betterproto.cls_by_field
     namespace: dict[str, Any] = {"cls": cls, "_datetime": _datetime}
-    arguments: list[str] = []
+    values: dict[str, str] = {}
     for i, field in enumerate(cls.DESCRIPTOR.fields):
         name, attribute = field.name, _attribute(cls, field)
         get = _get(name)
@@ -143,8 +144,12 @@ def reader(cls: Any) -> Reader:
             value = f"[enum_{i}(v) for v in {get}]" if _repeated(field) else f"enum_{i}({get})"
         else:
             value = f"list({get})" if _repeated(field) else get
-        arguments.append(f"{attribute}={value}")
-    source = f"def read(u):\n    return cls({', '.join(arguments)})\n"
+        values[attribute] = value
+    # Positional, in the dataclass's order: half the cost of keyword arguments.
+    order = [field.name for field in dataclasses.fields(cls) if field.init]
+    if sorted(order) != sorted(values):
+        raise TypeError(f"{cls.__name__}: its fields are not its descriptor's")
+    source = f"def read(u):\n    return cls({', '.join(values[name] for name in order)})\n"
     return cast(Reader, _compile(source, namespace, "read"))
 
 
