@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from piinguin.v1 import PiiRecord
 from storage import Record
+from storage.frozen import builder
+
+_record = builder(Record)
 
 
 def record_from_message(message: PiiRecord) -> Record:
     # created_at / updated_at are the server's to set: whatever the caller sent is dropped.
-    # Positional: this runs for every record of every bulk write.
-    return Record(
+    # Positional, through storage.frozen: this runs for every record of every bulk write.
+    return _record(
         message.modified_value,
         message.original_value,
         message.field_name,
@@ -18,19 +21,23 @@ def record_from_message(message: PiiRecord) -> Record:
         message.hash_function,
         message.app_id,
         message.collector_tstamp,
+        None,
+        None,
     )
 
 
 def message_from_record(record: Record) -> PiiRecord:
+    # Positional too, at half the cost of keywords: the two declare their fields in the
+    # same order (tests/server/test_convert.py).
     return PiiRecord(
-        modified_value=record.modified_value,
-        original_value=record.original_value,
-        field_name=record.field_name,
-        json_path=record.json_path,
-        schema=record.schema,
-        hash_function=record.hash_function,
-        app_id=record.app_id,
-        collector_tstamp=record.collector_tstamp,
-        created_at=record.created_at,
-        updated_at=record.updated_at,
+        record.modified_value,
+        record.original_value,
+        record.field_name,
+        record.json_path,
+        record.schema,
+        record.hash_function,
+        record.app_id,
+        record.collector_tstamp,
+        record.created_at,
+        record.updated_at,
     )

@@ -1,0 +1,51 @@
+"""Messages and records convert field by field, each value to its own field."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import UTC, datetime
+
+from piinguin import v1
+from piinguin.convert import message_from_record, record_from_message
+from storage import Record
+
+COLLECTED = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
+CREATED = datetime(2026, 1, 2, 12, 0, tzinfo=UTC)
+UPDATED = datetime(2026, 1, 3, 12, 0, tzinfo=UTC)
+TEXT = ("modified_value", "original_value", "field_name", "json_path", "schema")
+TEXT += ("hash_function", "app_id")
+
+
+def test_a_record_becomes_the_message_with_the_same_field_values() -> None:
+    record = Record(*TEXT, collector_tstamp=COLLECTED, created_at=CREATED, updated_at=UPDATED)
+
+    message = message_from_record(record)
+
+    assert message == v1.PiiRecord(
+        **{name: name for name in TEXT},
+        collector_tstamp=COLLECTED,
+        created_at=CREATED,
+        updated_at=UPDATED,
+    )
+    assert message._unknown_fields == b""
+
+
+def test_a_message_becomes_the_record_without_the_server_s_timestamps() -> None:
+    message = v1.PiiRecord(
+        **{name: name for name in TEXT},
+        collector_tstamp=COLLECTED,
+        created_at=CREATED,
+        updated_at=UPDATED,
+    )
+
+    record = record_from_message(message)
+
+    assert type(record) is Record
+    assert dataclasses.astuple(record) == (*TEXT, COLLECTED, None, None)
+
+
+def test_records_and_messages_declare_the_same_fields_in_the_same_order() -> None:
+    record_fields = [field.name for field in dataclasses.fields(Record)]
+    message_fields = [field.name for field in dataclasses.fields(v1.PiiRecord)]
+
+    assert record_fields == message_fields
