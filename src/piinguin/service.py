@@ -44,12 +44,15 @@ from storage import (
     WriteOutcome,
 )
 from storage.audit import KeyOutcome
+from storage.frozen import builder
 
 log = structlog.get_logger("piinguin.service")
 
 T = TypeVar("T")
 
 _OK = ItemStatus()
+_FOUND = Status.OK.value
+_key_outcome = builder(KeyOutcome)
 NOT_FOUND_MESSAGE = "no record is stored under this key"
 
 
@@ -94,7 +97,8 @@ def _read_result(outcome: ReadOutcome) -> ReadResult:
         return ReadResult(status=_item(Status.NOT_FOUND, NOT_FOUND_MESSAGE))
     if isinstance(outcome, ItemFailed):
         return ReadResult(status=_item(Status.UNAVAILABLE, outcome.reason))
-    return ReadResult(status=_OK, record=message_from_record(outcome))
+    # Positional (status, record): this runs for every record of a bulk read.
+    return ReadResult(_OK, message_from_record(outcome))
 
 
 def _raise_for(outcome: ReadOutcome | WriteOutcome) -> NoReturn:
@@ -216,7 +220,10 @@ class PiinguinService(PiinguinBase):
         outcomes = await stored(self._storage.get_many(valid)) if valid else []
         await self._gate.record(
             Status.OK,
-            [KeyOutcome(k, read_code(o).value) for k, o in zip(valid, outcomes, strict=True)],
+            [
+                _key_outcome(k, _FOUND if isinstance(o, Record) else read_code(o).value)
+                for k, o in zip(valid, outcomes, strict=True)
+            ],
             basis=basis,
             purpose=purpose,
         )

@@ -49,3 +49,8 @@ def test_records_and_messages_declare_the_same_fields_in_the_same_order() -> Non
     message_fields = [field.name for field in dataclasses.fields(v1.PiiRecord)]
 
     assert record_fields == message_fields
+
+
+def test_a_read_result_declares_its_status_before_its_record() -> None:
+    # the service builds one per record of a bulk read, positionally
+    assert [field.name for field in dataclasses.fields(v1.ReadResult)] == ["status", "record"]
