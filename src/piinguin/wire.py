@@ -219,13 +219,19 @@ def writer(cls: Any) -> Writer:
     return cast(Writer, _compile("\n".join(lines) + "\n", namespace, "write"))
 
 
+@cache
+def _upb_of(cls: Any) -> Any:
+    # Per class: a generated DESCRIPTOR is looked up by name on every access.
+    return upb_class(cls.DESCRIPTOR)
+
+
 def to_wire(message: betterproto2.Message) -> bytes:
     cls: Any = type(message)
-    upb = upb_class(cls.DESCRIPTOR)()
+    upb = _upb_of(cls)()
     writer(cls)(message, upb)
     return bytes(upb.SerializeToString())
 
 
 def from_wire(cls: Any, data: bytes) -> Any:
     """Parse strictly (upb rejects corrupt input) and convert; raises on bad bytes."""
-    return reader(cls)(upb_class(cls.DESCRIPTOR).FromString(data))
+    return reader(cls)(_upb_of(cls).FromString(data))
