@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
@@ -78,12 +79,10 @@ class Auditor:
             raise GRPCError(Status.UNAVAILABLE, "the audit log is unavailable") from exc
 
     async def record_denial(self, event: AuditEvent) -> None:
-        """Record a refused call; the refusal stands whether or not the store answers."""
-        self._log(event)
-        try:
-            await self.store.append(event)
-        except StorageError as exc:
-            _errors.error("audit_store_failed", error=str(exc), event_id=event.event_id)
+        """Record a refused call; the refusal stands whether or not the store answers
+        (``record`` has logged the failure)."""
+        with contextlib.suppress(GRPCError):
+            await self.record(event)
 
     @staticmethod
     def _log(event: AuditEvent) -> None:
