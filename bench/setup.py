@@ -86,6 +86,10 @@ class Bench:
         argv = python("reference_server", "--generated", str(self.reference_code))
         return self.server("reference", argv)
 
+    def floor(self) -> contextlib.AbstractContextManager[int]:
+        """``bench.grpclib_floor_server``: grpclib and Piinguin's codec, nothing else."""
+        return self.server("floor", python("grpclib_floor_server"))
+
     def vault(self, name: str, *flags: str) -> contextlib.AbstractContextManager[int]:
         """``bench.vault_server``: Piinguin built in-process, see there."""
         argv = python("vault_server", "--policy", str(self.policy), *flags)
