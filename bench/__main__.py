@@ -39,7 +39,12 @@ ROWS: dict[str, Callable[[Bench], list[Row]]] = {
     "relay-handler": relay_rows.handler,
     "dynamodb": relay_rows.dynamodb,
 }
-ALIASES = {"bulk-create": "bulk", "bulk-read": "bulk", "relay-memory": "relay-handler"}
+ALIASES = {
+    "unary-floor": "unary",
+    "bulk-create": "bulk",
+    "bulk-read": "bulk",
+    "relay-memory": "relay-handler",
+}
 RESULTS = ROOT / "bench" / "results"
 
 

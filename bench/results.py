@@ -71,7 +71,7 @@ def paired(  # noqa: PLR0917  (a row's fields, in the order the table shows them
     figure: str,
     unit: str,
     compared_with: str,
-    goal: Goal,
+    goal: Goal | None,
     rounds: Sequence[tuple[float, float]],
     notes: str = "",
     extra: dict[str, Any] | None = None,
@@ -79,7 +79,8 @@ def paired(  # noqa: PLR0917  (a row's fields, in the order the table shows them
     goal_on_value: bool = False,
 ) -> Row:
     """A row from interleaved rounds of (measured, reference): medians and the median
-    of the per-round ratios, so that a slow minute on the machine hits both sides."""
+    of the per-round ratios, so that a slow minute on the machine hits both sides. With
+    no ``goal`` the row is informational: it passes or fails nothing."""
     if not rounds or any(not (b > 0 and math.isfinite(a)) for a, b in rounds):
         raise ValueError(f"{name}: every round needs a finite figure and a positive reference")
     return Row(

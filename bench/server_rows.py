@@ -1,9 +1,11 @@
-"""The server's figures: Piinguin against the grpcio reference, one worker against two,
-and audit on against audit off. Each row starts its servers, seeds them, checks one call
+"""The server's figures: Piinguin against the grpcio reference (and, to show the unary
+ceiling, a bare grpclib server against it too), one worker against two, and audit on
+against audit off. Each row starts its servers, seeds them, checks one call
 of each kind, then measures them in interleaved rounds."""
 
 from __future__ import annotations
 
+import statistics
 import subprocess
 
 from bench import calls
@@ -13,6 +15,7 @@ from bench.results import Goal, Row, interleave, not_available, paired
 from bench.setup import BULK, SPREAD, UNARY, Bench
 
 UNARY_FIGURE = "unary ReadPiiRecord, auth + audit on"
+FLOOR_FIGURE = "unary ReadPiiRecord, bare grpclib floor"
 REFERENCE = "grpcio reference"
 
 
@@ -33,18 +36,76 @@ def _read_rounds(
 
 
 def unary(bench: Bench) -> list[Row]:
-    with bench.piinguin() as piinguin, bench.reference() as reference:
-        rounds = _read_rounds(bench, piinguin, reference)
-    return [
-        paired(
-            "unary",
-            UNARY_FIGURE,
-            "calls/s",
-            f"{REFERENCE} (no auth, no audit)",
-            Goal(">= 0.85x", 0.85),
-            rounds,
-        )
-    ]
+    """Piinguin, the bare grpclib floor and the grpcio reference, measured in the same
+    interleaved rounds (Piinguin, floor, reference in each), the floor row informational."""
+    call = calls.unary_read()
+    with (
+        bench.piinguin() as piinguin,
+        bench.floor() as floor,
+        bench.reference() as reference,
+    ):
+        servers = (piinguin, floor, reference)
+        sizes = [calls.seed(port, 1) for port in servers]
+        rounds = [
+            [
+                bench.calls_per_s(port, call, UNARY, size)
+                for port, size in zip(servers, sizes, strict=True)
+            ]
+            for _ in range(bench.rounds)
+        ]
+    compared_with = f"{REFERENCE} (no auth, no audit)"
+    vault = paired(
+        "unary",
+        UNARY_FIGURE,
+        "calls/s",
+        compared_with,
+        Goal(">= 0.85x", 0.85),
+        [(p, r) for p, _, r in rounds],
+    )
+    floor_rounds = [(f, r) for _, f, r in rounds]
+    floor_ratio = statistics.median(f / r for f, r in floor_rounds)  # as paired() takes it
+    share = _stack_share(vault.ratio, floor_ratio)
+    floor_row = paired(
+        "unary-floor",
+        FLOOR_FIGURE,
+        "calls/s",
+        compared_with,
+        None,
+        floor_rounds,
+        _floor_note(vault.ratio, floor_ratio, share),
+        {"stack_share_of_gap": share},
+    )
+    return [vault, floor_row]
+
+
+def _stack_share(piinguin: float | None, floor: float) -> float | None:
+    """Of the time per call Piinguin spends beyond the reference's, the share the floor
+    spends too: ``(1/floor - 1) / (1/piinguin - 1)``, from ratios to the reference. Time
+    per call, not calls/s, because times add up: Piinguin's call is the floor's call plus
+    Piinguin's own work. None when Piinguin is not slower than the reference."""
+    if piinguin is None or piinguin >= 1:
+        return None
+    return (1 / floor - 1) / (1 / piinguin - 1)
+
+
+def _floor_note(piinguin: float | None, floor: float, share: float | None) -> str:
+    text = (
+        f"informational: grpclib with Piinguin's codec and trivial handlers (no auth, audit, "
+        f"logging or validation), the most a unary read on this stack can reach: {floor:.2f}x "
+        "of the reference"
+    )
+    if share is None or piinguin is None:
+        return text + "; Piinguin is not slower than the reference, so there is no gap to share"
+    if share <= 0:
+        return text + "; the floor is not slower than the reference: the gap is Piinguin's own"
+    if share >= 1:
+        return text + "; the floor is no faster than Piinguin here: the whole gap is the stack's"
+    return text + (
+        f". Per call, Piinguin takes {1 / piinguin:.2f}x the reference's time and the floor "
+        f"{1 / floor:.2f}x: {share:.0%} of Piinguin's extra time is the HTTP/2 stack "
+        f"(grpclib, h2, hpack, hyperframe, asyncio, the codec), {1 - share:.0%} Piinguin's "
+        "own work (auth, audit, logging, validation)"
+    )
 
 
 def workers(bench: Bench) -> list[Row]:

@@ -15,8 +15,11 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
+#: Rows with no goal: figures to read, not to pass or fail.
+INFORMATIONAL = {"unary-floor"}
 ROWS = {
     "unary",
+    "unary-floor",
     "workers",
     "bulk-create",
     "bulk-read",
@@ -89,7 +92,12 @@ def test_quick_run_reports_every_row_with_real_numbers(tmp_path: Path) -> None:
             continue
         assert row["status"] == "ok", row
         assert _positive(row["value"]), row
-        assert isinstance(row["passed"], bool), row
+        if name in INFORMATIONAL:
+            assert row["goal"] is None, row
+            assert row["passed"] is None, row
+            assert row["notes"], row  # says what the row shows
+        else:
+            assert isinstance(row["passed"], bool), row
         if row["reference"] is not None:
             assert _positive(row["reference"]), row
             assert _positive(row["ratio"]), row
@@ -100,3 +108,6 @@ def test_quick_run_reports_every_row_with_real_numbers(tmp_path: Path) -> None:
     )
     for name in ROWS - unavailable:
         assert rows[name]["figure"] in run.stdout  # the printed table
+    # The floor is measured in the same rounds as the unary row, against the same reference.
+    assert len(rows["unary-floor"]["rounds"]) == len(rows["unary"]["rounds"])
+    assert [r[1] for r in rows["unary-floor"]["rounds"]] == [r[1] for r in rows["unary"]["rounds"]]
