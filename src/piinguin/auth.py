@@ -56,6 +56,9 @@ class Authenticator:
     def __init__(self, policy: Policy | None, *, path: Path | None = None) -> None:
         self._policy = policy
         self.path = path
+        #: Token callers of the current policy, by principal: a Caller is immutable, so
+        #: every call of a principal can share one (emptied when the policy changes).
+        self._callers: dict[str, Caller] = {}
 
     @classmethod
     def insecure(cls) -> Authenticator:
@@ -75,6 +78,7 @@ class Authenticator:
         if self.path is None:
             raise ValueError("this authenticator has no policy file to reload")
         self._policy = Policy.load(self.path)
+        self._callers = {}
         return self._policy
 
     def authenticate(self, metadata: Mapping[str, Any], peer: Peer) -> Caller:
@@ -86,7 +90,12 @@ class Authenticator:
             principal = policy.principal_for_token(token)
             if principal is None:
                 raise _unauthenticated("the bearer token is not known")
-            return Caller(principal, policy.grants[principal], "token")
+            caller = self._callers.get(principal)
+            if caller is None:
+                caller = self._callers[principal] = Caller(
+                    principal, policy.grants[principal], "token"
+                )
+            return caller
         name = certificate_name(peer)
         if name is not None:
             grant = policy.grants.get(name)

@@ -1,9 +1,12 @@
 """Per-call bookkeeping: authentication, one log line per call, and the in-flight count
 that drain waits on.
 
-grpclib's ``RecvRequest`` event lets a listener replace the method about to run; we wrap
-it, so the wrapper runs in the call's own task and sees exactly what the handler raised.
-The handler reads who is calling from ``current_call()``.
+``CallTracker.wrap`` wraps each method of a service where grpclib looks it up (the
+service's ``__mapping__``), so the wrapper runs in the call's own task and sees exactly
+what the handler raised; metadata and peer come from the stream. (grpclib's
+``RecvRequest`` event can do the same, ``on_recv_request``, for servers built elsewhere,
+but a listener makes grpclib build and dispatch an event object per call.) The handler
+reads who is calling from ``current_call()``.
 """
 
 from __future__ import annotations
@@ -13,18 +16,20 @@ import time
 from collections.abc import Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
-from grpclib.const import Status
+from grpclib.const import Handler, Status
 from grpclib.events import RecvRequest
 from grpclib.exceptions import GRPCError
-from grpclib.protocol import Peer
 from grpclib.server import Stream
 
 from piinguin.auditing import Auditor
 from piinguin.auth import Authenticator, Caller
 from piinguin.ids import new_id
+
+if TYPE_CHECKING:
+    from grpclib._typing import IServable, IServerMethodFunc
 
 log = structlog.get_logger("piinguin.calls")
 
@@ -40,6 +45,9 @@ INFRASTRUCTURE_METHODS = frozenset(
     }
 )
 _MAX_REQUEST_ID = 128
+#: Status names by member: ``Status.name`` is a property lookup per call.
+_CODE_NAMES = {status: status.name for status in Status}
+_NO_METADATA: Mapping[str, Any] = {}
 
 
 @dataclass(slots=True)
@@ -95,29 +103,44 @@ class CallTracker:
     async def wait_idle(self) -> None:
         await self._idle.wait()
 
-    async def on_recv_request(self, event: RecvRequest) -> None:
-        name = event.method_name
-        if name in INFRASTRUCTURE_METHODS:
-            return
-        method = event.method_func
-        address = event.peer.addr()
-        metadata, peer = event.metadata, event.peer
-        context = CallContext(
-            method=name,
-            peer=f"{address[0]}:{address[1]}" if address else "unknown",
-            request_id=_request_id(metadata),
-        )
+    def wrap(self, service: IServable) -> IServable:
+        """``service`` as grpclib serves it, each method tracked (infrastructure methods
+        as they are)."""
+        return _Tracked(self, service)
 
-        async def tracked(stream: Stream[object, object]) -> None:
+    async def on_recv_request(self, event: RecvRequest) -> None:
+        """The same tracking as a ``RecvRequest`` listener, for a grpclib server built
+        elsewhere (``grpclib.testing.ChannelFor``)."""
+        event.method_func = self.track(event.method_name, event.method_func)
+
+    def track(self, name: str, method: IServerMethodFunc) -> IServerMethodFunc:
+        """``method`` (the grpclib handler of ``name``) authenticated, counted in flight,
+        refused while draining, and logged."""
+        if name in INFRASTRUCTURE_METHODS:
+            return method
+
+        async def tracked(stream: Stream[Any, Any]) -> None:
             if self.draining:
                 raise GRPCError(Status.UNAVAILABLE, "server is shutting down")
+            metadata = stream.metadata or _NO_METADATA
+            peer = stream.peer
+            address = peer.addr()
+            context = CallContext(
+                name,
+                f"{address[0]}:{address[1]}" if address else "unknown",
+                _request_id(metadata),
+            )
             self._in_flight += 1
             self._idle.clear()
             token = _current.set(context)
             status = Status.OK
             started = time.perf_counter()
             try:
-                context.caller = await self._authenticate(metadata, peer, context)
+                try:
+                    context.caller = self.auth.authenticate(metadata, peer)
+                except GRPCError as exc:
+                    await self._record_unauthenticated(context, exc.status)
+                    raise
                 await method(stream)
             except GRPCError as exc:
                 status = exc.status
@@ -142,39 +165,57 @@ class CallTracker:
                     self._idle.set()
                 self._log(context, status, time.perf_counter() - started)
 
-        event.method_func = tracked
+        return tracked
 
-    async def _authenticate(
-        self, metadata: Mapping[str, Any], peer: Peer, context: CallContext
-    ) -> Caller:
-        try:
-            return self.auth.authenticate(metadata, peer)
-        except GRPCError as exc:
-            # The request is not read: an unauthenticated caller learns nothing, and the
-            # keys it named are not recorded.
-            await self.auditor.record_denial(
-                self.auditor.event(
-                    principal="",
-                    method=context.method,
-                    code=exc.status,
-                    request_id=context.request_id,
-                    peer=context.peer,
-                )
+    async def _record_unauthenticated(self, context: CallContext, code: Status) -> None:
+        # The request is not read: an unauthenticated caller learns nothing, and the
+        # keys it named are not recorded.
+        await self.auditor.record_denial(
+            self.auditor.event(
+                principal="",
+                method=context.method,
+                code=code,
+                request_id=context.request_id,
+                peer=context.peer,
             )
-            raise
+        )
 
     def _log(self, context: CallContext, status: Status, seconds: float) -> None:
-        fields: dict[str, object] = {
-            "method": context.method,
-            "peer": context.peer,
-            "principal": context.caller.principal if context.caller else "",
-            "request_id": context.request_id,
-            "code": status.name,
-            "duration_ms": round(seconds * 1000, 3),
-            "items": context.items,
-        }
+        caller = context.caller
         if self.auth.is_insecure:
-            fields["insecure_no_auth"] = True
-            log.warning("call", **fields)
+            log.warning(
+                "call",
+                method=context.method,
+                peer=context.peer,
+                principal=caller.principal if caller else "",
+                request_id=context.request_id,
+                code=_CODE_NAMES[status],
+                duration_ms=round(seconds * 1000, 3),
+                items=context.items,
+                insecure_no_auth=True,
+            )
         else:
-            log.info("call", **fields)
+            log.info(
+                "call",
+                method=context.method,
+                peer=context.peer,
+                principal=caller.principal if caller else "",
+                request_id=context.request_id,
+                code=_CODE_NAMES[status],
+                duration_ms=round(seconds * 1000, 3),
+                items=context.items,
+            )
+
+
+class _Tracked:
+    """A service whose ``__mapping__`` gives its methods tracked."""
+
+    def __init__(self, tracker: CallTracker, service: IServable) -> None:
+        self._tracker = tracker
+        self._service = service
+
+    def __mapping__(self) -> dict[str, Handler]:
+        return {
+            name: handler._replace(func=self._tracker.track(name, handler.func))
+            for name, handler in self._service.__mapping__().items()
+        }

@@ -8,7 +8,6 @@ import weakref
 from typing import cast
 
 import structlog
-from grpclib.events import RecvRequest, listen
 from grpclib.health.check import ServiceStatus
 from grpclib.health.service import Health
 from grpclib.health.v1 import health_pb2
@@ -73,8 +72,10 @@ class PiinguinServer:
         self.health = Health({api: [self.serving] for api in apis})
         services = ServerReflection.extend([*apis, self.health], pool=_reflection_pool())
         self.tracker = CallTracker(auth, auditor)
-        self.grpc = Server(services, codec=LimitedProtoCodec(max_message_bytes))
-        listen(self.grpc, RecvRequest, self.tracker.on_recv_request)
+        self.grpc = Server(
+            [self.tracker.wrap(service) for service in services],
+            codec=LimitedProtoCodec(max_message_bytes),
+        )
         self.port: int | None = None
         # grpclib's close() stops listening and cancels calls but leaves client connections
         # open; drain closes them, so it keeps each connection's protocol.
