@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import logging
 import sys
-from typing import Literal, TextIO
+import time
+from datetime import UTC, datetime
+from typing import Any, Literal, TextIO
 
 import orjson
 import structlog
+from structlog.contextvars import merge_contextvars
+from structlog.typing import EventDict, WrappedLogger
 
 LogFormat = Literal["json", "console"]
 
@@ -15,6 +19,42 @@ LogFormat = Literal["json", "console"]
 def _dumps(event: object, **_: object) -> str:
     # orjson: a log line per call (and an audit line per read) is a real share of a call.
     return orjson.dumps(event, default=str).decode()
+
+
+#: The last whole second stamped, and its ISO text up to the seconds.
+_second: list[Any] = [None, ""]
+#: What structlog's add_log_level writes for each method name.
+_LEVELS = {"warn": "warning", "exception": "error"}
+
+
+def _iso_utc_now() -> str:
+    """``datetime.now(UTC).isoformat()`` with ``Z`` for ``+00:00``, as structlog's
+    ``TimeStamper(fmt="iso", utc=True)`` writes it, formatting the date and time once
+    a second."""
+    seconds, nanos = divmod(time.time_ns(), 1_000_000_000)
+    cached = _second
+    if cached[0] != seconds:
+        cached[1] = datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+        cached[0] = seconds
+    micros = nanos // 1000
+    return f"{cached[1]}.{micros:06d}Z" if micros else f"{cached[1]}Z"
+
+
+def _prepare(logger: WrappedLogger, method_name: str, event_dict: EventDict) -> EventDict:
+    """merge_contextvars, add_log_level, TimeStamper(fmt="iso", utc=True) and
+    format_exc_info in one processor: the same fields, in the same order, at a fraction
+    of the cost of a processor each (two lines a unary read)."""
+    event_dict = merge_contextvars(logger, method_name, event_dict)
+    event_dict["level"] = _LEVELS.get(method_name, method_name)
+    event_dict["timestamp"] = _iso_utc_now()
+    if "exc_info" in event_dict:
+        return structlog.processors.format_exc_info(logger, method_name, event_dict)
+    return event_dict
+
+
+def _render_json(logger: WrappedLogger, method_name: str, event_dict: EventDict) -> str:
+    """``_prepare`` and the JSON renderer in one processor."""
+    return orjson.dumps(_prepare(logger, method_name, event_dict), default=str).decode()
 
 
 def configure_logging(
@@ -37,11 +77,7 @@ def configure_logging(
     )
     numeric = logging.getLevelNamesMapping()[level.upper()]
     structlog.configure(
-        processors=[
-            *shared,
-            structlog.processors.format_exc_info,
-            renderer,
-        ],
+        processors=[_render_json] if fmt == "json" else [_prepare, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(numeric),
         # One write per line (print writes the text and the newline apart), so lines of
         # several worker processes sharing stdout never interleave.
