@@ -55,9 +55,12 @@ class Gatekeeper:
         """Record a call that touched personal data; UNAVAILABLE if the record fails,
         and then the caller gets nothing personal."""
         context = current_call()
+        caller = context.caller
+        if caller is None:
+            caller = self.caller()  # raises UNAUTHENTICATED
         await self.auditor.record(
             self.auditor.event(
-                principal=self.caller().principal,
+                principal=caller.principal,
                 method=context.method,
                 code=code,
                 keys=keys,

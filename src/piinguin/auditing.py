@@ -13,6 +13,7 @@ from grpclib.exceptions import GRPCError
 from piinguin.ids import new_id
 from storage import StorageError
 from storage.audit import AuditEvent, AuditStore, KeyOutcome
+from storage.frozen import builder
 
 log = structlog.get_logger("piinguin.audit")
 _errors = structlog.get_logger("piinguin.auditing")
@@ -31,6 +32,12 @@ OPERATIONS = {
 
 #: Status names by number: looking up an enum member per key costs more than the lookup.
 _CODE_NAMES = {status.value: status.name for status in Status}
+
+
+#: Positional, through storage.frozen: a frozen dataclass's own __init__ costs more.
+_audit_event = builder(AuditEvent)
+#: operation_of by full method name, filled as methods are seen (a handful).
+_operations: dict[str, str] = {}
 
 
 def operation_of(method: str) -> str:
@@ -54,19 +61,22 @@ class Auditor:
         peer: str = "",
         legacy: bool = False,
     ) -> AuditEvent:
-        return AuditEvent(
-            event_id=new_id(),
-            time=datetime.now(UTC),
-            principal=principal,
-            operation=operation_of(method),
-            method=method,
-            code=code.value,
-            keys=tuple(keys),
-            lawful_basis=int(lawful_basis),
-            purpose=purpose,
-            request_id=request_id,
-            peer=peer,
-            legacy=legacy,
+        operation = _operations.get(method)
+        if operation is None:
+            operation = _operations[method] = operation_of(method)
+        return _audit_event(
+            new_id(),
+            datetime.now(UTC),
+            principal,
+            operation,
+            method,
+            code.value,
+            tuple(keys),
+            int(lawful_basis),
+            purpose,
+            request_id,
+            peer,
+            legacy,
         )
 
     async def record(self, event: AuditEvent) -> None:
