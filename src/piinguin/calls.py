@@ -3,10 +3,9 @@ that drain waits on.
 
 ``CallTracker.wrap`` wraps each method of a service where grpclib looks it up (the
 service's ``__mapping__``), so the wrapper runs in the call's own task and sees exactly
-what the handler raised; metadata and peer come from the stream. (grpclib's
-``RecvRequest`` event can do the same, ``on_recv_request``, for servers built elsewhere,
-but a listener makes grpclib build and dispatch an event object per call.) The handler
-reads who is calling from ``current_call()``.
+what the handler raised; metadata and peer come from the stream. (A grpclib
+``RecvRequest`` listener could do the same, but it makes grpclib build and dispatch an
+event object per call.) The handler reads who is calling from ``current_call()``.
 """
 
 from __future__ import annotations
@@ -20,7 +19,6 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 from grpclib.const import Handler, Status
-from grpclib.events import RecvRequest
 from grpclib.exceptions import GRPCError
 from grpclib.server import Stream
 
@@ -107,11 +105,6 @@ class CallTracker:
         """``service`` as grpclib serves it, each method tracked (infrastructure methods
         as they are)."""
         return _Tracked(self, service)
-
-    async def on_recv_request(self, event: RecvRequest) -> None:
-        """The same tracking as a ``RecvRequest`` listener, for a grpclib server built
-        elsewhere (``grpclib.testing.ChannelFor``)."""
-        event.method_func = self.track(event.method_name, event.method_func)
 
     def track(self, name: str, method: IServerMethodFunc) -> IServerMethodFunc:
         """``method`` (the grpclib handler of ``name``) authenticated, counted in flight,

@@ -6,7 +6,6 @@ from collections.abc import AsyncIterator
 
 import pytest
 from grpclib.client import Channel
-from grpclib.events import RecvRequest, listen
 from grpclib.testing import ChannelFor
 
 from piinguin.access import Gatekeeper
@@ -40,10 +39,9 @@ async def stub(request: pytest.FixtureRequest) -> AsyncIterator[PiinguinStub]:
         service = PiinguinService(
             MemoryStorage(), Gatekeeper(auditor), max_bulk_items=MAX_BULK_ITEMS
         )
-        channel_for = ChannelFor([service], codec=LimitedProtoCodec(MAX_MESSAGE_BYTES))
-        async with channel_for as channel:
-            # ChannelFor builds its server on entry; the call wrapper (authentication,
-            # bookkeeping) joins it the way PiinguinServer adds it to its own.
-            tracker = CallTracker(Authenticator.insecure(), auditor)
-            listen(channel_for._server, RecvRequest, tracker.on_recv_request)
+        # The call wrapper (authentication, bookkeeping) wraps the service as
+        # PiinguinServer wraps it for its own grpclib server.
+        tracker = CallTracker(Authenticator.insecure(), auditor)
+        tracked = tracker.wrap(service)
+        async with ChannelFor([tracked], codec=LimitedProtoCodec(MAX_MESSAGE_BYTES)) as channel:
             yield PiinguinStub(channel)
