@@ -7,6 +7,7 @@ from grpclib.exceptions import GRPCError
 
 from piinguin.access import Gatekeeper
 from piinguin.calls import count_items
+from piinguin.stored import stored
 from piinguin.v1 import (
     AuditEvent,
     AuditKey,
@@ -15,7 +16,6 @@ from piinguin.v1 import (
     ListAuditEventsResponse,
 )
 from piinguin.validation import key_problem
-from storage import StorageMisconfigured, StorageUnavailable
 from storage.audit import AuditEvent as StoredEvent
 from storage.audit import AuditQuery, KeyOutcome
 
@@ -70,13 +70,9 @@ async def list_audit_events(
     await gate.require("audit", [key] if key else [])
     query = _query(message)
     try:
-        page = await gate.auditor.store.query(query)
+        page = await stored(gate.auditor.store.query(query), store="the audit log")
     except ValueError as exc:
         raise GRPCError(Status.INVALID_ARGUMENT, "page_token is not valid") from exc
-    except StorageMisconfigured as exc:
-        raise GRPCError(Status.UNAVAILABLE, "the audit log is not usable as configured") from exc
-    except StorageUnavailable as exc:
-        raise GRPCError(Status.UNAVAILABLE, "the audit log is unavailable") from exc
     count_items(len(page.events))
     # Reading the audit log is itself recorded: who looked at whose history.
     await gate.record(Status.OK, [KeyOutcome(key, Status.OK.value)] if key else [])

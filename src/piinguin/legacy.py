@@ -40,7 +40,8 @@ from piinguin.legacy_protocol import (
     ReadPiiRecordResponse,
     Status,
 )
-from piinguin.service import NOT_FOUND_MESSAGE, read_code, stored
+from piinguin.service import NOT_FOUND_MESSAGE, read_code
+from piinguin.stored import stored
 from piinguin.v1 import LawfulBasis
 from piinguin.v1 import PiiRecord as V1Record
 from piinguin.validation import key_problem, record_problem

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Sequence
-from typing import NoReturn, TypeVar
+from collections.abc import Sequence
+from typing import NoReturn
 
-import structlog
 from grpclib.const import Status
 from grpclib.exceptions import GRPCError
 
@@ -13,6 +12,7 @@ from piinguin.access import Gatekeeper
 from piinguin.audit_api import list_audit_events
 from piinguin.calls import count_items
 from piinguin.convert import message_from_record, record_from_message
+from piinguin.stored import stored
 from piinguin.v1 import (
     CreatePiiRecordRequest,
     CreatePiiRecordResponse,
@@ -38,34 +38,15 @@ from storage import (
     ReadOutcome,
     Record,
     Storage,
-    StorageMisconfigured,
-    StorageUnavailable,
     WriteOutcome,
 )
 from storage.audit import KeyOutcome
 from storage.frozen import builder
 
-log = structlog.get_logger("piinguin.service")
-
-T = TypeVar("T")
-
 _OK = ItemStatus()
 _FOUND = Status.OK.value
 _key_outcome = builder(KeyOutcome)
 NOT_FOUND_MESSAGE = "no record is stored under this key"
-
-
-async def stored(call: Awaitable[T]) -> T:
-    """Translate storage's call-level errors into gRPC status, once, at this boundary.
-    (A try, not a generator context manager: that costs microseconds, every RPC.)"""
-    try:
-        return await call
-    except StorageMisconfigured as exc:
-        log.error("storage_misconfigured", error=str(exc))
-        raise GRPCError(Status.UNAVAILABLE, "storage is not usable as configured") from exc
-    except StorageUnavailable as exc:
-        log.warning("storage_unavailable", error=str(exc))
-        raise GRPCError(Status.UNAVAILABLE, "storage is unavailable") from exc
 
 
 def _invalid(message: str) -> GRPCError:

@@ -285,3 +285,28 @@ async def test_the_cli_answers_who_accessed_a_key(vault: Vault) -> None:
     assert line["principal"] == "support"
     assert line["keys"] == {"key-01": "OK"}
     assert (line["lawful_basis"], line["purpose"]) == ("contract", "ticket-8")
+
+
+class UnreachableAudit(MemoryAuditStore):
+    async def query(self, query: AuditQuery) -> AuditPage:
+        raise StorageUnavailable("audit table unreachable")
+
+
+async def test_listing_from_an_unreachable_audit_log_is_unavailable(
+    start_server: Callable[..., object], log_output: Callable[[], str]
+) -> None:
+    from piinguin.auth import Authenticator
+    from piinguin.client import PiinguinClient
+
+    async with (
+        start_server(  # type: ignore[attr-defined]
+            auth=Authenticator.insecure(), audit=UnreachableAudit()
+        ) as server,
+        PiinguinClient(f"127.0.0.1:{server.port}") as client,
+    ):
+        with pytest.raises(Unavailable) as failure:
+            await client.list_audit_events(principal="anyone")
+
+    assert failure.value.message == "the audit log is unavailable"
+    [line] = [json.loads(x) for x in log_output().splitlines() if "storage_unavailable" in x]
+    assert line["store"] == "the audit log"
