@@ -13,8 +13,8 @@ from grpclib.exceptions import GRPCError
 
 from piinguin.auditing import Auditor
 from piinguin.auth import Caller
-from piinguin.calls import current_call
-from storage.audit import KeyOutcome
+from piinguin.calls import CallContext, current_call
+from storage.audit import AuditEvent, KeyOutcome
 
 
 class Gatekeeper:
@@ -59,17 +59,7 @@ class Gatekeeper:
         if caller is None:
             caller = self.caller()  # raises UNAUTHENTICATED
         await self.auditor.record(
-            self.auditor.event(
-                principal=caller.principal,
-                method=context.method,
-                code=code,
-                keys=keys,
-                lawful_basis=basis,
-                purpose=purpose,
-                request_id=context.request_id,
-                peer=context.peer,
-                legacy=legacy,
-            )
+            self._event(context, caller, code, keys, basis=basis, purpose=purpose, legacy=legacy)
         )
 
     async def _deny(
@@ -82,19 +72,40 @@ class Gatekeeper:
         purpose: str = "",
         legacy: bool = False,
     ) -> None:
-        context = current_call()
         denied = Status.PERMISSION_DENIED
+        outcomes = [KeyOutcome(key, denied.value) for key in keys]
         await self.auditor.record_denial(
-            self.auditor.event(
-                principal=caller.principal,
-                method=context.method,
-                code=denied,
-                keys=[KeyOutcome(key, denied.value) for key in keys],
-                lawful_basis=basis,
+            self._event(
+                current_call(),
+                caller,
+                denied,
+                outcomes,
+                basis=basis,
                 purpose=purpose,
-                request_id=context.request_id,
-                peer=context.peer,
                 legacy=legacy,
             )
         )
         raise GRPCError(denied, problem)
+
+    def _event(
+        self,
+        context: CallContext,
+        caller: Caller,
+        code: Status,
+        keys: Sequence[KeyOutcome],
+        *,
+        basis: int,
+        purpose: str,
+        legacy: bool,
+    ) -> AuditEvent:
+        return self.auditor.event(
+            principal=caller.principal,
+            method=context.method,
+            code=code,
+            keys=keys,
+            lawful_basis=basis,
+            purpose=purpose,
+            request_id=context.request_id,
+            peer=context.peer,
+            legacy=legacy,
+        )
