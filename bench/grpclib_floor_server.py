@@ -1,8 +1,9 @@
 """The grpclib floor: the least a ``piinguin.v1`` server on Piinguin's stack can do.
 
 grpclib's ``Server`` with the codec Piinguin uses (``LimitedProtoCodec``: upb through
-``piinguin.wire``), the generated ``PiinguinBase`` with trivial handlers over a dict, a
-health service to poll, and the event loop and GC settings ``piinguin-server`` runs with.
+``piinguin.wire``) and its write coalescing (``piinguin.coalesce``), the generated
+``PiinguinBase`` with trivial handlers over a dict, a health service to poll, and the
+event loop and GC settings ``piinguin-server`` runs with.
 No authentication, audit, validation, logging, call tracking or reflection: a unary call
 here costs grpclib, h2, hpack, hyperframe, asyncio and the codec, and next to nothing else.
 Its figure against the grpcio reference is the most Piinguin could reach on this stack.
@@ -23,6 +24,7 @@ from grpclib.const import Status
 from grpclib.health.service import Health
 from grpclib.server import Server
 
+from piinguin.coalesce import coalesce_writes
 from piinguin.codec import LimitedProtoCodec
 from piinguin.server_main import _install_uvloop, _tune_gc  # as piinguin-server runs
 from piinguin.v1 import (
@@ -78,6 +80,7 @@ class Floor(PiinguinBase):
 
 async def serve(port: int) -> None:
     server = Server([Floor(), Health()], codec=LimitedProtoCodec(MAX_MESSAGE_BYTES))
+    coalesce_writes(server)
     await server.start("127.0.0.1", port)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

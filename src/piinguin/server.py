@@ -19,6 +19,7 @@ from piinguin.access import Gatekeeper
 from piinguin.auditing import Auditor
 from piinguin.auth import Authenticator
 from piinguin.calls import CallTracker
+from piinguin.coalesce import coalesce_writes
 from piinguin.codec import LimitedProtoCodec
 from piinguin.legacy import LegacyPiinguinService
 from piinguin.service import PiinguinService
@@ -80,14 +81,7 @@ class PiinguinServer:
         # grpclib's close() stops listening and cancels calls but leaves client connections
         # open; drain closes them, so it keeps each connection's protocol.
         self._connections: weakref.WeakSet[H2Protocol] = weakref.WeakSet()
-        make_protocol = self.grpc._protocol_factory
-
-        def tracked_protocol() -> H2Protocol:
-            protocol = make_protocol()
-            self._connections.add(protocol)
-            return protocol
-
-        self.grpc._protocol_factory = tracked_protocol  # type: ignore[method-assign]
+        coalesce_writes(self.grpc, self._connections.add)
 
     async def start(
         self,

@@ -1,0 +1,162 @@
+"""Write coalescing: a connection's frames of one loop turn leave in one socket write."""
+
+from __future__ import annotations
+
+import asyncio
+import struct
+from typing import Any
+
+import h2.config
+import h2.connection
+import h2.events
+
+from piinguin.coalesce import CoalescingProtocol, CoalescingTransport
+from piinguin.server import PiinguinServer
+from tests.conftest import running_server
+
+
+class RecordingTransport(asyncio.Transport):
+    """The socket end of a connection: records each write the server makes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes: list[bytes] = []
+        self.closed = False
+
+    def write(self, data: Any) -> None:
+        self.writes.append(bytes(data))
+
+    def close(self) -> None:
+        self.closed = True
+
+    def is_closing(self) -> bool:
+        return self.closed
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        return {"peername": ("127.0.0.1", 50000)}.get(name, default)
+
+
+async def turns(count: int = 3) -> None:
+    for _ in range(count):
+        await asyncio.sleep(0)
+
+
+async def test_writes_of_one_turn_leave_together_in_order() -> None:
+    real = RecordingTransport()
+    transport = CoalescingTransport(real, asyncio.get_running_loop())
+    transport.write(b"headers|")
+    transport.write(b"")
+    transport.write(bytearray(b"data|"))
+    transport.write(b"trailers")
+    assert real.writes == []  # nothing leaves before the turn is over
+    await turns(1)
+    assert real.writes == [b"headers|data|trailers"]
+
+    transport.write(b"next")
+    await turns(1)
+    assert real.writes == [b"headers|data|trailers", b"next"]
+
+
+async def test_close_sends_what_is_pending_first_and_later_writes_are_dropped() -> None:
+    real = RecordingTransport()
+    transport = CoalescingTransport(real, asyncio.get_running_loop())
+    transport.write(b"goaway")
+    transport.close()
+    assert real.writes == [b"goaway"]
+    assert real.closed
+    transport.write(b"too late")
+    await turns(1)
+    assert real.writes == [b"goaway"]
+
+
+def health_check(stream_id: int, client: h2.connection.H2Connection) -> None:
+    client.send_headers(
+        stream_id,
+        [
+            (":method", "POST"),
+            (":scheme", "http"),
+            (":path", "/grpc.health.v1.Health/Check"),
+            (":authority", "localhost"),
+            ("te", "trailers"),
+            ("content-type", "application/grpc"),
+        ],
+    )
+    client.send_data(stream_id, struct.pack(">?I", False, 0), end_stream=True)
+
+
+def frames(client: h2.connection.H2Connection, write: bytes) -> list[tuple[str, int]]:
+    """What one server write carries, as (event name, stream id) for the stream events."""
+    return [
+        (type(event).__name__, event.stream_id)
+        for event in client.receive_data(write)
+        if isinstance(
+            event,
+            h2.events.ResponseReceived | h2.events.DataReceived | h2.events.TrailersReceived,
+        )
+    ]
+
+
+Connected = tuple[CoalescingProtocol, RecordingTransport, h2.connection.H2Connection]
+
+
+async def connect(server: PiinguinServer) -> Connected:
+    """A connection made by the server's own protocol factory, past the HTTP/2 preface."""
+    protocol = server.grpc._protocol_factory()
+    assert isinstance(protocol, CoalescingProtocol)
+    transport = RecordingTransport()
+    protocol.connection_made(transport)
+    client = h2.connection.H2Connection(
+        h2.config.H2Configuration(client_side=True, header_encoding="ascii")
+    )
+    client.initiate_connection()
+    protocol.data_received(client.data_to_send())
+    await turns()
+    for write in transport.writes:  # the server's preface and acks
+        client.receive_data(write)
+    transport.writes.clear()
+    return protocol, transport, client
+
+
+async def test_a_unary_response_is_one_socket_write() -> None:
+    async with running_server() as server:
+        protocol, transport, client = await connect(server)
+        health_check(1, client)
+        protocol.data_received(client.data_to_send())
+        await turns()
+        answers = [frames(client, write) for write in transport.writes]
+        # grpclib alone writes the headers, the message and the trailers separately
+        assert [
+            ("ResponseReceived", 1),
+            ("DataReceived", 1),
+            ("TrailersReceived", 1),
+        ] in answers
+
+
+async def test_calls_finishing_in_the_same_turn_share_one_write() -> None:
+    async with running_server() as server:
+        protocol, transport, client = await connect(server)
+        for stream_id in (1, 3, 5):
+            health_check(stream_id, client)
+        protocol.data_received(client.data_to_send())
+        await turns()
+        answers = [frames(client, write) for write in transport.writes]
+        answered = [answer for answer in answers if answer]
+        assert len(answered) == 1
+        assert sorted(answered[0]) == sorted(
+            (name, stream_id)
+            for stream_id in (1, 3, 5)
+            for name in ("ResponseReceived", "DataReceived", "TrailersReceived")
+        )
+
+
+async def test_the_loop_s_flow_control_and_loss_reach_grpclib() -> None:
+    async with running_server() as server:
+        protocol, transport, _ = await connect(server)
+        write_ready = protocol.h2.connection.write_ready
+        protocol.pause_writing()
+        assert not write_ready.is_set()
+        protocol.resume_writing()
+        assert write_ready.is_set()
+        protocol.connection_lost(None)
+        assert transport.closed
+        assert protocol.h2.connection.is_closing()
