@@ -9,7 +9,9 @@ from typing import Any
 import h2.config
 import h2.connection
 import h2.events
+from grpclib.const import Status
 
+from piinguin.client import LawfulBasis, PiinguinClient, PiiRecord
 from piinguin.coalesce import CoalescingProtocol, CoalescingTransport
 from piinguin.server import PiinguinServer
 from tests.conftest import running_server
@@ -160,3 +162,20 @@ async def test_the_loop_s_flow_control_and_loss_reach_grpclib() -> None:
         protocol.connection_lost(None)
         assert transport.closed
         assert protocol.h2.connection.is_closing()
+
+
+async def test_large_concurrent_responses_arrive_whole_over_a_socket() -> None:
+    """Megabytes on one connection: many flow-control windows and the socket's own
+    back-pressure (pause_writing) pass through the coalescing transport intact."""
+    values = {f"k{i}": f"{i:02d}" + "x" * (60_000 + i) for i in range(20)}
+    async with running_server() as server, PiinguinClient(f"127.0.0.1:{server.port}") as client:
+        for key, value in values.items():
+            await client.create_record(PiiRecord(modified_value=key, original_value=value))
+        reads = [
+            client.read_records(list(values), basis=LawfulBasis.CONSENT, purpose="test")
+            for _ in range(4)
+        ]
+        for results in await asyncio.gather(*reads):
+            assert [result.status for result in results] == [Status.OK] * len(values)
+            got = [result.record.original_value if result.record else None for result in results]
+            assert got == list(values.values())
