@@ -5,13 +5,15 @@ from __future__ import annotations
 import logging
 import sys
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, Literal, TextIO
 
 import orjson
 import structlog
 from structlog.contextvars import merge_contextvars
-from structlog.typing import EventDict, WrappedLogger
+from structlog.exceptions import DropEvent
+from structlog.typing import EventDict, FilteringBoundLogger, WrappedLogger
 
 LogFormat = Literal["json", "console"]
 
@@ -57,6 +59,62 @@ def _render_json(logger: WrappedLogger, method_name: str, event_dict: EventDict)
     return orjson.dumps(_prepare(logger, method_name, event_dict), default=str).decode()
 
 
+#: structlog's level numbers by method name, aliases included.
+_LEVEL_METHODS = {
+    "debug": logging.DEBUG,
+    "info": logging.INFO,
+    "msg": logging.INFO,
+    "warning": logging.WARNING,
+    "warn": logging.WARNING,
+    "error": logging.ERROR,
+    "critical": logging.CRITICAL,
+    "fatal": logging.CRITICAL,
+}
+_OUTPUT_METHODS = {"msg": "info", "warn": "warning", "fatal": "critical"}
+
+
+def _lean_method(name: str) -> Callable[..., Any]:
+    """A level method doing in one frame what structlog's does in three (the method,
+    ``_proxy_to_logger``, ``_process_event``), with the same results."""
+    output = _OUTPUT_METHODS.get(name, name)
+
+    def emit(self: Any, event: str | None = None, *args: Any, **kw: Any) -> Any:
+        if args and event is not None:  # %-interpolation, as structlog's methods do it
+            only = args[0] if len(args) == 1 and isinstance(args[0], dict) and args[0] else None
+            event = event % (args if only is None else only)
+        event_dict: Any = {**self._context, **kw} if self._context else kw
+        if event is not None:
+            event_dict["event"] = event
+        try:
+            for processor in self._processors:
+                event_dict = processor(self._logger, output, event_dict)
+        except DropEvent:
+            return None
+        write = getattr(self._logger, output)
+        if isinstance(event_dict, str | bytes | bytearray):
+            return write(event_dict)
+        if isinstance(event_dict, tuple):
+            return write(*event_dict[0], **event_dict[1])
+        if isinstance(event_dict, dict):
+            return write(**event_dict)
+        raise ValueError("the last processor returned neither text, a tuple nor a dict")
+
+    emit.__name__ = name
+    return emit
+
+
+def lean_bound_logger(min_level: int) -> type[FilteringBoundLogger]:
+    """structlog's filtering bound logger for ``min_level``, its enabled level methods
+    replaced by ``_lean_method``'s: a unary read writes two lines, and structlog's
+    general path was about a fifth of Piinguin's own time per call (custom wrapper
+    classes are structlog's documented way to change it)."""
+    base = structlog.make_filtering_bound_logger(min_level)
+    methods = {
+        name: _lean_method(name) for name, level in _LEVEL_METHODS.items() if level >= min_level
+    }
+    return type("LeanFilteringBoundLogger", (base,), methods)
+
+
 def configure_logging(
     level: str, fmt: LogFormat, *, stream: TextIO | None = None, cache: bool = True
 ) -> None:
@@ -78,7 +136,7 @@ def configure_logging(
     numeric = logging.getLevelNamesMapping()[level.upper()]
     structlog.configure(
         processors=[_render_json] if fmt == "json" else [_prepare, renderer],
-        wrapper_class=structlog.make_filtering_bound_logger(numeric),
+        wrapper_class=lean_bound_logger(numeric),
         # One write per line (print writes the text and the newline apart), so lines of
         # several worker processes sharing stdout never interleave.
         logger_factory=structlog.WriteLoggerFactory(out),
