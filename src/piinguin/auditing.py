@@ -47,6 +47,8 @@ def operation_of(method: str) -> str:
 class Auditor:
     def __init__(self, store: AuditStore) -> None:
         self.store = store
+        # Resolved once, as CallTracker does: one audit line per read.
+        self._lines = log.bind()
 
     def event(
         self,
@@ -94,9 +96,8 @@ class Auditor:
         with contextlib.suppress(GRPCError):
             await self.record(event)
 
-    @staticmethod
-    def _log(event: AuditEvent) -> None:
-        log.info(
+    def _log(self, event: AuditEvent) -> None:
+        self._lines.info(
             "audit",
             event_id=event.event_id,
             principal=event.principal,

@@ -29,6 +29,7 @@ from piinguin.ids import new_id
 if TYPE_CHECKING:
     from grpclib._typing import IServable, IServerMethodFunc
 
+#: The call lines' logger; CallTracker resolves it once (see there).
 log = structlog.get_logger("piinguin.calls")
 
 #: Health and reflection keep answering while draining (load balancers must see
@@ -93,6 +94,13 @@ class CallTracker:
         self._idle = asyncio.Event()
         self._idle.set()
         self.draining = False
+        # Resolved now, once the entry point has configured logging, instead of through
+        # the lazy proxy on every call: a unary read is a few hundred microseconds.
+        lines = log.bind()
+        # Without authentication every line is a warning and says so.
+        self._emit, self._marks = (
+            (lines.warning, _INSECURE) if auth.is_insecure else (lines.info, _SECURE)
+        )
 
     @property
     def in_flight(self) -> int:
@@ -175,9 +183,7 @@ class CallTracker:
 
     def _log(self, context: CallContext, status: Status, seconds: float) -> None:
         caller = context.caller
-        # Without authentication every line is a warning and says so.
-        emit, marks = (log.warning, _INSECURE) if self.auth.is_insecure else (log.info, _SECURE)
-        emit(
+        self._emit(
             "call",
             method=context.method,
             peer=context.peer,
@@ -186,7 +192,7 @@ class CallTracker:
             code=_CODE_NAMES[status],
             duration_ms=round(seconds * 1000, 3),
             items=context.items,
-            **marks,
+            **self._marks,
         )
 
 
