@@ -7,6 +7,10 @@ the largest single cost of a call in the profile. ``CoalescingProtocol`` sits be
 event loop and grpclib's ``H2Protocol`` and gives it a transport that gathers those writes
 and sends them together once the current turn of the loop is over, so calls finishing in
 the same turn share one system call. The bytes and their order are unchanged.
+
+Back-pressure keeps working: the real transport still calls ``pause_writing`` when its
+buffer fills (now during the flush), and HTTP/2 flow control bounds what one turn can
+gather, as it bounded what the real transport buffered before.
 """
 
 from __future__ import annotations
@@ -48,7 +52,7 @@ class CoalescingTransport:
         self._transport.write(pending[0] if len(pending) == 1 else b"".join(pending))
 
     def close(self) -> None:
-        # grpclib closes after writing GOAWAY or a final frame: that frame must go out.
+        # What grpclib wrote before closing (a final frame, a reset) must still go out.
         self.flush()
         self._transport.close()
 
