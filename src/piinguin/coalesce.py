@@ -8,9 +8,12 @@ event loop and grpclib's ``H2Protocol`` and gives it a transport that gathers th
 and sends them together once the current turn of the loop is over, so calls finishing in
 the same turn share one system call. The bytes and their order are unchanged.
 
-Back-pressure keeps working: the real transport still calls ``pause_writing`` when its
-buffer fills (now during the flush), and HTTP/2 flow control bounds what one turn can
-gather, as it bounded what the real transport buffered before.
+Two cases write at once instead: when a turn has gathered ``EAGER_BYTES`` (a large
+response), so that the real transport's back-pressure (``pause_writing`` past its
+high-water mark) reaches grpclib's senders within the turn as it did before; and when the
+transport is already closing on its own (the peer half-closed, a TLS close), because it
+sends what it is given only until the connection is lost, which may come before the end
+of the turn.
 """
 
 from __future__ import annotations
@@ -22,38 +25,57 @@ from typing import Any, cast
 from grpclib.protocol import H2Protocol
 from grpclib.server import Server
 
+#: asyncio's default write high-water mark: past it, a transport pauses its protocol.
+EAGER_BYTES = 64 * 1024
+
 
 class CoalescingTransport:
     """The parts of ``asyncio.Transport`` grpclib uses, with ``write`` deferred to the end
     of the loop turn; anything else goes straight to the real transport."""
 
-    __slots__ = ("_loop", "_pending", "_transport")
+    __slots__ = ("_closed", "_loop", "_pending", "_pending_bytes", "_transport")
 
     def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
         self._transport = transport
         self._loop = loop
         self._pending: list[bytes] = []
+        self._pending_bytes = 0
+        self._closed = False
 
     def write(self, data: bytes | bytearray | memoryview) -> None:
-        if not data:
+        if not data or self._closed:
+            return
+        if self._transport.is_closing():
+            self.flush()
+            self._transport.write(data)
             return
         if not self._pending:
             self._loop.call_soon(self.flush)
         self._pending.append(bytes(data))
+        self._pending_bytes += len(data)
+        if self._pending_bytes >= EAGER_BYTES:
+            self.flush()
 
     def flush(self) -> None:
-        """Send what was written in this turn, if anything (idempotent)."""
+        """Send what was gathered, if anything (idempotent)."""
         pending = self._pending
         if not pending:
             return
         self._pending = []
-        if self._transport.is_closing():
-            return  # the peer is gone or close() already flushed; nothing can be sent
+        self._pending_bytes = 0
         self._transport.write(pending[0] if len(pending) == 1 else b"".join(pending))
 
+    def discard(self) -> None:
+        """The connection is lost: drop what is gathered and whatever comes after."""
+        self._closed = True
+        self._pending = []
+        self._pending_bytes = 0
+
     def close(self) -> None:
-        # What grpclib wrote before closing (a final frame, a reset) must still go out.
+        # What grpclib wrote before closing (a final frame, a reset) must still go out;
+        # what it writes after is for a connection it has given up.
         self.flush()
+        self._closed = True
         self._transport.close()
 
     def is_closing(self) -> bool:
@@ -87,6 +109,9 @@ class CoalescingProtocol(asyncio.Protocol):
         self.h2.data_received(data)
 
     def eof_received(self) -> bool | None:
+        # The transport closes after this returns; gathered bytes must reach it first.
+        if self.transport is not None:
+            self.transport.flush()
         return self.h2.eof_received()
 
     def pause_writing(self) -> None:
@@ -96,6 +121,8 @@ class CoalescingProtocol(asyncio.Protocol):
         self.h2.resume_writing()
 
     def connection_lost(self, exc: Exception | None) -> None:
+        if self.transport is not None:
+            self.transport.discard()
         self.h2.connection_lost(exc)
 
 

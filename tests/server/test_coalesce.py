@@ -9,11 +9,13 @@ from typing import Any
 import h2.config
 import h2.connection
 import h2.events
+import h2.settings
 from grpclib.const import Status
 
 from piinguin.client import LawfulBasis, PiinguinClient, PiiRecord
-from piinguin.coalesce import CoalescingProtocol, CoalescingTransport
+from piinguin.coalesce import EAGER_BYTES, CoalescingProtocol, CoalescingTransport
 from piinguin.server import PiinguinServer
+from piinguin.v1 import ReadPiiRecordsRequest, ReadPiiRecordsResponse
 from tests.conftest import running_server
 
 
@@ -57,6 +59,32 @@ async def test_writes_of_one_turn_leave_together_in_order() -> None:
     transport.write(b"next")
     await turns(1)
     assert real.writes == [b"headers|data|trailers", b"next"]
+
+
+async def test_a_turn_that_gathers_a_lot_writes_it_at_once() -> None:
+    """Past EAGER_BYTES the real transport gets the bytes within the turn, so its
+    back-pressure (pause_writing) can stop grpclib's senders in that turn."""
+    real = RecordingTransport()
+    transport = CoalescingTransport(real, asyncio.get_running_loop())
+    chunk = b"x" * (EAGER_BYTES // 4)
+    for _ in range(4):
+        transport.write(chunk)
+    assert real.writes == [chunk * 4]
+    transport.write(b"tail")
+    assert len(real.writes) == 1
+    await turns(1)
+    assert real.writes == [chunk * 4, b"tail"]
+
+
+async def test_a_transport_closing_on_its_own_still_gets_writes_at_once() -> None:
+    """After the peer's EOF the transport sends what it is given until the connection
+    is lost, which can come before the end of the turn."""
+    real = RecordingTransport()
+    transport = CoalescingTransport(real, asyncio.get_running_loop())
+    transport.write(b"gathered|")
+    real.closed = True  # closing, by itself
+    transport.write(b"late")
+    assert real.writes == [b"gathered|", b"late"]
 
 
 async def test_close_sends_what_is_pending_first_and_later_writes_are_dropped() -> None:
@@ -179,3 +207,97 @@ async def test_large_concurrent_responses_arrive_whole_over_a_socket() -> None:
             assert [result.status for result in results] == [Status.OK] * len(values)
             got = [result.record.original_value if result.record else None for result in results]
             assert got == list(values.values())
+
+
+async def test_a_client_that_half_closes_after_its_request_gets_its_answer() -> None:
+    """The request, then EOF: asyncio closes the transport on the server side at once,
+    and the answer written in the next turn must still go out (over a real socket)."""
+    async with running_server() as server:
+        for _ in range(5):
+            client = h2.connection.H2Connection(
+                h2.config.H2Configuration(client_side=True, header_encoding="ascii")
+            )
+            client.initiate_connection()
+            health_check(1, client)
+            reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+            writer.write(client.data_to_send())
+            writer.write_eof()
+            answer = await asyncio.wait_for(reader.read(), 5)
+            writer.close()
+            assert ("TrailersReceived", 1) in frames(client, answer)
+
+
+class PausingTransport(RecordingTransport):
+    """A socket whose kernel buffer takes EAGER_BYTES: past that it pauses the protocol,
+    as asyncio's transports do at their high-water mark, until ``drain``."""
+
+    def __init__(self, protocol: CoalescingProtocol) -> None:
+        super().__init__()
+        self.protocol = protocol
+        self.buffered = 0
+        self.paused = False
+
+    def write(self, data: Any) -> None:
+        super().write(data)
+        self.buffered += len(data)
+        if not self.paused and self.buffered > EAGER_BYTES:
+            self.paused = True
+            self.protocol.pause_writing()
+
+    def drain(self) -> None:
+        self.buffered = 0
+        if self.paused:
+            self.paused = False
+            self.protocol.resume_writing()
+
+
+async def test_a_large_response_waits_for_a_full_socket_within_its_turn() -> None:
+    values = [f"{i:02d}" + "x" * 60_000 for i in range(20)]  # a 1.2 MB answer
+    async with running_server() as server:
+        async with PiinguinClient(f"127.0.0.1:{server.port}") as vault:
+            for i, value in enumerate(values):
+                await vault.create_record(PiiRecord(modified_value=f"k{i}", original_value=value))
+        protocol = server.grpc._protocol_factory()
+        assert isinstance(protocol, CoalescingProtocol)
+        transport = PausingTransport(protocol)
+        protocol.connection_made(transport)
+        client = h2.connection.H2Connection(
+            h2.config.H2Configuration(client_side=True, header_encoding="ascii")
+        )
+        client.initiate_connection()
+        # windows far larger than the answer: only the socket can hold the server back
+        client.update_settings({h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: 2**31 - 1})
+        client.increment_flow_control_window(2**30)
+        request = bytes(
+            ReadPiiRecordsRequest(
+                modified_values=[f"k{i}" for i in range(20)],
+                lawful_basis=LawfulBasis.CONSENT,
+                purpose="test",
+            )
+        )
+        client.send_headers(
+            1,
+            [
+                (":method", "POST"),
+                (":scheme", "http"),
+                (":path", "/piinguin.v1.Piinguin/ReadPiiRecords"),
+                (":authority", "localhost"),
+                ("te", "trailers"),
+                ("content-type", "application/grpc"),
+            ],
+        )
+        client.send_data(1, struct.pack(">?I", False, len(request)) + request, end_stream=True)
+        protocol.data_received(client.data_to_send())
+        await turns(10)
+
+        # grpclib stopped at the frame that filled the socket, not at the end of the answer
+        assert transport.paused
+        assert transport.buffered < 2 * EAGER_BYTES
+        for _ in range(100):
+            transport.drain()
+            await turns(1)
+        events = client.receive_data(b"".join(transport.writes))
+        assert any(isinstance(event, h2.events.TrailersReceived) for event in events)
+        body = b"".join(event.data for event in events if isinstance(event, h2.events.DataReceived))
+        response = ReadPiiRecordsResponse.parse(body[5:])  # past the gRPC message prefix
+        assert [r.record.original_value if r.record else None for r in response.results] == values
