@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any, Literal, TextIO
 
@@ -75,44 +75,72 @@ _OUTPUT_METHODS = {"msg": "info", "warn": "warning", "fatal": "critical"}
 
 def _lean_method(name: str) -> Callable[..., Any]:
     """A level method doing in one frame what structlog's does in three (the method,
-    ``_proxy_to_logger``, ``_process_event``), with the same results."""
+    ``_proxy_to_logger``, ``_process_event``), with the same results. (structlog's
+    ``CallsiteParameterAdder`` would need ``additional_ignores=["piinguin.logs"]``.)"""
     output = _OUTPUT_METHODS.get(name, name)
 
-    def emit(self: Any, event: str | None = None, *args: Any, **kw: Any) -> Any:
-        if args and event is not None:  # %-interpolation, as structlog's methods do it
-            only = args[0] if len(args) == 1 and isinstance(args[0], dict) and args[0] else None
-            event = event % (args if only is None else only)
-        event_dict: Any = {**self._context, **kw} if self._context else kw
+    def emit(self: Any, event: str | None, *args: Any, **kw: Any) -> Any:
+        if args:  # %-interpolation, as structlog's methods do it
+            mapping = len(args) == 1 and isinstance(args[0], Mapping) and args[0]
+            event = event % (args[0] if mapping else args)  # type: ignore[operator]
+        if self._context:
+            event_dict: Any = self._context.copy()  # keeps structlog's context_class
+            event_dict.update(kw)
+        else:
+            event_dict = kw
         if event is not None:
             event_dict["event"] = event
         try:
             for processor in self._processors:
                 event_dict = processor(self._logger, output, event_dict)
+            write = getattr(self._logger, output)
+            if isinstance(event_dict, str | bytes | bytearray):
+                return write(event_dict)
+            if isinstance(event_dict, tuple):
+                return write(*event_dict[0], **event_dict[1])
+            if isinstance(event_dict, dict):
+                return write(**event_dict)
         except DropEvent:
             return None
-        write = getattr(self._logger, output)
-        if isinstance(event_dict, str | bytes | bytearray):
-            return write(event_dict)
-        if isinstance(event_dict, tuple):
-            return write(*event_dict[0], **event_dict[1])
-        if isinstance(event_dict, dict):
-            return write(**event_dict)
         raise ValueError("the last processor returned neither text, a tuple nor a dict")
 
-    emit.__name__ = name
+    emit.__name__ = emit.__qualname__ = name
     return emit
 
 
-def lean_bound_logger(min_level: int) -> type[FilteringBoundLogger]:
-    """structlog's filtering bound logger for ``min_level``, its enabled level methods
-    replaced by ``_lean_method``'s: a unary read writes two lines, and structlog's
-    general path was about a fifth of Piinguin's own time per call (custom wrapper
-    classes are structlog's documented way to change it)."""
+def _lean_class(min_level: int) -> type[FilteringBoundLogger]:
     base = structlog.make_filtering_bound_logger(min_level)
-    methods = {
+    methods: dict[str, Any] = {
         name: _lean_method(name) for name, level in _LEVEL_METHODS.items() if level >= min_level
     }
-    return type("LeanFilteringBoundLogger", (base,), methods)
+    methods["__module__"] = __name__
+    return type(f"Lean{base.__name__}", (base,), methods)
+
+
+# One class a level, created once under the name it is found by, so that loggers pickle
+# as structlog's own do (structlog pre-creates its classes for the same reason).
+LeanBoundLoggerFilteringAtNotset = _lean_class(logging.NOTSET)
+LeanBoundLoggerFilteringAtDebug = _lean_class(logging.DEBUG)
+LeanBoundLoggerFilteringAtInfo = _lean_class(logging.INFO)
+LeanBoundLoggerFilteringAtWarning = _lean_class(logging.WARNING)
+LeanBoundLoggerFilteringAtError = _lean_class(logging.ERROR)
+LeanBoundLoggerFilteringAtCritical = _lean_class(logging.CRITICAL)
+_LEAN_CLASSES = {
+    logging.NOTSET: LeanBoundLoggerFilteringAtNotset,
+    logging.DEBUG: LeanBoundLoggerFilteringAtDebug,
+    logging.INFO: LeanBoundLoggerFilteringAtInfo,
+    logging.WARNING: LeanBoundLoggerFilteringAtWarning,
+    logging.ERROR: LeanBoundLoggerFilteringAtError,
+    logging.CRITICAL: LeanBoundLoggerFilteringAtCritical,
+}
+
+
+def lean_bound_logger(min_level: int) -> type[FilteringBoundLogger]:
+    """structlog's filtering bound logger for ``min_level`` (a ``logging`` level), its
+    enabled level methods replaced by ``_lean_method``'s: a unary read writes two lines,
+    and structlog's general path was about a fifth of Piinguin's own time per call
+    (custom wrapper classes are structlog's documented way to change it)."""
+    return _LEAN_CLASSES[min_level]
 
 
 def configure_logging(

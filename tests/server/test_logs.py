@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import pickle
 from collections.abc import Callable
+from types import MappingProxyType
 from typing import Any
 
 import pytest
@@ -61,6 +63,7 @@ USES: dict[str, Callable[[Any], object]] = {
     "bound context, field wins": lambda log: log.bind(a=1, b=2).warning("e", b=3),
     "interpolated args": lambda log: log.info("%s of %d", "one", 2),
     "interpolated dict": lambda log: log.error("%(who)s", {"who": "me"}),
+    "interpolated mapping": lambda log: log.info("%(n)s", MappingProxyType({"n": 1})),
     "aliases": lambda log: (log.msg("m"), log.warn("w"), log.fatal("f")),  # noqa: G010
     "below the level": lambda log: log.debug("hidden", x=1),
     "exception": lambda log: log.exception("boom"),  # noqa: LOG004 (exc_info=True either way)
@@ -91,8 +94,8 @@ def test_levels_below_the_minimum_stay_structlog_s_no_ops() -> None:
     logger.warning("loud")
     assert capture.calls == [("warning", ("warning: event='loud'",), {})]
     # the enabled methods are the lean ones, the rest structlog's own
-    assert lean.warning.__qualname__.startswith("_lean_method")
-    assert not lean.info.__qualname__.startswith("_lean_method")
+    assert lean.warning.__module__ == "piinguin.logs"
+    assert lean.info.__module__ == "structlog._native"
 
 
 def test_a_last_processor_returning_something_else_is_an_error() -> None:
@@ -107,6 +110,32 @@ def test_a_last_processor_returning_something_else_is_an_error() -> None:
 
 def test_configured_logging_uses_the_lean_methods(log_output: Callable[[], str]) -> None:
     logger = structlog.get_logger("piinguin.test").bind()
-    assert type(logger).info.__qualname__.startswith("_lean_method")
+    assert type(logger).info.__module__ == "piinguin.logs"
     logger.info("configured", n=1)
     assert '"event":"configured"' in log_output()
+
+
+@pytest.mark.parametrize(
+    "wrapper",
+    [lean_bound_logger(logging.INFO), structlog.make_filtering_bound_logger(logging.INFO)],
+)
+def test_an_event_is_required_and_a_logger_may_drop_it(wrapper: Any) -> None:
+    class Dropping(Capture):
+        def info(self, *_: Any) -> None:
+            raise DropEvent
+
+    logger = wrapper(Dropping(), processors=[as_text], context={})
+    with pytest.raises(TypeError):
+        logger.info()
+    assert logger.info("dropped by the logger itself") is None
+
+
+def test_lean_loggers_pickle_as_structlog_s_do() -> None:
+    logger = lean_bound_logger(logging.INFO)(
+        structlog.PrintLogger(),
+        processors=[as_text],
+        context={"a": 1},  # type: ignore[call-arg]
+    )
+    copy = pickle.loads(pickle.dumps(logger))
+    assert type(copy) is type(logger)
+    assert copy._context == {"a": 1}
