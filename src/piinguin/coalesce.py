@@ -19,7 +19,7 @@ of the turn.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, cast
 
 from grpclib.protocol import H2Protocol
@@ -55,6 +55,13 @@ class CoalescingTransport:
         self._pending_bytes += len(data)
         if self._pending_bytes >= EAGER_BYTES:
             self.flush()
+
+    def writelines(self, chunks: Iterable[bytes | bytearray | memoryview]) -> None:
+        for chunk in chunks:
+            self.write(chunk)
+
+    def get_write_buffer_size(self) -> int:
+        return self._pending_bytes + self._transport.get_write_buffer_size()
 
     def flush(self) -> None:
         """Send what was gathered, if anything (idempotent)."""

@@ -36,6 +36,9 @@ class RecordingTransport(asyncio.Transport):
     def is_closing(self) -> bool:
         return self.closed
 
+    def get_write_buffer_size(self) -> int:
+        return 0  # the kernel took everything
+
     def get_extra_info(self, name: str, default: Any = None) -> Any:
         return {"peername": ("127.0.0.1", 50000)}.get(name, default)
 
@@ -59,6 +62,17 @@ async def test_writes_of_one_turn_leave_together_in_order() -> None:
     transport.write(b"next")
     await turns(1)
     assert real.writes == [b"headers|data|trailers", b"next"]
+
+
+async def test_writelines_and_the_buffer_size_count_what_is_gathered() -> None:
+    real = RecordingTransport()
+    transport = CoalescingTransport(real, asyncio.get_running_loop())
+    transport.write(b"first|")
+    transport.writelines([b"second|", b"third"])
+    assert transport.get_write_buffer_size() == len(b"first|second|third")
+    await turns(1)
+    assert real.writes == [b"first|second|third"]
+    assert transport.get_write_buffer_size() == 0
 
 
 async def test_a_turn_that_gathers_a_lot_writes_it_at_once() -> None:
