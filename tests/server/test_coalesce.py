@@ -113,19 +113,35 @@ async def test_close_sends_what_is_pending_first_and_later_writes_are_dropped() 
     assert real.writes == [b"goaway"]
 
 
-def health_check(stream_id: int, client: h2.connection.H2Connection) -> None:
+def h2_client() -> h2.connection.H2Connection:
+    """The client end, its preface ready to send."""
+    client = h2.connection.H2Connection(
+        h2.config.H2Configuration(client_side=True, header_encoding="ascii")
+    )
+    client.initiate_connection()
+    return client
+
+
+def send_call(
+    client: h2.connection.H2Connection, stream_id: int, path: str, message: bytes = b""
+) -> None:
+    """A unary gRPC request: headers, then the length-prefixed message."""
     client.send_headers(
         stream_id,
         [
             (":method", "POST"),
             (":scheme", "http"),
-            (":path", "/grpc.health.v1.Health/Check"),
+            (":path", path),
             (":authority", "localhost"),
             ("te", "trailers"),
             ("content-type", "application/grpc"),
         ],
     )
-    client.send_data(stream_id, struct.pack(">?I", False, 0), end_stream=True)
+    client.send_data(stream_id, struct.pack(">?I", False, len(message)) + message, end_stream=True)
+
+
+def health_check(stream_id: int, client: h2.connection.H2Connection) -> None:
+    send_call(client, stream_id, "/grpc.health.v1.Health/Check")
 
 
 def frames(client: h2.connection.H2Connection, write: bytes) -> list[tuple[str, int]]:
@@ -143,16 +159,19 @@ def frames(client: h2.connection.H2Connection, write: bytes) -> list[tuple[str, 
 Connected = tuple[CoalescingProtocol, RecordingTransport, h2.connection.H2Connection]
 
 
-async def connect(server: PiinguinServer) -> Connected:
-    """A connection made by the server's own protocol factory, past the HTTP/2 preface."""
+def served_protocol(server: PiinguinServer) -> CoalescingProtocol:
+    """A connection's protocol, as the server's own factory makes it."""
     protocol = server.grpc._protocol_factory()
     assert isinstance(protocol, CoalescingProtocol)
+    return protocol
+
+
+async def connect(server: PiinguinServer) -> Connected:
+    """A connection made by the server's own protocol factory, past the HTTP/2 preface."""
+    protocol = served_protocol(server)
     transport = RecordingTransport()
     protocol.connection_made(transport)
-    client = h2.connection.H2Connection(
-        h2.config.H2Configuration(client_side=True, header_encoding="ascii")
-    )
-    client.initiate_connection()
+    client = h2_client()
     protocol.data_received(client.data_to_send())
     await turns()
     for write in transport.writes:  # the server's preface and acks
@@ -228,10 +247,7 @@ async def test_a_client_that_half_closes_after_its_request_gets_its_answer() -> 
     and the answer written in the next turn must still go out (over a real socket)."""
     async with running_server() as server:
         for _ in range(5):
-            client = h2.connection.H2Connection(
-                h2.config.H2Configuration(client_side=True, header_encoding="ascii")
-            )
-            client.initiate_connection()
+            client = h2_client()
             health_check(1, client)
             reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
             writer.write(client.data_to_send())
@@ -271,14 +287,10 @@ async def test_a_large_response_waits_for_a_full_socket_within_its_turn() -> Non
         async with PiinguinClient(f"127.0.0.1:{server.port}") as vault:
             for i, value in enumerate(values):
                 await vault.create_record(PiiRecord(modified_value=f"k{i}", original_value=value))
-        protocol = server.grpc._protocol_factory()
-        assert isinstance(protocol, CoalescingProtocol)
+        protocol = served_protocol(server)
         transport = PausingTransport(protocol)
         protocol.connection_made(transport)
-        client = h2.connection.H2Connection(
-            h2.config.H2Configuration(client_side=True, header_encoding="ascii")
-        )
-        client.initiate_connection()
+        client = h2_client()
         # windows far larger than the answer: only the socket can hold the server back
         client.update_settings({h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: 2**31 - 1})
         client.increment_flow_control_window(2**30)
@@ -289,18 +301,7 @@ async def test_a_large_response_waits_for_a_full_socket_within_its_turn() -> Non
                 purpose="test",
             )
         )
-        client.send_headers(
-            1,
-            [
-                (":method", "POST"),
-                (":scheme", "http"),
-                (":path", "/piinguin.v1.Piinguin/ReadPiiRecords"),
-                (":authority", "localhost"),
-                ("te", "trailers"),
-                ("content-type", "application/grpc"),
-            ],
-        )
-        client.send_data(1, struct.pack(">?I", False, len(request)) + request, end_stream=True)
+        send_call(client, 1, "/piinguin.v1.Piinguin/ReadPiiRecords", request)
         protocol.data_received(client.data_to_send())
         await turns(10)
 
