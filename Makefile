@@ -41,8 +41,8 @@ test-tools:
 	  command -v docker-compose > /dev/null || echo "note: docker-compose unavailable; its test will skip"; }
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests bench tools
+	$(BIN)/ruff format --check src tests bench tools
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
@@ -90,4 +90,4 @@ clean:
 ## the Lambda runtime's wheels (CPython 3.11, manylinux2014 x86_64) from the package index.
 .PHONY: lambda
 lambda: $(STAMP)
-	$(BIN)/python -m relay.package dist/piinguin-relay.zip
+	$(BIN)/python -m tools.package_relay dist/piinguin-relay.zip

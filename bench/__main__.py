@@ -23,12 +23,12 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from bench import relay_rows, server_rows
+from bench.harness import Bench, Sizes
 from bench.load import pick
 from bench.procs import ROOT, Cores, Processes
-from bench.profile import profile
+from bench.profiling import profile
 from bench.reference_server import generate
 from bench.results import Row, table
-from bench.setup import Bench, Sizes
 
 ROWS: dict[str, Callable[[Bench], list[Row]]] = {
     "unary": server_rows.unary,

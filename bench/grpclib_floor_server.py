@@ -1,7 +1,7 @@
 """The grpclib floor: the least a ``piinguin.v1`` server on Piinguin's stack can do.
 
 grpclib's ``Server`` with the codec Piinguin uses (``LimitedProtoCodec``: upb through
-``piinguin.wire``) and its write coalescing (``piinguin.coalesce``), the generated
+``piinguin.wire``) and its write coalescing (``piinguin.server.coalesce``), the generated
 ``PiinguinBase`` with trivial handlers over a dict, a health service to poll, and the
 event loop and GC settings ``piinguin-server`` runs with.
 No authentication, audit, validation, logging, call tracking or reflection: a unary call
@@ -24,9 +24,9 @@ from grpclib.const import Status
 from grpclib.health.service import Health
 from grpclib.server import Server
 
-from piinguin.coalesce import coalesce_writes
 from piinguin.codec import LimitedProtoCodec
-from piinguin.server_main import _install_uvloop, _tune_gc  # as piinguin-server runs
+from piinguin.server.coalesce import coalesce_writes
+from piinguin.server.main import _install_uvloop, _tune_gc  # as piinguin-server runs
 from piinguin.v1 import (
     CreatePiiRecordsRequest,
     CreatePiiRecordsResponse,

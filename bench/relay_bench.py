@@ -30,7 +30,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from piinguin.healthcheck import check
+from piinguin.cli.healthcheck import check
 from relay.config import RelayConfig
 from relay.handler import Relay
 from relay.parse import parse_event

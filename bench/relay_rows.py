@@ -17,9 +17,9 @@ from typing import Any
 
 from bench.calls import TOKEN
 from bench.events import PAIRS_PER_EVENT, kinesis_event, pii_lines
+from bench.harness import Bench
 from bench.procs import free_port, python, venv_script
 from bench.results import Goal, Row, interleave, not_available, paired
-from bench.setup import Bench
 from relay import parse_line
 
 BATCH_WRITE_LIMIT = 25

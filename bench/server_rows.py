@@ -9,10 +9,10 @@ import statistics
 import subprocess
 
 from bench import calls
+from bench.harness import BULK, SPREAD, UNARY, Bench
 from bench.load import Concurrency
 from bench.procs import Cores, venv_script
 from bench.results import Goal, Row, interleave, not_available, paired
-from bench.setup import BULK, SPREAD, UNARY, Bench
 
 UNARY_FIGURE = "unary ReadPiiRecord, auth + audit on"
 FLOOR_FIGURE = "unary ReadPiiRecord, bare grpclib floor"

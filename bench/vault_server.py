@@ -27,13 +27,13 @@ from typing import Any
 import aioboto3
 import uvloop
 
-from piinguin.auth import Authenticator
+from piinguin.access.auth import Authenticator
 from piinguin.logs import configure_logging
 from piinguin.server import PiinguinServer
 from storage import MemoryStorage, Storage
 from storage.audit import AuditEvent, AuditPage, AuditQuery, AuditStore
-from storage.audit_memory import MemoryAuditStore
-from storage.dynamodb import DynamoDBStorage, create_table
+from storage.dynamodb.records import DynamoDBStorage, create_table
+from storage.memory import MemoryAuditStore
 
 TABLE = "piinguin-bench"
 

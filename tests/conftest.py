@@ -16,13 +16,13 @@ from typing import Any
 import pytest
 from grpclib.client import Channel
 
-from piinguin.auth import Authenticator
+from piinguin.access.auth import Authenticator
 from piinguin.logs import configure_logging
 from piinguin.server import PiinguinServer
 from piinguin.v1 import PiinguinStub
 from storage import MemoryStorage, Storage
 from storage.audit import AuditStore
-from storage.audit_memory import MemoryAuditStore
+from storage.memory import MemoryAuditStore
 
 
 class LogBuffer(io.StringIO):

@@ -11,7 +11,7 @@ from grpclib.exceptions import GRPCError
 
 from storage import StorageMisconfigured, StorageUnavailable
 
-log = structlog.get_logger("piinguin.service")
+log = structlog.get_logger("piinguin.services.vault")
 
 T = TypeVar("T")
 

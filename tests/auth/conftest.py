@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from piinguin.auth import Authenticator
+from piinguin.access.auth import Authenticator
+from piinguin.access.policy import token_digest
 from piinguin.client import PiinguinClient
-from piinguin.policy import token_digest
 from piinguin.server import PiinguinServer
 from piinguin.tls import client_context, server_context
 from storage import MemoryStorage
-from storage.audit_memory import MemoryAuditStore
+from storage.memory import MemoryAuditStore
 
 from .certs import Authority, Pem
 

@@ -12,7 +12,7 @@ from grpclib.const import Status
 from piinguin.client import LawfulBasis, PiiRecord, Unavailable
 from storage import Record, StorageUnavailable
 from storage.audit import AuditEvent, AuditPage, AuditQuery
-from storage.audit_memory import MemoryAuditStore
+from storage.memory import MemoryAuditStore
 
 from .conftest import Vault
 
@@ -103,7 +103,7 @@ class BrokenAudit(MemoryAuditStore):
 async def test_a_read_whose_event_cannot_be_stored_fails_with_no_pii(
     start_server: Callable[..., object], vault: Vault, bulk: bool, log_output: Callable[[], str]
 ) -> None:
-    from piinguin.auth import Authenticator
+    from piinguin.access.auth import Authenticator
     from piinguin.client import PiinguinClient
 
     await stock(vault)
@@ -129,7 +129,7 @@ async def test_a_read_whose_event_cannot_be_stored_fails_with_no_pii(
 async def test_a_denial_stands_when_the_audit_store_fails(
     start_server: Callable[..., object], policy_file: object
 ) -> None:
-    from piinguin.auth import Authenticator
+    from piinguin.access.auth import Authenticator
     from piinguin.client import PermissionDenied, PiinguinClient
 
     async with (
@@ -265,7 +265,7 @@ async def test_successful_writes_are_not_audited_but_denied_ones_are(vault: Vaul
 async def test_the_cli_answers_who_accessed_a_key(vault: Vault) -> None:
     import io
 
-    from piinguin.cli import main
+    from piinguin.cli.main import main
 
     await stock(vault)
     async with vault.as_("support") as client:
@@ -295,7 +295,7 @@ class UnreachableAudit(MemoryAuditStore):
 async def test_listing_from_an_unreachable_audit_log_is_unavailable(
     start_server: Callable[..., object], log_output: Callable[[], str]
 ) -> None:
-    from piinguin.auth import Authenticator
+    from piinguin.access.auth import Authenticator
     from piinguin.client import PiinguinClient
 
     async with (

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
+from piinguin.access.policy import Policy, PolicyError
 from piinguin.client import LawfulBasis, PiinguinClient, PiiRecord, Unauthenticated
-from piinguin.config import ServerConfig
-from piinguin.policy import Policy, PolicyError
-from piinguin.server_main import serve
+from piinguin.server.config import ServerConfig
+from piinguin.server.main import serve
 from tests.server.doubles import SlowStorage
 
 from .conftest import TOKENS, policy_text
@@ -35,7 +35,7 @@ async def test_sighup_reloads_the_policy_without_dropping_calls_in_flight(
     monkeypatch: pytest.MonkeyPatch, policy_file: Path, log_output: Callable[[], str]
 ) -> None:
     storage = SlowStorage()
-    monkeypatch.setattr("piinguin.server_main.MemoryStorage", lambda: storage)
+    monkeypatch.setattr("piinguin.server.main.MemoryStorage", lambda: storage)
     listening: asyncio.Future[int] = asyncio.get_running_loop().create_future()
     stop = asyncio.Event()
     config = ServerConfig(port=0, policy=str(policy_file), grace_period=30)

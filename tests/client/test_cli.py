@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from grpclib.const import Status
 
-from piinguin.cli import main
+from piinguin.cli.main import main
 from storage import Record
 from tests.client.conftest import HANG, MAX_BULK_ITEMS, MAX_MESSAGE_BYTES, Scripted, Vault
 

@@ -24,7 +24,7 @@ from piinguin.client import (
     Unavailable,
     parse_target,
 )
-from piinguin.client_errors import translated_errors
+from piinguin.client.errors import translated_errors
 from tests.client.conftest import HANG, NO_RECORD, Scripted, Vault
 
 BASIS, PURPOSE = LawfulBasis.CONSENT, "support ticket 42"

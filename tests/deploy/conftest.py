@@ -12,7 +12,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from piinguin.healthcheck import check
+from piinguin.cli.healthcheck import check
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent

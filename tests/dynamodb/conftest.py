@@ -15,9 +15,9 @@ from typing import Any
 
 import pytest
 
-from piinguin.config import ServerConfig
-from piinguin.healthcheck import check
-from piinguin.server_main import serve
+from piinguin.cli.healthcheck import check
+from piinguin.server.config import ServerConfig
+from piinguin.server.main import serve
 from tests import dynamodb_fixtures
 from tests.dynamodb_fixtures import REGION, fresh_table_name
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from piinguin.config import ServerConfig
 from piinguin.options import OptionError
+from piinguin.server.config import ServerConfig
 
 AUTH = ["--insecure-no-auth"]
 

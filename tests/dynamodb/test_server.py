@@ -16,8 +16,8 @@ from piinguin.client import LawfulBasis, PiinguinClient, PiiRecord, RecordNotFou
 from piinguin.options import OptionError
 from piinguin.v1 import ListAuditEventsRequest, PiinguinStub
 from storage.audit import AuditQuery
-from storage.dynamodb import create_table
-from storage.dynamodb_audit import DynamoDBAuditStore, create_audit_table
+from storage.dynamodb.audit import DynamoDBAuditStore, create_audit_table
+from storage.dynamodb.records import create_table
 from tests.dynamodb_fixtures import dynamodb_client
 
 from .conftest import ServerStarter, health, wait_for_health, wait_for_log

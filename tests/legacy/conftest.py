@@ -9,12 +9,12 @@ from types import ModuleType
 
 import pytest
 
-from piinguin.auth import Authenticator
+from piinguin.access.auth import Authenticator
 from piinguin.server import PiinguinServer
 from storage import MemoryStorage, Storage
 from storage.audit import AuditEvent, AuditQuery
-from storage.audit_memory import MemoryAuditStore
-from storage.dynamodb import DynamoDBStorage
+from storage.dynamodb.records import DynamoDBStorage
+from storage.memory import MemoryAuditStore
 from tests import dynamodb_fixtures
 from tests.dynamodb_fixtures import dynamodb_client, fresh_table
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from piinguin.policy import Policy, token_digest
+from piinguin.access.policy import Policy, token_digest
 
 TOKENS = {
     "writer": "writer-token-5c2e",

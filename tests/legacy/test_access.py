@@ -16,9 +16,9 @@ from grpclib.client import Channel
 from grpclib.health.v1.health_grpc import HealthStub
 from grpclib.health.v1.health_pb2 import HealthCheckRequest, HealthCheckResponse
 
-from piinguin.legacy import PURPOSE
-from piinguin.legacy_protocol import SERVICE_NAME
 from piinguin.server import PiinguinServer
+from piinguin.services.legacy import PURPOSE
+from piinguin.services.legacy_protocol import SERVICE_NAME
 from piinguin.v1 import LawfulBasis
 from storage.audit import AuditEvent, KeyOutcome
 

@@ -9,7 +9,7 @@ import pytest
 from grpclib.const import Status
 from grpclib.exceptions import GRPCError
 
-from piinguin.arrivals import batches
+from piinguin.services.arrivals import batches
 
 END = object()
 

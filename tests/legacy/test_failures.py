@@ -13,7 +13,7 @@ import grpc
 import pytest
 from grpclib.client import Channel
 
-from piinguin.legacy_protocol import (
+from piinguin.services.legacy_protocol import (
     SERVICE_NAME,
     ChangeRecordResponse,
     CreatePiiRecordRequest,
@@ -27,7 +27,7 @@ from piinguin.legacy_protocol import (
 from piinguin.wire import from_wire, to_wire
 from storage import MemoryStorage, Record, StorageMisconfigured, StorageUnavailable
 from storage.audit import AuditEvent
-from storage.audit_memory import MemoryAuditStore
+from storage.memory import MemoryAuditStore
 from tests.server.doubles import FaultyStorage
 
 pytestmark = pytest.mark.socket

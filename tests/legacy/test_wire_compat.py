@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from piinguin.auth import Authenticator
-from storage.audit_memory import MemoryAuditStore
-from storage.dynamodb import DynamoDBStorage
+from piinguin.access.auth import Authenticator
+from storage.dynamodb.records import DynamoDBStorage
+from storage.memory import MemoryAuditStore
 from tests.dynamodb_fixtures import dynamodb_client, fresh_table
 
 from .original_client import Connect, OriginalClient

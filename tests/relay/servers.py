@@ -16,13 +16,13 @@ from typing import Any
 
 from grpclib.events import RecvRequest, listen
 
-from piinguin.auth import Authenticator
+from piinguin.access.auth import Authenticator
 from piinguin.client import LawfulBasis, PiinguinClient
 from piinguin.server import PiinguinServer
 from relay.extract import Pair
 from relay.handler import BatchResponse, Relay
 from storage import Record, WriteOutcome
-from storage.audit_memory import MemoryAuditStore
+from storage.memory import MemoryAuditStore
 from tests.server.doubles import FaultyStorage
 
 

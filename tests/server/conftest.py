@@ -8,15 +8,15 @@ import pytest
 from grpclib.client import Channel
 from grpclib.testing import ChannelFor
 
-from piinguin.access import Gatekeeper
-from piinguin.auditing import Auditor
-from piinguin.auth import Authenticator
-from piinguin.calls import CallTracker
+from piinguin.access.auditing import Auditor
+from piinguin.access.auth import Authenticator
+from piinguin.access.gatekeeper import Gatekeeper
 from piinguin.codec import LimitedProtoCodec
-from piinguin.service import PiinguinService
+from piinguin.server.calls import CallTracker
+from piinguin.services.vault import PiinguinService
 from piinguin.v1 import PiinguinStub
 from storage import MemoryStorage
-from storage.audit_memory import MemoryAuditStore
+from storage.memory import MemoryAuditStore
 
 MAX_BULK_ITEMS = 10
 MAX_MESSAGE_BYTES = 256 * 1024

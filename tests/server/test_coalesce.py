@@ -13,8 +13,8 @@ import h2.settings
 from grpclib.const import Status
 
 from piinguin.client import LawfulBasis, PiinguinClient, PiiRecord
-from piinguin.coalesce import EAGER_BYTES, CoalescingProtocol, CoalescingTransport
 from piinguin.server import PiinguinServer
+from piinguin.server.coalesce import EAGER_BYTES, CoalescingProtocol, CoalescingTransport
 from piinguin.v1 import ReadPiiRecordsRequest, ReadPiiRecordsResponse
 from tests.conftest import running_server
 

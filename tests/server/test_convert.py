@@ -6,7 +6,7 @@ import dataclasses
 from datetime import UTC, datetime
 
 from piinguin import v1
-from piinguin.convert import message_from_record, record_from_message
+from piinguin.services.convert import message_from_record, record_from_message
 from storage import Record
 
 COLLECTED = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)

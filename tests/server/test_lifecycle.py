@@ -15,9 +15,9 @@ from grpclib.client import Channel
 from grpclib.const import Status
 from grpclib.exceptions import GRPCError
 
-from piinguin.config import ServerConfig
 from piinguin.server import PiinguinServer
-from piinguin.server_main import serve
+from piinguin.server.config import ServerConfig
+from piinguin.server.main import serve
 from piinguin.v1 import CreatePiiRecordRequest, PiinguinStub, PiiRecord
 
 from .doubles import SlowStorage
@@ -123,7 +123,7 @@ async def test_sigterm_drains_the_entry_point_with_a_call_in_flight(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     storage = SlowStorage()
-    monkeypatch.setattr("piinguin.server_main.MemoryStorage", lambda: storage)
+    monkeypatch.setattr("piinguin.server.main.MemoryStorage", lambda: storage)
     listening: asyncio.Future[int] = asyncio.get_running_loop().create_future()
     serving = asyncio.create_task(
         serve(ServerConfig(port=0, grace_period=30, insecure_no_auth=True), listening=listening)

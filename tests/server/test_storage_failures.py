@@ -10,7 +10,7 @@ from grpclib.client import Channel
 from grpclib.const import Status
 from grpclib.exceptions import GRPCError
 
-from piinguin.auth import Authenticator
+from piinguin.access.auth import Authenticator
 from piinguin.server import PiinguinServer
 from piinguin.v1 import (
     CreatePiiRecordRequest,
@@ -24,7 +24,7 @@ from piinguin.v1 import (
     ReadPiiRecordsRequest,
 )
 from storage import Record, StorageMisconfigured, StorageUnavailable
-from storage.audit_memory import MemoryAuditStore
+from storage.memory import MemoryAuditStore
 
 from .doubles import FaultyStorage
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from piinguin.services.validation import MAX_PROVENANCE_CHARS, record_problem
 from piinguin.v1 import PiiRecord
-from piinguin.validation import MAX_PROVENANCE_CHARS, record_problem
 from storage import MAX_KEY_BYTES
 
 LIMIT = "x" * MAX_PROVENANCE_CHARS

@@ -9,8 +9,8 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from storage.audit import AuditEvent, AuditQuery, AuditStore, KeyOutcome
-from storage.dynamodb_audit import DynamoDBAuditStore, create_audit_table
-from storage.dynamodb_batch import BatchPolicy
+from storage.dynamodb.audit import DynamoDBAuditStore, create_audit_table
+from storage.dynamodb.batch import BatchPolicy
 from tests.dynamodb_fixtures import fresh_table_name
 from tests.storage.dynamodb_faults import FAST_RETRIES
 

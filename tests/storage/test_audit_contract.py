@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from storage.audit import AuditEvent, AuditQuery, AuditStore, KeyOutcome
-from storage.audit_memory import MemoryAuditStore
+from storage.memory import MemoryAuditStore
 from storage.records import MAX_KEY_BYTES
 from tests.dynamodb_fixtures import dynamodb_client
 from tests.storage.audit_events import (

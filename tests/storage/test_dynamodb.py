@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from storage import ItemFailed, Record, StorageError, StorageMisconfigured, StorageUnavailable
-from storage.dynamodb import BatchPolicy, DynamoDBStorage, create_table
+from storage.dynamodb.records import BatchPolicy, DynamoDBStorage, create_table
 from tests.dynamodb_fixtures import dynamodb_client, fresh_table_name
 from tests.storage.dynamodb_faults import GET, WRITE, FaultyClient, client_error, storage_on
 

@@ -12,9 +12,9 @@ import pytest
 
 from storage import StorageMisconfigured, StorageUnavailable
 from storage.audit import AuditQuery, KeyOutcome
-from storage.dynamodb import create_table
-from storage.dynamodb_audit import DynamoDBAuditStore, create_audit_table
-from storage.dynamodb_batch import BatchPolicy
+from storage.dynamodb.audit import DynamoDBAuditStore, create_audit_table
+from storage.dynamodb.batch import BatchPolicy
+from storage.dynamodb.records import create_table
 from tests.dynamodb_fixtures import dynamodb_client, fresh_table_name
 from tests.storage.audit_events import T0, audit_store_on, fresh_audit_table, make_event
 from tests.storage.dynamodb_faults import FAST_RETRIES, client_error, throttled

@@ -15,7 +15,7 @@ from grpclib.const import Status
 from grpclib.exceptions import GRPCError
 from grpclib.protocol import Peer
 
-from piinguin.policy import EVERYTHING, Grant, Policy
+from piinguin.access.policy import EVERYTHING, Grant, Policy
 
 
 @dataclass(frozen=True, slots=True)

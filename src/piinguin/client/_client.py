@@ -4,7 +4,7 @@
         await client.create_record(PiiRecord(modified_value=key, original_value=email))
         record = await client.read_record(key, basis=LawfulBasis.CONSENT, purpose="ticket 42")
 
-Failed calls raise the exceptions of ``piinguin.client_errors``; bulk calls answer one
+Failed calls raise the exceptions of ``piinguin.client.errors``; bulk calls answer one
 ``ItemResult`` per item, in request order, and raise only when the call as a whole fails.
 """
 
@@ -22,7 +22,7 @@ from grpclib.client import Channel
 from grpclib.const import Status
 from grpclib.metadata import encode_metadata
 
-from piinguin.client_errors import (
+from piinguin.client.errors import (
     DeadlineExceeded,
     InvalidArgument,
     PermissionDenied,

@@ -9,9 +9,9 @@ from typing import TYPE_CHECKING
 
 from botocore.exceptions import ClientError
 
-from storage.dynamodb_audit_items import PK, SK
-from storage.dynamodb_errors import map_dynamodb_errors
-from storage.dynamodb_table import Layout, create, verify
+from storage.dynamodb.audit_items import PK, SK
+from storage.dynamodb.errors import map_dynamodb_errors
+from storage.dynamodb.tables import Layout, create, verify
 from storage.errors import StorageMisconfigured
 
 if TYPE_CHECKING:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from storage.dynamodb_errors import map_dynamodb_errors
+from storage.dynamodb.errors import map_dynamodb_errors
 from storage.errors import StorageMisconfigured, StorageUnavailable
 
 if TYPE_CHECKING:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from storage.audit import AuditEvent, AuditPage, AuditQuery
-from storage.dynamodb_audit_items import (
+from storage.dynamodb.audit_items import (
     DAYS,
     PK,
     SK,
@@ -26,15 +26,15 @@ from storage.dynamodb_audit_items import (
     partition,
     start_key,
 )
-from storage.dynamodb_audit_table import create_audit_table, map_audit_errors, verify_audit_table
-from storage.dynamodb_batch import MAX_WRITE_BATCH, BatchCall, BatchPolicy
+from storage.dynamodb.audit_table import create_audit_table, map_audit_errors, verify_audit_table
+from storage.dynamodb.batch import MAX_WRITE_BATCH, BatchCall, BatchPolicy
 from storage.errors import StorageMisconfigured, StorageUnavailable
 
 if TYPE_CHECKING:
     from types_aiobotocore_dynamodb.client import DynamoDBClient
     from types_aiobotocore_dynamodb.type_defs import AttributeValueTypeDef, QueryInputTypeDef
 
-    from storage.dynamodb_items import Item
+    from storage.dynamodb.items import Item
 
 __all__ = ["DynamoDBAuditStore", "create_audit_table"]
 

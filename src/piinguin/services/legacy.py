@@ -25,11 +25,11 @@ from typing import TypeVar
 from grpclib.const import Status as Code
 from grpclib.exceptions import GRPCError
 
-from piinguin import arrivals
-from piinguin.access import Gatekeeper
-from piinguin.calls import count_items
-from piinguin.convert import record_from_message
-from piinguin.legacy_protocol import (
+from piinguin.access.context import count_items
+from piinguin.access.gatekeeper import Gatekeeper
+from piinguin.services import arrivals
+from piinguin.services.convert import record_from_message
+from piinguin.services.legacy_protocol import (
     ChangeRecordResponse,
     CreatePiiRecordRequest,
     DeletePiiRecordRequest,
@@ -40,11 +40,11 @@ from piinguin.legacy_protocol import (
     ReadPiiRecordResponse,
     Status,
 )
-from piinguin.service import NOT_FOUND_MESSAGE, read_code
+from piinguin.services.validation import key_problem, record_problem
+from piinguin.services.vault import NOT_FOUND_MESSAGE, read_code
 from piinguin.stored import stored
 from piinguin.v1 import LawfulBasis
 from piinguin.v1 import PiiRecord as V1Record
-from piinguin.validation import key_problem, record_problem
 from storage import ItemFailed, ReadOutcome, Record, Storage, WriteOutcome
 from storage.audit import KeyOutcome
 

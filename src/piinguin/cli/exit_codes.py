@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from piinguin.client_errors import (
+from piinguin.client.errors import (
     DeadlineExceeded,
     InvalidArgument,
     PermissionDenied,

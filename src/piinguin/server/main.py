@@ -19,19 +19,19 @@ import structlog
 from aiobotocore.config import AioConfig
 from botocore.exceptions import BotoCoreError, ClientError, NoRegionError
 
-from piinguin.auth import Authenticator
-from piinguin.config import ServerConfig
+from piinguin.access.auth import Authenticator
+from piinguin.access.policy import PolicyError
 from piinguin.logs import configure_logging
 from piinguin.options import OptionError
-from piinguin.policy import PolicyError
 from piinguin.server import PiinguinServer
+from piinguin.server.config import ServerConfig
+from piinguin.server.workers import supervise
 from piinguin.tls import server_context
-from piinguin.workers import supervise
 from storage import MemoryStorage, Storage, StorageMisconfigured
 from storage.audit import AuditStore
-from storage.audit_memory import MemoryAuditStore
-from storage.dynamodb import DynamoDBStorage, create_table
-from storage.dynamodb_audit import DynamoDBAuditStore, create_audit_table
+from storage.dynamodb.audit import DynamoDBAuditStore, create_audit_table
+from storage.dynamodb.records import DynamoDBStorage, create_table
+from storage.memory import MemoryAuditStore
 
 if TYPE_CHECKING:
     from types_aiobotocore_dynamodb.client import DynamoDBClient

@@ -8,10 +8,11 @@ from typing import NoReturn
 from grpclib.const import Status
 from grpclib.exceptions import GRPCError
 
-from piinguin.access import Gatekeeper
-from piinguin.audit_api import list_audit_events
-from piinguin.calls import count_items
-from piinguin.convert import message_from_record, record_from_message
+from piinguin.access.context import count_items
+from piinguin.access.gatekeeper import Gatekeeper
+from piinguin.services.audit_api import list_audit_events
+from piinguin.services.convert import message_from_record, record_from_message
+from piinguin.services.validation import justification_problem, key_problem, record_problem
 from piinguin.stored import stored
 from piinguin.v1 import (
     CreatePiiRecordRequest,
@@ -32,7 +33,6 @@ from piinguin.v1 import (
     ReadPiiRecordsResponse,
     ReadResult,
 )
-from piinguin.validation import justification_problem, key_problem, record_problem
 from storage import (
     ItemFailed,
     ReadOutcome,

@@ -18,8 +18,8 @@ import sys
 from collections.abc import Mapping, Sequence
 from typing import Any, TextIO
 
-from piinguin.cli_commands import Streams, add_commands
-from piinguin.cli_exit import EXIT_CODES_HELP, EXIT_USAGE, describe, exit_code
+from piinguin.cli.commands import Streams, add_commands
+from piinguin.cli.exit_codes import EXIT_CODES_HELP, EXIT_USAGE, describe, exit_code
 from piinguin.client import PiinguinClient, PiinguinError, parse_target
 from piinguin.options import Option, OptionError, build_parser, resolve
 from piinguin.tls import client_context

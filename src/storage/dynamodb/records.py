@@ -10,9 +10,9 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from storage.dynamodb_batch import BatchCall, BatchPolicy
-from storage.dynamodb_items import CREATED_AT, KEY, decode, encode, encode_time, key_item
-from storage.dynamodb_table import Layout, create, verify
+from storage.dynamodb.batch import BatchCall, BatchPolicy
+from storage.dynamodb.items import CREATED_AT, KEY, decode, encode, encode_time, key_item
+from storage.dynamodb.tables import Layout, create, verify
 from storage.records import ItemFailed, ReadOutcome, Record, WriteOutcome
 
 if TYPE_CHECKING:

@@ -1,4 +1,4 @@
-"""The relay's Lambda deployment zip: ``make lambda`` (``python -m relay.package OUT.zip``).
+"""The relay's Lambda deployment zip: ``make lambda`` (``python -m tools.package_relay OUT.zip``).
 
 The zip holds what ``relay.handler`` imports, and nothing else:
 
@@ -38,7 +38,7 @@ RUNTIME = (
     "3.11",
     "--only-binary=:all:",
 )
-_PYPROJECT = Path(__file__).resolve().parents[2] / "pyproject.toml"
+_PYPROJECT = Path(__file__).resolve().parents[1] / "pyproject.toml"
 _EPOCH = (1980, 1, 1, 0, 0, 0)  # the earliest time a zip entry can carry
 _PROBE = """
 import json, sys
@@ -142,7 +142,7 @@ def _canonical(name: str) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m relay.package", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m tools.package_relay", description=__doc__)
     parser.add_argument("out", type=Path, help="the zip to write")
     args = parser.parse_args(argv)
     needed = build(args.out)

@@ -11,9 +11,9 @@ from collections.abc import Sequence
 from grpclib.const import Status
 from grpclib.exceptions import GRPCError
 
-from piinguin.auditing import Auditor
-from piinguin.auth import Caller
-from piinguin.calls import CallContext, current_call
+from piinguin.access.auditing import Auditor
+from piinguin.access.auth import Caller
+from piinguin.access.context import CallContext, current_call
 from storage.audit import AuditEvent, KeyOutcome
 
 

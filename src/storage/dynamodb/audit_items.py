@@ -30,13 +30,13 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from storage.audit import AuditEvent, KeyOutcome
-from storage.dynamodb_items import encode_time
+from storage.dynamodb.items import encode_time
 from storage.records import MAX_KEY_BYTES
 
 if TYPE_CHECKING:
     from types_aiobotocore_dynamodb.type_defs import AttributeValueTypeDef
 
-    from storage.dynamodb_items import Item
+    from storage.dynamodb.items import Item
 
 PK, SK = "pk", "sk"
 DAYS = "DAYS"

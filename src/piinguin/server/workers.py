@@ -25,9 +25,9 @@ from typing import cast
 
 import structlog
 
-from piinguin.config import ServerConfig
+from piinguin.server.config import ServerConfig
 
-log = structlog.get_logger("piinguin.workers")
+log = structlog.get_logger("piinguin.server.workers")
 
 
 def reserve_port(host: str, port: int) -> socket.socket:

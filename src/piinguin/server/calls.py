@@ -13,8 +13,6 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Mapping
-from contextvars import ContextVar
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import structlog
@@ -22,15 +20,16 @@ from grpclib.const import Handler, Status
 from grpclib.exceptions import GRPCError
 from grpclib.server import Stream
 
-from piinguin.auditing import Auditor
-from piinguin.auth import Authenticator, Caller
+from piinguin.access.auditing import Auditor
+from piinguin.access.auth import Authenticator
+from piinguin.access.context import CallContext, enter_call, leave_call
 from piinguin.ids import new_id
 
 if TYPE_CHECKING:
     from grpclib._typing import IServable, IServerMethodFunc
 
 #: The call lines' logger; CallTracker resolves it once (see there).
-log = structlog.get_logger("piinguin.calls")
+log = structlog.get_logger("piinguin.server.calls")
 
 #: Health and reflection keep answering while draining (load balancers must see
 #: NOT_SERVING), need no credentials, and their long-lived streams must not hold the
@@ -47,33 +46,6 @@ _MAX_REQUEST_ID = 128
 #: Status names by member: ``Status.name`` is a property lookup per call.
 _CODE_NAMES = {status: status.name for status in Status}
 _NO_METADATA: Mapping[str, Any] = {}
-
-
-@dataclass(slots=True)
-class CallContext:
-    method: str
-    peer: str
-    request_id: str
-    caller: Caller | None = None
-    items: int = 0
-
-
-_current: ContextVar[CallContext | None] = ContextVar("piinguin_call", default=None)
-
-
-def current_call() -> CallContext:
-    """The running call's context; outside a tracked call (in-memory tests), an
-    unauthenticated stand-in."""
-    context = _current.get()
-    if context is None:
-        context = CallContext(method="", peer="", request_id=new_id())
-        _current.set(context)
-    return context
-
-
-def count_items(items: int) -> None:
-    """Record how many items the current call carries, for its log line."""
-    current_call().items = items
 
 
 def _request_id(metadata: object) -> str:
@@ -133,7 +105,7 @@ class CallTracker:
             )
             self._in_flight += 1
             self._idle.clear()
-            token = _current.set(context)
+            token = enter_call(context)
             status = Status.OK
             started = time.perf_counter()
             try:
@@ -160,7 +132,7 @@ class CallTracker:
                 status = Status.UNKNOWN
                 raise
             finally:
-                _current.reset(token)
+                leave_call(token)
                 self._in_flight -= 1
                 if self._in_flight == 0:
                     self._idle.set()

@@ -15,14 +15,14 @@ from grpclib.protocol import H2Protocol
 from grpclib.reflection.service import ServerReflection
 from grpclib.server import Server
 
-from piinguin.access import Gatekeeper
-from piinguin.auditing import Auditor
-from piinguin.auth import Authenticator
-from piinguin.calls import CallTracker
-from piinguin.coalesce import coalesce_writes
+from piinguin.access.auditing import Auditor
+from piinguin.access.auth import Authenticator
+from piinguin.access.gatekeeper import Gatekeeper
 from piinguin.codec import LimitedProtoCodec
-from piinguin.legacy import LegacyPiinguinService
-from piinguin.service import PiinguinService
+from piinguin.server.calls import CallTracker
+from piinguin.server.coalesce import coalesce_writes
+from piinguin.services.legacy import LegacyPiinguinService
+from piinguin.services.vault import PiinguinService
 from piinguin.v1 import DESCRIPTOR_POOL
 from storage import Storage, StorageError
 from storage.audit import AuditStore
@@ -43,7 +43,7 @@ def _reflection_pool() -> object:
 class PiinguinServer:
     """Owns a grpclib ``Server`` and the state around it; storage is owned by the caller.
 
-    ``legacy_api`` also serves the original piinguin's protocol (``piinguin.legacy``).
+    ``legacy_api`` also serves the original piinguin's protocol (``piinguin.services.legacy``).
     ``start`` listens, ``wait_ready`` turns health SERVING once storage answers, and
     ``drain`` is the graceful stop: NOT_SERVING, refuse new calls, let the ones in flight
     finish within a grace period, then close.

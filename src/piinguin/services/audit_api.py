@@ -5,8 +5,9 @@ from __future__ import annotations
 from grpclib.const import Status
 from grpclib.exceptions import GRPCError
 
-from piinguin.access import Gatekeeper
-from piinguin.calls import count_items
+from piinguin.access.context import count_items
+from piinguin.access.gatekeeper import Gatekeeper
+from piinguin.services.validation import key_problem
 from piinguin.stored import stored
 from piinguin.v1 import (
     AuditEvent,
@@ -15,7 +16,6 @@ from piinguin.v1 import (
     ListAuditEventsRequest,
     ListAuditEventsResponse,
 )
-from piinguin.validation import key_problem
 from storage.audit import AuditEvent as StoredEvent
 from storage.audit import AuditQuery, KeyOutcome
 

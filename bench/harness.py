@@ -11,7 +11,7 @@ from pathlib import Path
 from bench.calls import TOKEN, Call
 from bench.load import Concurrency, Load
 from bench.procs import Cores, Processes, free_port, python, venv_script
-from piinguin.policy import token_digest
+from piinguin.access.policy import token_digest
 
 UNARY = Concurrency(connections=4, streams=16)
 #: As many calls in flight, on more connections: SO_REUSEPORT spreads connections, not

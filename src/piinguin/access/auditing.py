@@ -16,7 +16,7 @@ from storage.audit import AuditEvent, AuditStore, KeyOutcome
 from storage.frozen import builder
 
 log = structlog.get_logger("piinguin.audit")
-_errors = structlog.get_logger("piinguin.auditing")
+_errors = structlog.get_logger("piinguin.access.auditing")
 
 #: The operation each method performs, by its last path segment (v1 and legacy alike).
 OPERATIONS = {

@@ -17,8 +17,8 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from storage.dynamodb_errors import Transient, map_dynamodb_errors
-from storage.dynamodb_items import key_item, key_of
+from storage.dynamodb.errors import Transient, map_dynamodb_errors
+from storage.dynamodb.items import key_item, key_of
 from storage.errors import StorageError, StorageUnavailable
 from storage.records import ItemFailed
 
@@ -30,7 +30,7 @@ if TYPE_CHECKING:
         WriteRequestTypeDef,
     )
 
-    from storage.dynamodb_items import Item
+    from storage.dynamodb.items import Item
 
 #: DynamoDB's limits on one BatchWriteItem and one BatchGetItem request.
 MAX_WRITE_BATCH = 25

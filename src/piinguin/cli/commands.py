@@ -17,9 +17,9 @@ from typing import TextIO
 import betterproto2
 from grpclib.const import Status
 
-from piinguin.cli_exit import EXIT_OK, describe, exit_code
+from piinguin.cli.exit_codes import EXIT_OK, describe, exit_code
 from piinguin.client import ItemResult, LawfulBasis, PiinguinClient, PiiRecord
-from piinguin.client_errors import error_for_status
+from piinguin.client.errors import error_for_status
 from piinguin.v1 import AuditEvent
 
 BASES = {

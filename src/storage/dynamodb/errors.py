@@ -33,7 +33,7 @@ from botocore.exceptions import (
     WaiterError,
 )
 
-from storage.dynamodb_items import KEY
+from storage.dynamodb.items import KEY
 from storage.errors import StorageError, StorageMisconfigured, StorageUnavailable
 
 THROTTLING_CODES = frozenset(

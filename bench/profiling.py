@@ -13,9 +13,9 @@ from collections import Counter
 from pathlib import Path
 
 from bench import calls
+from bench.harness import BULK, UNARY, Bench
 from bench.load import Concurrency
 from bench.procs import BIN
-from bench.setup import BULK, UNARY, Bench
 
 TOP = 15
 SECONDS = 5  # at 100 samples a second, enough for shares to about a percent

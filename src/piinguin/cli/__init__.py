@@ -1,0 +1,1 @@
+"""The ``piinguin`` command line and ``piinguin-healthcheck``, both built on the client."""

@@ -1,0 +1,6 @@
+"""The server runtime: ``PiinguinServer``, its entry point, workers, call tracking and
+write coalescing."""
+
+from piinguin.server.core import PiinguinServer
+
+__all__ = ["PiinguinServer"]

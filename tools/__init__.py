@@ -1,0 +1,1 @@
+"""Build scripts run from the checkout, never installed: `make lambda` uses package_relay."""
