@@ -10,7 +10,7 @@ import pytest
 
 from relay.config import RelayConfig
 from relay.handler import Relay
-from tests.server.doubles import FaultyStorage
+from tests.doubles import FaultyStorage
 
 from .servers import RelayFactory, Vault, serving
 

@@ -23,7 +23,7 @@ from relay.extract import Pair
 from relay.handler import BatchResponse, Relay
 from storage import Record, WriteOutcome
 from storage.memory import MemoryAuditStore
-from tests.server.doubles import FaultyStorage
+from tests.doubles import FaultyStorage
 
 
 @dataclass

@@ -9,7 +9,7 @@ import pytest
 
 from piinguin.options import OptionError
 from relay.config import RelayConfig
-from tests.auth.certs import Authority
+from tests.piinguin.access.certs import Authority
 
 TARGET = {"PIINGUIN_TARGET": "piinguin.internal:50051"}
 

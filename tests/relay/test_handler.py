@@ -18,7 +18,8 @@ from relay.config import RelayConfig
 from relay.extract import Pair
 from relay.handler import BatchResponse, Relay
 from relay.parse import parse_event
-from tests.auth.certs import Authority
+from tests.doubles import FaultyStorage
+from tests.piinguin.access.certs import Authority
 from tests.relay.factory import (
     expected_pair,
     json_item,
@@ -32,7 +33,6 @@ from tests.relay.factory import (
     raw_record,
     sequence_number,
 )
-from tests.server.doubles import FaultyStorage
 
 from .servers import Hangs, RelayFactory, StopsAfter, Vault, invoke, serving
 

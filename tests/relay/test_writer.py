@@ -12,8 +12,8 @@ from piinguin.client import PiiRecord
 from relay.extract import Pair
 from relay.writer import to_record
 from storage import Record, WriteOutcome
+from tests.doubles import FaultyStorage
 from tests.relay.factory import kinesis_record, lambda_event, pii_line, pojo_item
-from tests.server.doubles import FaultyStorage
 
 from .servers import RelayFactory, invoke, serving
 

@@ -12,7 +12,7 @@ from storage.audit import AuditEvent, AuditQuery, AuditStore, KeyOutcome
 from storage.dynamodb.audit import DynamoDBAuditStore, create_audit_table
 from storage.dynamodb.batch import BatchPolicy
 from tests.dynamodb_fixtures import fresh_table_name
-from tests.storage.dynamodb_faults import FAST_RETRIES
+from tests.storage.dynamodb.faults import FAST_RETRIES
 
 if TYPE_CHECKING:
     from types_aiobotocore_dynamodb.client import DynamoDBClient

@@ -20,7 +20,7 @@ import pytest
 from storage import MemoryStorage, Storage
 from tests import dynamodb_fixtures
 from tests.dynamodb_fixtures import dynamodb_client, fresh_table
-from tests.storage.dynamodb_faults import FaultyClient, connection_lost, storage_on, throttled
+from tests.storage.dynamodb.faults import FaultyClient, connection_lost, storage_on, throttled
 
 if TYPE_CHECKING:
     from types_aiobotocore_dynamodb.client import DynamoDBClient

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from piinguin.cli.healthcheck import check
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 BIN = Path(sys.executable).parent
 
 

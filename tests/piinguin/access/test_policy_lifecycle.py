@@ -17,7 +17,7 @@ from piinguin.access.policy import Policy, PolicyError
 from piinguin.client import LawfulBasis, PiinguinClient, PiiRecord, Unauthenticated
 from piinguin.server.config import ServerConfig
 from piinguin.server.main import serve
-from tests.server.doubles import SlowStorage
+from tests.doubles import SlowStorage
 
 from .conftest import TOKENS, policy_text
 

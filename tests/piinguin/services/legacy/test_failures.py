@@ -28,7 +28,7 @@ from piinguin.wire import from_wire, to_wire
 from storage import MemoryStorage, Record, StorageMisconfigured, StorageUnavailable
 from storage.audit import AuditEvent
 from storage.memory import MemoryAuditStore
-from tests.server.doubles import FaultyStorage
+from tests.doubles import FaultyStorage
 
 pytestmark = pytest.mark.socket
 

@@ -13,7 +13,7 @@ import pytest
 
 from storage import ItemFailed, Record, StorageMisconfigured, StorageUnavailable, WriteOutcome
 from storage.dynamodb.records import BatchPolicy
-from tests.storage.dynamodb_faults import (
+from tests.storage.dynamodb.faults import (
     GET,
     WRITE,
     FaultyClient,

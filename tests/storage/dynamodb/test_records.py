@@ -15,7 +15,7 @@ import pytest
 from storage import ItemFailed, Record, StorageError, StorageMisconfigured, StorageUnavailable
 from storage.dynamodb.records import BatchPolicy, DynamoDBStorage, create_table
 from tests.dynamodb_fixtures import dynamodb_client, fresh_table_name
-from tests.storage.dynamodb_faults import GET, WRITE, FaultyClient, client_error, storage_on
+from tests.storage.dynamodb.faults import GET, WRITE, FaultyClient, client_error, storage_on
 
 if TYPE_CHECKING:
     from types_aiobotocore_dynamodb.client import DynamoDBClient

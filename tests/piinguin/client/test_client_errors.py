@@ -25,7 +25,7 @@ from piinguin.client import (
     parse_target,
 )
 from piinguin.client.errors import translated_errors
-from tests.client.conftest import HANG, NO_RECORD, Scripted, Vault
+from tests.piinguin.client.conftest import HANG, NO_RECORD, Scripted, Vault
 
 BASIS, PURPOSE = LawfulBasis.CONSENT, "support ticket 42"
 

@@ -25,8 +25,7 @@ from piinguin.v1 import (
 )
 from storage import Record, StorageMisconfigured, StorageUnavailable
 from storage.memory import MemoryAuditStore
-
-from .doubles import FaultyStorage
+from tests.doubles import FaultyStorage
 
 
 @pytest.fixture

@@ -22,8 +22,7 @@ from piinguin.v1 import (
     ReadPiiRecordsRequest,
 )
 from storage import StorageUnavailable
-
-from .doubles import FaultyStorage
+from tests.doubles import FaultyStorage
 
 pytestmark = pytest.mark.socket
 

@@ -17,7 +17,7 @@ from piinguin.client import (
     RecordNotFound,
     ResourceExhausted,
 )
-from tests.client.conftest import MAX_BULK_ITEMS, MAX_MESSAGE_BYTES, Vault
+from tests.piinguin.client.conftest import MAX_BULK_ITEMS, MAX_MESSAGE_BYTES, Vault
 
 BASIS, PURPOSE = LawfulBasis.CONSENT, "support ticket 42"
 TSTAMP = datetime(2024, 5, 1, 12, 30, tzinfo=UTC)

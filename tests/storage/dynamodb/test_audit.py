@@ -17,7 +17,7 @@ from storage.dynamodb.batch import BatchPolicy
 from storage.dynamodb.records import create_table
 from tests.dynamodb_fixtures import dynamodb_client, fresh_table_name
 from tests.storage.audit_events import T0, audit_store_on, fresh_audit_table, make_event
-from tests.storage.dynamodb_faults import FAST_RETRIES, client_error, throttled
+from tests.storage.dynamodb.faults import FAST_RETRIES, client_error, throttled
 
 if TYPE_CHECKING:
     from types_aiobotocore_dynamodb.client import DynamoDBClient

@@ -16,7 +16,7 @@ from grpclib.const import Status
 
 from piinguin.cli.main import main
 from storage import Record
-from tests.client.conftest import HANG, MAX_BULK_ITEMS, MAX_MESSAGE_BYTES, Scripted, Vault
+from tests.piinguin.client.conftest import HANG, MAX_BULK_ITEMS, MAX_MESSAGE_BYTES, Scripted, Vault
 
 VALUE = "alice@example.com"
 CONSOLE_SCRIPT = Path(sys.executable).with_name("piinguin")

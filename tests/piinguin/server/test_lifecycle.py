@@ -19,8 +19,7 @@ from piinguin.server import PiinguinServer
 from piinguin.server.config import ServerConfig
 from piinguin.server.main import serve
 from piinguin.v1 import CreatePiiRecordRequest, PiinguinStub, PiiRecord
-
-from .doubles import SlowStorage
+from tests.doubles import SlowStorage
 
 pytestmark = pytest.mark.socket
 
