@@ -26,7 +26,7 @@ from piinguin.access.context import CallContext, enter_call, leave_call
 from piinguin.ids import new_id
 
 if TYPE_CHECKING:
-    from grpclib._typing import IServable, IServerMethodFunc
+    from piinguin.server.grpclib_internals import IServable, IServerMethodFunc
 
 #: The call lines' logger; CallTracker resolves it once (see there).
 log = structlog.get_logger("piinguin.server.calls")

@@ -25,6 +25,8 @@ from typing import Any, cast
 from grpclib.protocol import H2Protocol
 from grpclib.server import Server
 
+from piinguin.server.grpclib_internals import wrap_protocol_factory
+
 #: asyncio's default write high-water mark: past it, a transport pauses its protocol.
 EAGER_BYTES = 64 * 1024
 
@@ -138,13 +140,15 @@ def coalesce_writes(
 ) -> None:
     """Serve ``server``'s connections through ``CoalescingProtocol``; ``on_connection``
     sees each grpclib protocol as it is made. Call before ``server.start``."""
+
+    def coalescing(make_protocol: Callable[[], H2Protocol]) -> Callable[[], CoalescingProtocol]:
+        def coalescing_protocol() -> CoalescingProtocol:
+            protocol = make_protocol()
+            if on_connection is not None:
+                on_connection(protocol)
+            return CoalescingProtocol(protocol)
+
+        return coalescing_protocol
+
     # grpclib has no seam for the protocol; its factory is the one place to put one.
-    make_protocol = server._protocol_factory
-
-    def coalescing_protocol() -> CoalescingProtocol:
-        protocol = make_protocol()
-        if on_connection is not None:
-            on_connection(protocol)
-        return CoalescingProtocol(protocol)
-
-    server._protocol_factory = coalescing_protocol  # type: ignore[method-assign,assignment]
+    wrap_protocol_factory(server, coalescing)

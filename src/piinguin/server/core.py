@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import ssl
 import weakref
-from typing import cast
 
 import structlog
 from grpclib.health.check import ServiceStatus
@@ -21,6 +20,7 @@ from piinguin.access.gatekeeper import Gatekeeper
 from piinguin.codec import LimitedProtoCodec
 from piinguin.server.calls import CallTracker
 from piinguin.server.coalesce import coalesce_writes
+from piinguin.server.grpclib_internals import close_connection, listening_port
 from piinguin.services.legacy import LegacyPiinguinService
 from piinguin.services.vault import PiinguinService
 from piinguin.v1 import DESCRIPTOR_POOL
@@ -92,10 +92,7 @@ class PiinguinServer:
         reuse_port: bool = False,
     ) -> int:
         await self.grpc.start(host, port, ssl=ssl_context, reuse_port=reuse_port)
-        # grpclib keeps the asyncio server private; it is the only way to learn the port
-        # the kernel picked for port 0.
-        listener = cast(asyncio.Server, self.grpc._server)
-        self.port = int(listener.sockets[0].getsockname()[1])
+        self.port = listening_port(self.grpc)
         return self.port
 
     async def wait_ready(self, *, retry_interval: float = 2.0) -> None:
@@ -124,7 +121,5 @@ class PiinguinServer:
         self.grpc.close()
         await self.grpc.wait_closed()
         for protocol in list(self._connections):
-            processor = getattr(protocol, "processor", None)  # set once the connection is made
-            if processor is not None:
-                processor.close("server stopped")
+            close_connection(protocol, "server stopped")
         log.info("stopped")

@@ -15,6 +15,7 @@ from grpclib.const import Status
 from piinguin.client import LawfulBasis, PiinguinClient, PiiRecord
 from piinguin.server import PiinguinServer
 from piinguin.server.coalesce import EAGER_BYTES, CoalescingProtocol, CoalescingTransport
+from piinguin.server.grpclib_internals import protocol_factory
 from piinguin.v1 import ReadPiiRecordsRequest, ReadPiiRecordsResponse
 from tests.conftest import running_server
 
@@ -161,7 +162,7 @@ Connected = tuple[CoalescingProtocol, RecordingTransport, h2.connection.H2Connec
 
 def served_protocol(server: PiinguinServer) -> CoalescingProtocol:
     """A connection's protocol, as the server's own factory makes it."""
-    protocol = server.grpc._protocol_factory()
+    protocol = protocol_factory(server.grpc)()
     assert isinstance(protocol, CoalescingProtocol)
     return protocol
 
