@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import keyword
+import linecache
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from functools import cache, lru_cache
@@ -111,12 +112,23 @@ def _get(name: str) -> str:
     return f"getattr(u, {name!r})" if keyword.iskeyword(name) else f"u.{name}"
 
 
-def _compile(source: str, namespace: dict[str, Any], function: str) -> Any:
-    """Define one generated converter. Generated straight-line code, as ``dataclasses``
-    and ``namedtuple`` do, costs a fraction of a loop over per-field closures: this runs
-    for every record of every bulk call."""
-    exec(source, namespace)  # noqa: S102  (source built above from descriptor names only)
-    return namespace[function]
+def _compile(
+    cls: Any, kind: str, parameters: str, body: list[str], namespace: dict[str, Any]
+) -> Any:
+    """Define one generated converter, ``{kind}_{cls.__name__}``, from its body's lines.
+    Generated straight-line code, as ``dataclasses`` and ``namedtuple`` do, costs a
+    fraction of a loop over per-field closures: this runs for every record of every bulk
+    call. Its source goes into ``linecache`` under a name of its own, as attrs does, so
+    tracebacks, ``inspect`` and profiles show it instead of ``<string>``."""
+    name = f"{kind}_{cls.__name__}"
+    # The descriptor's full name: two protocols each have a PiiRecord.
+    filename = f"<piinguin.wire {kind} {cls.DESCRIPTOR.full_name}>"
+    source = "\n".join([f"def {name}({parameters}):", *body]) + "\n"
+    exec(compile(source, filename, "exec"), namespace)  # noqa: S102  (built from descriptor names only)
+    function = namespace[name]
+    function.__module__ = __name__
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+    return function
 
 
 @cache
@@ -126,7 +138,7 @@ def reader(cls: Any) -> Reader:
     # HasField unbound: a bound method per call costs a third of the call.
     has = upb_class(cls.DESCRIPTOR).HasField
     namespace: dict[str, Any] = {"cls": cls, "_datetime": _datetime, "_moment": _moment, "has": has}
-    lines = ["def read(u):"]
+    lines: list[str] = []
     values: dict[str, str] = {}
     for i, field in enumerate(cls.DESCRIPTOR.fields):
         name, attribute = field.name, _attribute(cls, field)
@@ -164,8 +176,7 @@ def reader(cls: Any) -> Reader:
     if sorted(order) != sorted(values):
         raise TypeError(f"{cls.__name__}: its fields are not its descriptor's")
     lines.append(f"    return cls({', '.join(values[name] for name in order)})")
-    source = "\n".join(lines) + "\n"
-    return cast(Reader, _compile(source, namespace, "read"))
+    return cast(Reader, _compile(cls, "read", "u", lines, namespace))
 
 
 @cache
@@ -173,7 +184,7 @@ def writer(cls: Any) -> Writer:
     """A function filling an empty upb message from a ``cls`` instance."""
     fields = cls._betterproto.cls_by_field
     namespace: dict[str, Any] = {"_set_timestamp": _set_timestamp}
-    lines = ["def write(m, u):", "    t = b''"]
+    lines = ["    t = b''"]
     merge = False
     for i, field in enumerate(cls.DESCRIPTOR.fields):
         name, attribute = field.name, _attribute(cls, field)
@@ -216,7 +227,7 @@ def writer(cls: Any) -> Writer:
             lines += ["    if v:", f"        {assign}"]
     if merge:
         lines += ["    if t:", "        u.MergeFromString(t)"]
-    return cast(Writer, _compile("\n".join(lines) + "\n", namespace, "write"))
+    return cast(Writer, _compile(cls, "write", "m, u", lines, namespace))
 
 
 @cache
