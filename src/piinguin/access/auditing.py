@@ -18,30 +18,12 @@ from storage.frozen import builder
 log = structlog.get_logger("piinguin.audit")
 _errors = structlog.get_logger("piinguin.access.auditing")
 
-#: The operation each method performs, by its last path segment (v1 and legacy alike).
-OPERATIONS = {
-    "CreatePiiRecord": "write",
-    "CreatePiiRecords": "write",
-    "ReadPiiRecord": "read",
-    "ReadPiiRecords": "read",
-    "DeletePiiRecord": "delete",
-    "DeletePiiRecords": "delete",
-    "ListAuditEvents": "audit",
-}
-
-
 #: Status names by number: looking up an enum member per key costs more than the lookup.
 _CODE_NAMES = {status.value: status.name for status in Status}
 
 
 #: Positional, through storage.frozen: a frozen dataclass's own __init__ costs more.
 _audit_event = builder(AuditEvent)
-#: operation_of by full method name, filled as methods are seen (a handful).
-_operations: dict[str, str] = {}
-
-
-def operation_of(method: str) -> str:
-    return OPERATIONS.get(method.rsplit("/", 1)[-1], "unknown")
 
 
 class Auditor:
@@ -53,6 +35,7 @@ class Auditor:
     def event(
         self,
         *,
+        operation: str,
         principal: str,
         method: str,
         code: Status,
@@ -63,9 +46,6 @@ class Auditor:
         peer: str = "",
         legacy: bool = False,
     ) -> AuditEvent:
-        operation = _operations.get(method)
-        if operation is None:
-            operation = _operations[method] = operation_of(method)
         return _audit_event(
             new_id(),
             datetime.now(UTC),

@@ -2,6 +2,7 @@
 
 Deny by default: a call goes on only when the authenticated caller's grant allows it, and
 a refusal is recorded before it is answered. Refusals never say whether a key exists.
+Each handler names the operation it performs (``require``, ``record``); events carry it.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from grpclib.exceptions import GRPCError
 from piinguin.access.auditing import Auditor
 from piinguin.access.auth import Caller
 from piinguin.access.context import CallContext, current_call
+from piinguin.access.policy import Operation
 from storage.audit import AuditEvent, KeyOutcome
 
 
@@ -28,10 +30,11 @@ class Gatekeeper:
             raise GRPCError(Status.UNAUTHENTICATED, "send a bearer token or a client certificate")
         return caller
 
-    async def require(self, operation: str, keys: Sequence[str] = ()) -> Caller:
+    async def require(self, operation: Operation, keys: Sequence[str] = ()) -> Caller:
         caller = self.caller()
         if not caller.grant.allows(operation):
-            await self._deny(caller, f"principal {caller.principal!r} may not {operation}", keys)
+            problem = f"principal {caller.principal!r} may not {operation}"
+            await self._deny(caller, operation, problem, keys)
         return caller
 
     async def require_read(
@@ -40,11 +43,14 @@ class Gatekeeper:
         caller = self.caller()
         problem = caller.grant.read_problem(basis, purpose, legacy=legacy)
         if problem is not None:
-            await self._deny(caller, problem, keys, basis=basis, purpose=purpose, legacy=legacy)
+            await self._deny(
+                caller, "read", problem, keys, basis=basis, purpose=purpose, legacy=legacy
+            )
         return caller
 
     async def record(
         self,
+        operation: Operation,
         code: Status,
         keys: Sequence[KeyOutcome] = (),
         *,
@@ -59,12 +65,15 @@ class Gatekeeper:
         if caller is None:
             caller = self.caller()  # raises UNAUTHENTICATED
         await self.auditor.record(
-            self._event(context, caller, code, keys, basis=basis, purpose=purpose, legacy=legacy)
+            self._event(
+                context, caller, operation, code, keys, basis=basis, purpose=purpose, legacy=legacy
+            )
         )
 
     async def _deny(
         self,
         caller: Caller,
+        operation: Operation,
         problem: str,
         keys: Sequence[str],
         *,
@@ -78,6 +87,7 @@ class Gatekeeper:
             self._event(
                 current_call(),
                 caller,
+                operation,
                 denied,
                 outcomes,
                 basis=basis,
@@ -91,6 +101,7 @@ class Gatekeeper:
         self,
         context: CallContext,
         caller: Caller,
+        operation: Operation,
         code: Status,
         keys: Sequence[KeyOutcome],
         *,
@@ -99,6 +110,7 @@ class Gatekeeper:
         legacy: bool,
     ) -> AuditEvent:
         return self.auditor.event(
+            operation=operation,
             principal=caller.principal,
             method=context.method,
             code=code,

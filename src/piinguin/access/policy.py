@@ -29,11 +29,13 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_args
 
 from piinguin.v1 import LawfulBasis
 
-OPERATIONS = frozenset({"write", "read", "delete", "audit"})
+#: What a grant can allow; every handler names the one it performs to the gatekeeper.
+Operation = Literal["write", "read", "delete", "audit"]
+OPERATIONS: frozenset[str] = frozenset(get_args(Operation))
 BASES: Mapping[str, LawfulBasis] = {
     basis.name.lower(): basis for basis in LawfulBasis if basis != LawfulBasis.UNSPECIFIED
 }

@@ -86,9 +86,10 @@ class CallTracker:
         as they are)."""
         return _Tracked(self, service)
 
-    def track(self, name: str, method: IServerMethodFunc) -> IServerMethodFunc:
+    def track(self, name: str, method: IServerMethodFunc, operation: str = "") -> IServerMethodFunc:
         """``method`` (the grpclib handler of ``name``) authenticated, counted in flight,
-        refused while draining, and logged."""
+        refused while draining, and logged; ``operation`` is what a refusal of an
+        unauthenticated call is audited as."""
         if name in INFRASTRUCTURE_METHODS:
             return method
 
@@ -112,7 +113,7 @@ class CallTracker:
                 try:
                     context.caller = self.auth.authenticate(metadata, peer)
                 except GRPCError as exc:
-                    await self._record_unauthenticated(context, exc.status)
+                    await self._record_unauthenticated(context, operation, exc.status)
                     raise
                 await method(stream)
             except GRPCError as exc:
@@ -140,11 +141,14 @@ class CallTracker:
 
         return tracked
 
-    async def _record_unauthenticated(self, context: CallContext, code: Status) -> None:
+    async def _record_unauthenticated(
+        self, context: CallContext, operation: str, code: Status
+    ) -> None:
         # The request is not read: an unauthenticated caller learns nothing, and the
         # keys it named are not recorded.
         await self.auditor.record_denial(
             self.auditor.event(
+                operation=operation,
                 principal="",
                 method=context.method,
                 code=code,
@@ -180,7 +184,11 @@ class _Tracked:
         self._service = service
 
     def __mapping__(self) -> dict[str, Handler]:
+        # Piinguin's services declare what each method does; health and reflection don't.
+        operations: Mapping[str, str] = getattr(self._service, "operations", {})
         return {
-            name: handler._replace(func=self._tracker.track(name, handler.func))
+            name: handler._replace(
+                func=self._tracker.track(name, handler.func, operations.get(name, ""))
+            )
             for name, handler in self._service.__mapping__().items()
         }

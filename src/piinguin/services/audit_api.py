@@ -75,7 +75,7 @@ async def list_audit_events(
         raise GRPCError(Status.INVALID_ARGUMENT, "page_token is not valid") from exc
     count_items(len(page.events))
     # Reading the audit log is itself recorded: who looked at whose history.
-    await gate.record(Status.OK, [KeyOutcome(key, Status.OK.value)] if key else [])
+    await gate.record("audit", Status.OK, [KeyOutcome(key, Status.OK.value)] if key else [])
     return ListAuditEventsResponse(
         events=[_message(e) for e in page.events], next_page_token=page.next_page_token
     )

@@ -18,18 +18,20 @@ never passes) and is audited with ``legacy=True``, the claimed basis and ``PURPO
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from functools import partial
-from typing import TypeVar
+from typing import ClassVar, TypeVar
 
 from grpclib.const import Status as Code
 from grpclib.exceptions import GRPCError
 
 from piinguin.access.context import count_items
 from piinguin.access.gatekeeper import Gatekeeper
+from piinguin.access.policy import Operation
 from piinguin.services import arrivals
 from piinguin.services.convert import record_from_message
 from piinguin.services.legacy_protocol import (
+    SERVICE_NAME,
     ChangeRecordResponse,
     CreatePiiRecordRequest,
     DeletePiiRecordRequest,
@@ -144,6 +146,17 @@ class LegacyPiinguinService(PiinguinBase):
     in batches of what has arrived (at most ``max_bulk_items``); a failing item never
     ends a stream."""
 
+    #: What each method does, for the audit event of a call refused before its handler
+    #: runs (no valid credential); a handler names its operation to the gatekeeper itself.
+    operations: ClassVar[Mapping[str, Operation]] = {
+        f"/{SERVICE_NAME}/CreatePiiRecord": "write",
+        f"/{SERVICE_NAME}/CreatePiiRecords": "write",
+        f"/{SERVICE_NAME}/ReadPiiRecord": "read",
+        f"/{SERVICE_NAME}/ReadPiiRecords": "read",
+        f"/{SERVICE_NAME}/DeletePiiRecord": "delete",
+        f"/{SERVICE_NAME}/DeletePiiRecords": "delete",
+    }
+
     def __init__(self, storage: Storage, gate: Gatekeeper, *, max_bulk_items: int) -> None:
         self._storage = storage
         self._gate = gate
@@ -252,6 +265,7 @@ class LegacyPiinguinService(PiinguinBase):
     async def _get(self, keys: list[str], *, basis: LawfulBasis) -> list[ReadOutcome]:
         outcomes = await stored(self._storage.get_many(keys))
         await self._gate.record(
+            "read",
             Code.OK,
             [KeyOutcome(key, read_code(o).value) for key, o in zip(keys, outcomes, strict=True)],
             basis=basis,
@@ -263,6 +277,7 @@ class LegacyPiinguinService(PiinguinBase):
     async def _remove(self, keys: list[str]) -> list[WriteOutcome]:
         outcomes = await stored(self._storage.delete_many(keys))
         await self._gate.record(
+            "delete",
             Code.OK,
             [
                 KeyOutcome(key, Code.OK.value if o is None else Code.UNAVAILABLE.value)

@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import NoReturn
+from collections.abc import Mapping, Sequence
+from typing import ClassVar, NoReturn
 
 from grpclib.const import Status
 from grpclib.exceptions import GRPCError
 
 from piinguin.access.context import count_items
 from piinguin.access.gatekeeper import Gatekeeper
+from piinguin.access.policy import Operation
 from piinguin.services.audit_api import list_audit_events
 from piinguin.services.convert import message_from_record, record_from_message
 from piinguin.services.validation import justification_problem, key_problem, record_problem
 from piinguin.stored import stored
 from piinguin.v1 import (
+    SERVICE_NAME,
     CreatePiiRecordRequest,
     CreatePiiRecordResponse,
     CreatePiiRecordsRequest,
@@ -100,6 +102,18 @@ def split_keys(keys: Sequence[str]) -> tuple[list[int], list[str], list[tuple[in
 
 
 class PiinguinService(PiinguinBase):
+    #: What each method does, for the audit event of a call refused before its handler
+    #: runs (no valid credential); a handler names its operation to the gatekeeper itself.
+    operations: ClassVar[Mapping[str, Operation]] = {
+        f"/{SERVICE_NAME}/CreatePiiRecord": "write",
+        f"/{SERVICE_NAME}/CreatePiiRecords": "write",
+        f"/{SERVICE_NAME}/ReadPiiRecord": "read",
+        f"/{SERVICE_NAME}/ReadPiiRecords": "read",
+        f"/{SERVICE_NAME}/DeletePiiRecord": "delete",
+        f"/{SERVICE_NAME}/DeletePiiRecords": "delete",
+        f"/{SERVICE_NAME}/ListAuditEvents": "audit",
+    }
+
     def __init__(self, storage: Storage, gate: Gatekeeper, *, max_bulk_items: int) -> None:
         self._storage = storage
         self._gate = gate
@@ -141,7 +155,9 @@ class PiinguinService(PiinguinBase):
             raise _invalid(problem)
         [outcome] = await stored(self._storage.get_many([key]))
         code = read_code(outcome)
-        await self._gate.record(code, [_key_outcome(key, code.value)], basis=basis, purpose=purpose)
+        await self._gate.record(
+            "read", code, [_key_outcome(key, code.value)], basis=basis, purpose=purpose
+        )
         if isinstance(outcome, Record):
             return ReadPiiRecordResponse(record=message_from_record(outcome))
         _raise_for(outcome)
@@ -155,7 +171,7 @@ class PiinguinService(PiinguinBase):
             raise _invalid(problem)
         [outcome] = await stored(self._storage.delete_many([key]))
         code = Status.OK if outcome is None else Status.UNAVAILABLE
-        await self._gate.record(code, [KeyOutcome(key, code.value)])
+        await self._gate.record("delete", code, [KeyOutcome(key, code.value)])
         if outcome is not None:
             _raise_for(outcome)
         return DeletePiiRecordResponse()
@@ -194,6 +210,7 @@ class PiinguinService(PiinguinBase):
             results[i] = ReadResult(status=_item(Status.INVALID_ARGUMENT, problem))
         outcomes = await stored(self._storage.get_many(valid)) if valid else []
         await self._gate.record(
+            "read",
             Status.OK,
             [
                 _key_outcome(k, _FOUND if isinstance(o, Record) else read_code(o).value)
@@ -218,6 +235,7 @@ class PiinguinService(PiinguinBase):
             results[i] = _item(Status.INVALID_ARGUMENT, problem)
         outcomes = await stored(self._storage.delete_many(valid)) if valid else []
         await self._gate.record(
+            "delete",
             Status.OK,
             [
                 KeyOutcome(k, Status.OK.value if o is None else Status.UNAVAILABLE.value)
