@@ -1,4 +1,4 @@
-"""Storage stand-ins that implement the ``Storage`` protocol around a real MemoryStorage."""
+"""Storage stand-ins around the real memory backends."""
 
 from __future__ import annotations
 
@@ -10,10 +10,13 @@ from storage import (
     MemoryStorage,
     ReadOutcome,
     Record,
+    StorageError,
     StorageMisconfigured,
     StorageUnavailable,
     WriteOutcome,
 )
+from storage.audit import AuditEvent
+from storage.memory import MemoryAuditStore
 
 
 class FaultyStorage:
@@ -73,3 +76,14 @@ class SlowStorage(MemoryStorage):
         self.entered.set()
         await self.release.wait()
         return await super().put_many(records)
+
+
+class FailingAuditStore(MemoryAuditStore):
+    """An audit store whose appends fail with ``error`` (a ``StorageError`` class)."""
+
+    def __init__(self, error: type[StorageError]) -> None:
+        super().__init__()
+        self.error = error
+
+    async def append(self, event: AuditEvent) -> None:
+        raise self.error("audit table unreachable")

@@ -11,12 +11,14 @@ from grpclib.const import Status
 from grpclib.exceptions import GRPCError
 
 from piinguin.ids import new_id
+from piinguin.stored import storage_failure
 from storage import StorageError
 from storage.audit import AuditEvent, AuditStore, KeyOutcome
 from storage.frozen import builder
 
 log = structlog.get_logger("piinguin.audit")
-_errors = structlog.get_logger("piinguin.access.auditing")
+#: What the audit store is called in messages and log lines.
+AUDIT_LOG = "the audit log"
 
 #: Status names by number: looking up an enum member per key costs more than the lookup.
 _CODE_NAMES = {status.value: status.name for status in Status}
@@ -67,8 +69,7 @@ class Auditor:
         try:
             await self.store.append(event)
         except StorageError as exc:
-            _errors.error("audit_store_failed", error=str(exc), event_id=event.event_id)
-            raise GRPCError(Status.UNAVAILABLE, "the audit log is unavailable") from exc
+            raise storage_failure(exc, store=AUDIT_LOG, event_id=event.event_id) from exc
 
     async def record_denial(self, event: AuditEvent) -> None:
         """Record a refused call; the refusal stands whether or not the store answers

@@ -5,6 +5,7 @@ from __future__ import annotations
 from grpclib.const import Status
 from grpclib.exceptions import GRPCError
 
+from piinguin.access.auditing import AUDIT_LOG
 from piinguin.access.context import count_items
 from piinguin.access.gatekeeper import Gatekeeper
 from piinguin.services.validation import key_problem
@@ -70,7 +71,7 @@ async def list_audit_events(
     await gate.require("audit", [key] if key else [])
     query = _query(message)
     try:
-        page = await stored(gate.auditor.store.query(query), store="the audit log")
+        page = await stored(gate.auditor.store.query(query), store=AUDIT_LOG)
     except ValueError as exc:
         raise GRPCError(Status.INVALID_ARGUMENT, "page_token is not valid") from exc
     count_items(len(page.events))
