@@ -11,11 +11,20 @@ from typing import Any, Literal, TextIO
 
 import orjson
 import structlog
+from grpclib.const import Status
 from structlog.contextvars import merge_contextvars
 from structlog.exceptions import DropEvent
 from structlog.typing import EventDict, FilteringBoundLogger, WrappedLogger
 
 LogFormat = Literal["json", "console"]
+#: What every entry point's ``--log-level`` offers.
+LOG_LEVELS = ("debug", "info", "warning", "error")
+#: gRPC status names for log lines, by member (call lines) and by number (audit events
+#: keep numbers): ``Status.name`` and ``Status.value`` are property lookups, per call.
+STATUS_NAMES: Mapping[Status | int, str] = {
+    **{status: status.name for status in Status},
+    **{status.value: status.name for status in Status},
+}
 
 
 def _dumps(event: object, **_: object) -> str:

@@ -36,6 +36,11 @@ class Option:
     def env(self) -> str:
         return "PIINGUIN_" + self.dest.upper()
 
+    def invalid(self, problem: str) -> OptionError:
+        """The error for a bad setting, naming the variable and the flag: for a program
+        set from its environment (the relay's Lambda) as much as from flags."""
+        return OptionError(f"{self.env} ({self.flag})", problem)
+
 
 def whole_number(text: str) -> int:
     try:

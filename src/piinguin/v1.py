@@ -3,6 +3,8 @@
 The modules under ``piinguin._generated`` are written by ``make proto``; import from here.
 """
 
+from collections.abc import Mapping
+
 from piinguin._generated.google_proto_descriptor_pool import (
     default_google_proto_descriptor_pool as DESCRIPTOR_POOL,
 )
@@ -32,9 +34,15 @@ from piinguin._generated.piinguin.v1 import (
 )
 
 SERVICE_NAME = "piinguin.v1.Piinguin"
+#: The bases a read can claim, by lowercase name (``legal_obligation``); every table of
+#: bases (the policy file's, the CLI's, validation's, the legacy API's) is this one.
+LAWFUL_BASES: Mapping[str, LawfulBasis] = {
+    basis.name.lower(): basis for basis in LawfulBasis if basis != LawfulBasis.UNSPECIFIED
+}
 
 __all__ = [
     "DESCRIPTOR_POOL",
+    "LAWFUL_BASES",
     "SERVICE_NAME",
     "AuditEvent",
     "AuditKey",

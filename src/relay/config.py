@@ -14,13 +14,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from piinguin.client import parse_target
-from piinguin.options import Option, OptionError, number, resolve, whole_number
+from piinguin.logs import LOG_LEVELS
+from piinguin.options import Option, number, resolve, whole_number
 from piinguin.tls import client_context
 
 #: The server's default ``--max-bulk-items``: a larger bulk call is refused whole.
 MAX_BULK_SIZE = 1000
 MAX_CONCURRENCY = 64
-LOG_LEVELS = ("debug", "info", "warning", "error")
 
 
 OPTIONS: tuple[Option, ...] = (
@@ -44,11 +44,6 @@ OPTIONS: tuple[Option, ...] = (
 _BY_DEST = {option.dest: option for option in OPTIONS}
 
 
-def _invalid(dest: str, problem: str) -> OptionError:
-    option = _BY_DEST[dest]
-    return OptionError(f"{option.env} ({option.flag})", problem)
-
-
 @dataclass(frozen=True, slots=True)
 class RelayConfig:
     target: str
@@ -65,30 +60,30 @@ class RelayConfig:
 
     def __post_init__(self) -> None:
         if not self.target:
-            raise _invalid("target", "required: the Piinguin server as host:port")
+            raise _BY_DEST["target"].invalid("required: the Piinguin server as host:port")
         try:
             parse_target(self.target)
         except ValueError as exc:
-            raise _invalid("target", str(exc)) from None
+            raise _BY_DEST["target"].invalid(str(exc)) from None
         if not (math.isfinite(self.timeout_sec) and 0 < self.timeout_sec <= 900):
-            raise _invalid(
-                "timeout_sec", f"must be above 0 and at most 900, got {self.timeout_sec}"
+            raise _BY_DEST["timeout_sec"].invalid(
+                f"must be above 0 and at most 900, got {self.timeout_sec}"
             )
         if self.token is not None and not (self.token.isascii() and self.token.isprintable()):
-            raise _invalid("token", "must be printable ASCII")  # never echo a secret
+            raise _BY_DEST["token"].invalid("must be printable ASCII")  # never echo a secret
         for dest in ("tls_ca", "tls_cert", "tls_key"):
             if getattr(self, dest) and not self.tls:
-                raise _invalid(dest, f"needs {_BY_DEST['tls'].env}=true")
+                raise _BY_DEST[dest].invalid(f"needs {_BY_DEST['tls'].env}=true")
         if bool(self.tls_cert) != bool(self.tls_key):
             missing = "tls_key" if self.tls_cert else "tls_cert"
-            raise _invalid(missing, "mutual TLS needs both a certificate and its key")
+            raise _BY_DEST[missing].invalid("mutual TLS needs both a certificate and its key")
         if not 1 <= self.bulk_size <= MAX_BULK_SIZE:
-            raise _invalid(
-                "bulk_size", f"must be between 1 and {MAX_BULK_SIZE}, got {self.bulk_size}"
+            raise _BY_DEST["bulk_size"].invalid(
+                f"must be between 1 and {MAX_BULK_SIZE}, got {self.bulk_size}"
             )
         if not 1 <= self.concurrency <= MAX_CONCURRENCY:
-            raise _invalid(
-                "concurrency", f"must be between 1 and {MAX_CONCURRENCY}, got {self.concurrency}"
+            raise _BY_DEST["concurrency"].invalid(
+                f"must be between 1 and {MAX_CONCURRENCY}, got {self.concurrency}"
             )
 
     @classmethod
@@ -110,13 +105,15 @@ class RelayConfig:
         try:
             context = client_context(self.tls_ca)
         except (OSError, ssl.SSLError) as exc:
-            raise _invalid("tls_ca", f"cannot load {self.tls_ca!r}: {_reason(exc)}") from None
+            raise _BY_DEST["tls_ca"].invalid(
+                f"cannot load {self.tls_ca!r}: {_reason(exc)}"
+            ) from None
         if self.tls_cert:
             try:
                 context.load_cert_chain(self.tls_cert, self.tls_key)
             except (OSError, ssl.SSLError) as exc:
                 problem = f"cannot load {self.tls_cert!r} with its key: {_reason(exc)}"
-                raise _invalid("tls_cert", problem) from None
+                raise _BY_DEST["tls_cert"].invalid(problem) from None
         return context
 
 

@@ -11,6 +11,7 @@ from grpclib.const import Status
 from grpclib.exceptions import GRPCError
 
 from piinguin.ids import new_id
+from piinguin.logs import STATUS_NAMES
 from piinguin.stored import storage_failure
 from storage import StorageError
 from storage.audit import AuditEvent, AuditStore, KeyOutcome
@@ -19,9 +20,6 @@ from storage.frozen import builder
 log = structlog.get_logger("piinguin.audit")
 #: What the audit store is called in messages and log lines.
 AUDIT_LOG = "the audit log"
-
-#: Status names by number: looking up an enum member per key costs more than the lookup.
-_CODE_NAMES = {status.value: status.name for status in Status}
 
 
 #: Positional, through storage.frozen: a frozen dataclass's own __init__ costs more.
@@ -84,8 +82,8 @@ class Auditor:
             principal=event.principal,
             operation=event.operation,
             method=event.method,
-            code=_CODE_NAMES.get(event.code) or str(event.code),
-            keys=[[k.modified_value, _CODE_NAMES.get(k.code) or str(k.code)] for k in event.keys],
+            code=STATUS_NAMES.get(event.code) or str(event.code),
+            keys=[[k.modified_value, STATUS_NAMES.get(k.code) or str(k.code)] for k in event.keys],
             lawful_basis=event.lawful_basis,
             purpose=event.purpose,
             request_id=event.request_id,

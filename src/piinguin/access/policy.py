@@ -31,14 +31,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, get_args
 
-from piinguin.v1 import LawfulBasis
+from piinguin.v1 import LAWFUL_BASES, LawfulBasis
 
 #: What a grant can allow; every handler names the one it performs to the gatekeeper.
 Operation = Literal["write", "read", "delete", "audit"]
 OPERATIONS: frozenset[str] = frozenset(get_args(Operation))
-BASES: Mapping[str, LawfulBasis] = {
-    basis.name.lower(): basis for basis in LawfulBasis if basis != LawfulBasis.UNSPECIFIED
-}
+#: Plain ints, as a grant's bases are: they are checked on every read.
+_KNOWN_BASES = frozenset(int(basis) for basis in LAWFUL_BASES.values())
 _DIGEST = re.compile(r"[0-9a-f]{64}")
 _KNOWN_FIELDS = {
     "token_sha256",
@@ -78,7 +77,7 @@ class Grant:
             # The legacy API sends no purpose: its stand-in must not pass a real pattern.
             return f"principal {self.principal!r} needs a purpose; the legacy API sends none"
         if basis not in self.lawful_bases:
-            name = LawfulBasis(basis).name.lower() if basis in BASES.values() else str(basis)
+            name = LawfulBasis(basis).name.lower() if basis in _KNOWN_BASES else str(basis)
             return f"principal {self.principal!r} may not claim the lawful basis {name}"
         if self.purpose_pattern is not None and not self.purpose_pattern.search(purpose):
             return f"principal {self.principal!r}: purpose does not match the required pattern"
@@ -89,7 +88,7 @@ class Grant:
 EVERYTHING = Grant(
     principal="anonymous",
     operations=OPERATIONS,
-    lawful_bases=frozenset(BASES.values()),
+    lawful_bases=_KNOWN_BASES,
     legacy_consent_reads=True,
 )
 
@@ -160,10 +159,10 @@ def _grant(name: str, entry: Mapping[str, Any], where: str) -> Grant:
         )
     bases: set[int] = set()
     for text in _strings(entry, "lawful_bases", where):
-        basis = BASES.get(text.lower().replace("-", "_"))
+        basis = LAWFUL_BASES.get(text.lower().replace("-", "_"))
         if basis is None:
             raise PolicyError(
-                f"{where}.lawful_bases: unknown {text!r}; choose from {sorted(BASES)}"
+                f"{where}.lawful_bases: unknown {text!r}; choose from {sorted(LAWFUL_BASES)}"
             )
         bases.add(int(basis))
     if "read" in operations and not bases:

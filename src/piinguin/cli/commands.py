@@ -20,13 +20,10 @@ from grpclib.const import Status
 from piinguin.cli.exit_codes import EXIT_OK, describe, exit_code
 from piinguin.client import ItemResult, LawfulBasis, PiinguinClient, PiiRecord
 from piinguin.client.errors import error_for_status
-from piinguin.v1 import AuditEvent
+from piinguin.v1 import LAWFUL_BASES, AuditEvent
 
-BASES = {
-    basis.name.lower().replace("_", "-"): basis
-    for basis in LawfulBasis
-    if basis != LawfulBasis.UNSPECIFIED
-}
+#: The bases as the CLI spells them, in kebab-case (it accepts snake_case too).
+_BASIS_NAMES = ", ".join(name.replace("_", "-") for name in LAWFUL_BASES)
 DEFAULT_BATCH_SIZE = 500
 
 
@@ -42,10 +39,10 @@ class Streams:
 
 def parse_basis(text: str) -> LawfulBasis:
     try:
-        return BASES[text.strip().lower().replace("_", "-")]
+        return LAWFUL_BASES[text.strip().lower().replace("-", "_")]
     except KeyError as exc:
         raise argparse.ArgumentTypeError(
-            f"unknown lawful basis {text!r}: expected one of {', '.join(BASES)}"
+            f"unknown lawful basis {text!r}: expected one of {_BASIS_NAMES}"
         ) from exc
 
 
@@ -182,7 +179,7 @@ def _add_justification(parser: argparse.ArgumentParser) -> None:
         required=True,
         type=parse_basis,
         metavar="BASIS",
-        help=f"the GDPR Art. 6 lawful basis: {', '.join(BASES)}",
+        help=f"the GDPR Art. 6 lawful basis: {_BASIS_NAMES}",
     )
     parser.add_argument(
         "--purpose", required=True, help='why the original is needed, e.g. "support ticket 42"'

@@ -24,6 +24,7 @@ from piinguin.access.auditing import Auditor
 from piinguin.access.auth import Authenticator
 from piinguin.access.context import CallContext, enter_call, leave_call
 from piinguin.ids import new_id
+from piinguin.logs import STATUS_NAMES
 
 if TYPE_CHECKING:
     from piinguin.server.grpclib_internals import IServable, IServerMethodFunc
@@ -43,8 +44,6 @@ INFRASTRUCTURE_METHODS = frozenset(
     }
 )
 _MAX_REQUEST_ID = 128
-#: Status names by member: ``Status.name`` is a property lookup per call.
-_CODE_NAMES = {status: status.name for status in Status}
 _NO_METADATA: Mapping[str, Any] = {}
 
 
@@ -165,7 +164,7 @@ class CallTracker:
             peer=context.peer,
             principal=caller.principal if caller else "",
             request_id=context.request_id,
-            code=_CODE_NAMES[status],
+            code=STATUS_NAMES[status],
             duration_ms=round(seconds * 1000, 3),
             items=context.items,
             **self._marks,

@@ -9,10 +9,10 @@ from dataclasses import dataclass
 from typing import Literal
 from urllib.parse import urlsplit
 
+from piinguin.logs import LOG_LEVELS
 from piinguin.options import Option, OptionError, build_parser, number, resolve, whole_number
 
 StorageKind = Literal["memory", "dynamodb"]
-LOG_LEVELS = ("debug", "info", "warning", "error")
 
 
 def _optional(text: str) -> str | None:

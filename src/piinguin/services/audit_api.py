@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from grpclib.const import Status
-from grpclib.exceptions import GRPCError
 
 from piinguin.access.auditing import AUDIT_LOG
 from piinguin.access.context import count_items
 from piinguin.access.gatekeeper import Gatekeeper
-from piinguin.services.validation import key_problem
+from piinguin.services.validation import invalid_argument, key_problem
 from piinguin.stored import stored
 from piinguin.v1 import (
     AuditEvent,
@@ -26,17 +25,15 @@ MAX_PAGE_SIZE = 1000
 
 def _query(message: ListAuditEventsRequest) -> AuditQuery:
     if not (message.modified_value or message.principal or message.since or message.until):
-        raise GRPCError(
-            Status.INVALID_ARGUMENT, "give a modified_value, a principal or a time range"
-        )
+        raise invalid_argument("give a modified_value, a principal or a time range")
     if message.modified_value:
         problem = key_problem(message.modified_value)
         if problem is not None:
-            raise GRPCError(Status.INVALID_ARGUMENT, problem)
+            raise invalid_argument(problem)
     if message.since and message.until and message.since >= message.until:
-        raise GRPCError(Status.INVALID_ARGUMENT, "since must be before until")
+        raise invalid_argument("since must be before until")
     if message.page_size > MAX_PAGE_SIZE:
-        raise GRPCError(Status.INVALID_ARGUMENT, f"page_size is over {MAX_PAGE_SIZE}")
+        raise invalid_argument(f"page_size is over {MAX_PAGE_SIZE}")
     return AuditQuery(
         modified_value=message.modified_value,
         principal=message.principal,
@@ -73,7 +70,7 @@ async def list_audit_events(
     try:
         page = await stored(gate.auditor.store.query(query), store=AUDIT_LOG)
     except ValueError as exc:
-        raise GRPCError(Status.INVALID_ARGUMENT, "page_token is not valid") from exc
+        raise invalid_argument("page_token is not valid") from exc
     count_items(len(page.events))
     # Reading the audit log is itself recorded: who looked at whose history.
     await gate.record("audit", Status.OK, [KeyOutcome(key, Status.OK.value)] if key else [])

@@ -42,10 +42,10 @@ from piinguin.services.legacy_protocol import (
     ReadPiiRecordResponse,
     Status,
 )
-from piinguin.services.validation import key_problem, record_problem
+from piinguin.services.validation import invalid_argument, key_problem, record_problem
 from piinguin.services.vault import NOT_FOUND_MESSAGE, read_code
 from piinguin.stored import stored
-from piinguin.v1 import LawfulBasis
+from piinguin.v1 import LAWFUL_BASES, LawfulBasis
 from piinguin.v1 import PiiRecord as V1Record
 from storage import ItemFailed, ReadOutcome, Record, Storage, WriteOutcome
 from storage.audit import KeyOutcome
@@ -56,25 +56,15 @@ Outcome = TypeVar("Outcome")
 
 #: What legacy reads are audited with: the original API has no purpose field.
 PURPOSE = "legacy API: no purpose given"
-#: The original enum starts at CONSENT = 0, where v1 keeps 0 for "unspecified".
-BASES = {
-    LawfulBasisForProcessing.CONSENT: LawfulBasis.CONSENT,
-    LawfulBasisForProcessing.CONTRACT: LawfulBasis.CONTRACT,
-    LawfulBasisForProcessing.LEGAL_OBLIGATION: LawfulBasis.LEGAL_OBLIGATION,
-    LawfulBasisForProcessing.VITAL_INTERESTS: LawfulBasis.VITAL_INTERESTS,
-    LawfulBasisForProcessing.PUBLIC_TASK: LawfulBasis.PUBLIC_TASK,
-    LawfulBasisForProcessing.LEGITIMATE_INTERESTS: LawfulBasis.LEGITIMATE_INTERESTS,
-}
+#: The v1 basis of each original one, by name: the original enum starts at CONSENT = 0,
+#: where v1 keeps 0 for "unspecified".
+V1_BASES = {basis: LAWFUL_BASES[basis.name.lower()] for basis in LawfulBasisForProcessing}
 
 _OK = Status(is_success=True)
 
 
 def _failed(message: str) -> Status:
     return Status(message=message, is_success=False)
-
-
-def _invalid(problem: str) -> Status:
-    return _failed(f"invalid request: {problem}")
 
 
 def _failure(exc: GRPCError) -> Status:
@@ -84,7 +74,7 @@ def _failure(exc: GRPCError) -> Status:
     if exc.status is Code.PERMISSION_DENIED:
         return _failed(f"permission denied: {exc.message}")
     if exc.status is Code.INVALID_ARGUMENT:
-        return _invalid(exc.message or "")
+        return _failed(f"invalid request: {exc.message or ''}")
     # UNAVAILABLE: "storage is unavailable", "the audit log is unavailable", ...
     return _failed(exc.message or "the request failed")
 
@@ -108,7 +98,9 @@ async def _apply(
     refused = await _in_band(check)
     if isinstance(refused, Status):
         return [refused] * len(items)
-    results: list[Outcome | Status] = [_OK if p is None else _invalid(p) for p in problems]
+    results: list[Outcome | Status] = [
+        _OK if p is None else _failure(invalid_argument(p)) for p in problems
+    ]
     positions = [i for i, problem in enumerate(problems) if problem is None]
     if positions:
         outcomes = await _in_band(call([items[i] for i in positions]))
@@ -229,10 +221,10 @@ class LegacyPiinguinService(PiinguinBase):
         responses: list[ReadPiiRecordResponse] = [ReadPiiRecordResponse()] * len(requests)
         by_basis: dict[LawfulBasis, list[int]] = {}
         for i, request in enumerate(requests):
-            basis = BASES.get(request.processing_basis)
+            basis = V1_BASES.get(request.processing_basis)
             if basis is None:
                 problem = f"processingBasis {int(request.processing_basis)} is not a known basis"
-                responses[i] = ReadPiiRecordResponse(status=_invalid(problem))
+                responses[i] = ReadPiiRecordResponse(status=_failure(invalid_argument(problem)))
             else:
                 by_basis.setdefault(basis, []).append(i)
         for basis, positions in by_basis.items():

@@ -1,4 +1,5 @@
-"""Checks on request fields. Each returns a message naming the problem, or None.
+"""Checks on request fields. Each returns a message naming the problem, or None;
+``invalid_argument`` is the error a service raises for one.
 
 Messages name fields and limits, never the values: a key is a pseudonym, but an
 "original value" sent in the wrong field would be personal data.
@@ -6,7 +7,10 @@ Messages name fields and limits, never the values: a key is a pseudonym, but an
 
 from __future__ import annotations
 
-from piinguin.v1 import LawfulBasis, PiiRecord
+from grpclib.const import Status
+from grpclib.exceptions import GRPCError
+
+from piinguin.v1 import LAWFUL_BASES, LawfulBasis, PiiRecord
 from storage import MAX_KEY_BYTES
 
 MAX_PURPOSE_CHARS = 1024
@@ -15,7 +19,13 @@ MAX_PURPOSE_CHARS = 1024
 MAX_ORIGINAL_BYTES = 64 * 1024
 MAX_PROVENANCE_CHARS = 2048
 _PROVENANCE = ("field_name", "json_path", "schema", "hash_function", "app_id")
-_BASES = frozenset(int(b) for b in LawfulBasis if b != LawfulBasis.UNSPECIFIED)
+#: Plain ints, not the mapping's values: this runs for every read, and hashing an enum
+#: member costs three times an int's.
+_BASES = frozenset(int(basis) for basis in LAWFUL_BASES.values())
+
+
+def invalid_argument(problem: str) -> GRPCError:
+    return GRPCError(Status.INVALID_ARGUMENT, problem)
 
 
 def key_problem(key: str) -> str | None:

@@ -13,7 +13,12 @@ from piinguin.access.gatekeeper import Gatekeeper
 from piinguin.access.policy import Operation
 from piinguin.services.audit_api import list_audit_events
 from piinguin.services.convert import message_from_record, record_from_message
-from piinguin.services.validation import justification_problem, key_problem, record_problem
+from piinguin.services.validation import (
+    invalid_argument,
+    justification_problem,
+    key_problem,
+    record_problem,
+)
 from piinguin.stored import stored
 from piinguin.v1 import (
     SERVICE_NAME,
@@ -49,10 +54,6 @@ _OK = ItemStatus()
 _FOUND = Status.OK.value
 _key_outcome = builder(KeyOutcome)
 NOT_FOUND_MESSAGE = "no record is stored under this key"
-
-
-def _invalid(message: str) -> GRPCError:
-    return GRPCError(Status.INVALID_ARGUMENT, message)
 
 
 def _item(code: Status, message: str) -> ItemStatus:
@@ -122,12 +123,12 @@ class PiinguinService(PiinguinBase):
     def _check_bulk_size(self, count: int) -> None:
         count_items(count)
         if count > self._max_bulk_items:
-            raise _invalid(f"too many items: {count} > {self._max_bulk_items} per call")
+            raise invalid_argument(f"too many items: {count} > {self._max_bulk_items} per call")
 
     async def _justified_read(self, basis: int, purpose: str, keys: Sequence[str]) -> None:
         problem = justification_problem(basis, purpose)
         if problem is not None:
-            raise _invalid(problem)
+            raise invalid_argument(problem)
         await self._gate.require_read(basis, purpose, keys)
 
     # -- single records: the one-item case of the bulk operations ---------------------
@@ -137,10 +138,10 @@ class PiinguinService(PiinguinBase):
         record = message.record
         await self._gate.require("write", [record.modified_value] if record else [])
         if record is None:
-            raise _invalid("record is required")
+            raise invalid_argument("record is required")
         problem = record_problem(record)
         if problem is not None:
-            raise _invalid(problem)
+            raise invalid_argument(problem)
         [outcome] = await stored(self._storage.put_many([record_from_message(record)]))
         if outcome is not None:
             _raise_for(outcome)
@@ -152,7 +153,7 @@ class PiinguinService(PiinguinBase):
         await self._justified_read(basis, purpose, [key])
         problem = key_problem(key)
         if problem is not None:
-            raise _invalid(problem)
+            raise invalid_argument(problem)
         [outcome] = await stored(self._storage.get_many([key]))
         code = read_code(outcome)
         await self._gate.record(
@@ -168,7 +169,7 @@ class PiinguinService(PiinguinBase):
         await self._gate.require("delete", [key])
         problem = key_problem(key)
         if problem is not None:
-            raise _invalid(problem)
+            raise invalid_argument(problem)
         [outcome] = await stored(self._storage.delete_many([key]))
         code = Status.OK if outcome is None else Status.UNAVAILABLE
         await self._gate.record("delete", code, [KeyOutcome(key, code.value)])
