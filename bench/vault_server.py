@@ -76,21 +76,23 @@ async def serve(args: argparse.Namespace) -> Counter[str]:
             if args.dynamodb
             else MemoryStorage()
         )
-        server = PiinguinServer(
-            storage,
-            auth=Authenticator.from_file(Path(args.policy)),
-            audit=audit,
-            max_bulk_items=1000,
-            max_message_bytes=4 * 1024 * 1024,
+        server = await stack.enter_async_context(
+            PiinguinServer(
+                storage,
+                auth=Authenticator.from_file(Path(args.policy)),
+                audit=audit,
+                max_bulk_items=1000,
+                max_message_bytes=4 * 1024 * 1024,
+                port=args.port,
+                grace_period=5.0,
+            )
         )
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, stop.set)
-        await server.start("127.0.0.1", args.port)
         await server.wait_ready()
         await stop.wait()
-        await server.drain(5.0)
     return counts
 
 

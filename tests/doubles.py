@@ -1,10 +1,37 @@
-"""Storage stand-ins around the real memory backends."""
+"""Test doubles, all in one place.
+
+- Storage: ``FaultyStorage`` (whole-call and per-key failures around a real MemoryStorage)
+  and its variants that hold, crowd or stop the server; ``SlowStorage``.
+- Audit: ``BrokenAudit`` (appends fail), ``UnreachableAudit`` (queries fail).
+- A scripted ``piinguin.v1`` service, for answers the real server never gives.
+- A Lambda context.
+
+DynamoDB faults are injected at the aioboto3 client instead, by
+``tests/storage/dynamodb/faults.py``: a wrapper of a real client against moto, bound to
+DynamoDB's request shapes, used by the DynamoDB backend's tests alone.
+"""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from dataclasses import dataclass
 
+from grpclib.const import Status
+from grpclib.exceptions import GRPCError
+
+from piinguin.server import PiinguinServer
+from piinguin.v1 import (
+    DeletePiiRecordsRequest,
+    DeletePiiRecordsResponse,
+    ItemStatus,
+    PiinguinBase,
+    ReadPiiRecordRequest,
+    ReadPiiRecordResponse,
+    ReadPiiRecordsRequest,
+    ReadPiiRecordsResponse,
+    ReadResult,
+)
 from storage import (
     ItemFailed,
     MemoryStorage,
@@ -15,7 +42,7 @@ from storage import (
     StorageUnavailable,
     WriteOutcome,
 )
-from storage.audit import AuditEvent
+from storage.audit import AuditEvent, AuditPage, AuditQuery
 from storage.memory import MemoryAuditStore
 
 
@@ -87,3 +114,120 @@ class FailingAuditStore(MemoryAuditStore):
 
     async def append(self, event: AuditEvent) -> None:
         raise self.error("audit table unreachable")
+
+
+class Hangs(FaultyStorage):
+    """Holds every bulk write after the first ``writes`` until ``release`` is set."""
+
+    def __init__(self, writes: int) -> None:
+        super().__init__()
+        self.writes = writes
+        self.release = asyncio.Event()
+
+    async def put_many(self, records: Sequence[Record]) -> list[WriteOutcome]:
+        self.writes -= 1
+        if self.writes < 0:
+            await self.release.wait()
+        return await super().put_many(records)
+
+
+class StopsAfter(FaultyStorage):
+    """Fails no key, but starts ``server``'s drain once ``writes`` bulk writes are in:
+    every later call is refused, then finds the port closed."""
+
+    def __init__(self, writes: int) -> None:
+        super().__init__()
+        self.writes = writes
+        self.server: PiinguinServer | None = None
+        self.drain: asyncio.Task[None] | None = None
+
+    async def put_many(self, records: Sequence[Record]) -> list[WriteOutcome]:
+        outcomes = await super().put_many(records)
+        self.writes -= 1
+        if self.writes == 0 and self.server is not None:
+            # A task: the drain refuses new calls at once and lets this one answer.
+            self.drain = asyncio.create_task(self.server.drain())
+        return outcomes
+
+
+class Crowded(FaultyStorage):
+    """Holds each bulk write until ``expected`` are in flight (two seconds at most), and
+    records the most that ever were."""
+
+    def __init__(self, expected: int) -> None:
+        super().__init__()
+        self.expected = expected
+        self.in_flight = self.most = 0
+        self.full = asyncio.Event()
+
+    async def put_many(self, records: Sequence[Record]) -> list[WriteOutcome]:
+        self.in_flight += 1
+        self.most = max(self.most, self.in_flight)
+        if self.in_flight >= self.expected:
+            self.full.set()
+        try:
+            async with asyncio.timeout(2):
+                await self.full.wait()
+        except TimeoutError:
+            pass
+        self.in_flight -= 1
+        return await super().put_many(records)
+
+
+class BrokenAudit(MemoryAuditStore):
+    """An audit log that cannot store events: reads must fail closed."""
+
+    async def append(self, event: AuditEvent) -> None:
+        raise StorageUnavailable("audit table unreachable")
+
+
+class UnreachableAudit(MemoryAuditStore):
+    """An audit log that stores events but cannot be listed."""
+
+    async def query(self, query: AuditQuery) -> AuditPage:
+        raise StorageUnavailable("audit table unreachable")
+
+
+#: Read purposes ``ScriptedService`` understands besides a status name such as "INTERNAL".
+HANG = "hang"
+NO_RECORD = "no record"
+
+
+class ScriptedService(PiinguinBase):
+    """A ``piinguin.v1`` service whose answers the read purpose picks: a status name is
+    raised as that status, ``HANG`` waits for ``release``, ``NO_RECORD`` answers OK with
+    no record."""
+
+    def __init__(self) -> None:
+        self.release = asyncio.Event()
+
+    async def read_pii_record(self, message: ReadPiiRecordRequest) -> ReadPiiRecordResponse:
+        if message.purpose == HANG:
+            await self.release.wait()
+        if message.purpose == NO_RECORD:
+            return ReadPiiRecordResponse()
+        raise GRPCError(Status[message.purpose], f"scripted {message.purpose}")
+
+    async def read_pii_records(self, message: ReadPiiRecordsRequest) -> ReadPiiRecordsResponse:
+        # Whatever was asked: an OK without a record, then a code gRPC does not define.
+        return ReadPiiRecordsResponse(
+            results=[
+                ReadResult(status=ItemStatus()),
+                ReadResult(status=ItemStatus(code=99, message="from the future")),
+            ]
+        )
+
+    async def delete_pii_records(
+        self, message: DeletePiiRecordsRequest
+    ) -> DeletePiiRecordsResponse:
+        return DeletePiiRecordsResponse(results=[])
+
+
+@dataclass
+class LambdaContext:
+    """The part of Lambda's context object the relay's handler reads."""
+
+    remaining_ms: int = 60_000
+
+    def get_remaining_time_in_millis(self) -> int:
+        return self.remaining_ms

@@ -1,17 +1,9 @@
-"""DynamoDB for tests: one moto server per session, real aioboto3 clients, fresh tables.
+"""DynamoDB for tests: real aioboto3 clients of the session's moto server, fresh tables.
 
 aioboto3 cannot use moto's in-process mock, so moto runs as a server on a free port of
 127.0.0.1 and clients reach it by ``endpoint_url`` with fake credentials.
 
-To use the fixture, bind it in a conftest (a fixture is registered where it is bound;
-an assignment rather than an import keeps ruff from flagging the parameters named after
-it as redefinitions)::
-
-    from tests import dynamodb_fixtures
-
-    moto_endpoint = dynamodb_fixtures.moto_endpoint
-
-and, in tests or conftests, the helpers::
+With the session's ``moto_endpoint`` fixture (tests/conftest.py)::
 
     from tests.dynamodb_fixtures import dynamodb_client, fresh_table
 
@@ -28,13 +20,11 @@ from __future__ import annotations
 import contextlib
 import functools
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
 import aioboto3
-import pytest
 from aiobotocore.config import AioConfig
-from moto.server import ThreadedMotoServer
 
 from storage.dynamodb.records import create_table
 
@@ -42,16 +32,6 @@ if TYPE_CHECKING:
     from types_aiobotocore_dynamodb.client import DynamoDBClient
 
 REGION = "us-east-1"
-
-
-@pytest.fixture(scope="session")
-def moto_endpoint() -> Iterator[str]:
-    """The URL of a moto server that lives for the whole session."""
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
 
 
 @contextlib.asynccontextmanager

@@ -34,11 +34,3 @@ async def make_relay() -> AsyncIterator[RelayFactory]:
     yield make
     for relay in relays:
         await asyncio.to_thread(relay.close)
-
-
-@pytest.fixture
-async def closed_target() -> str:
-    """An address where a server listened and no longer does."""
-    async with serving(FaultyStorage()) as vault:
-        pass
-    return vault.target

@@ -9,25 +9,17 @@ import os
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
 
 import pytest
 
 from piinguin.options import OptionError
 from relay import handler as entry
+from tests.doubles import LambdaContext
 from tests.relay.factory import kinesis_record, lambda_event, pii_line, pojo_item
 
 from .servers import Vault
 
 pytestmark = pytest.mark.socket
-
-
-@dataclass
-class Context:
-    remaining_ms: int = 60_000
-
-    def get_remaining_time_in_millis(self) -> int:
-        return self.remaining_ms
 
 
 @pytest.fixture
@@ -50,7 +42,7 @@ async def test_one_relay_and_one_connection_serve_every_invocation(
             kinesis_record(pii_line([pojo_item("user_id", f"pii-canary-{n}a")]), n),
             kinesis_record(pii_line([pojo_item("user_id", f"pii-canary-{n}b")]), n + 10),
         )
-        answer = await asyncio.to_thread(entry.handler, event, Context())
+        answer = await asyncio.to_thread(entry.handler, event, LambdaContext())
         assert answer == {"batchItemFailures": []}
     assert len(vault.peers) == 4  # bulk size 1: a call per pair
     assert len(set(vault.peers)) == 1
@@ -63,13 +55,15 @@ async def test_a_bad_configuration_raises_naming_the_variable_until_it_is_fixed(
 ) -> None:
     event = lambda_event(kinesis_record(pii_line([pojo_item("user_id", "pii-canary")]), 1))
     with pytest.raises(OptionError, match=r"^PIINGUIN_TARGET \(--target\): required"):
-        await asyncio.to_thread(entry.handler, event, Context())
+        await asyncio.to_thread(entry.handler, event, LambdaContext())
     environ.setenv("PIINGUIN_TARGET", vault.target)
     environ.setenv("PIINGUIN_CONCURRENCY", "0")
     with pytest.raises(OptionError, match=r"^PIINGUIN_CONCURRENCY \(--concurrency\): must be"):
-        await asyncio.to_thread(entry.handler, event, Context())
+        await asyncio.to_thread(entry.handler, event, LambdaContext())
     environ.delenv("PIINGUIN_CONCURRENCY")
-    assert await asyncio.to_thread(entry.handler, event, Context()) == {"batchItemFailures": []}
+    assert await asyncio.to_thread(entry.handler, event, LambdaContext()) == {
+        "batchItemFailures": []
+    }
 
 
 def test_importing_the_handler_opens_nothing_and_pulls_in_no_storage_code() -> None:

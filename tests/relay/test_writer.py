@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Sequence
 from datetime import UTC, datetime
 
 import pytest
@@ -11,8 +9,7 @@ import pytest
 from piinguin.client import PiiRecord
 from relay.extract import Pair
 from relay.writer import to_record
-from storage import Record, WriteOutcome
-from tests.doubles import FaultyStorage
+from tests.doubles import Crowded
 from tests.relay.factory import kinesis_record, lambda_event, pii_line, pojo_item
 
 from .servers import RelayFactory, invoke, serving
@@ -31,30 +28,6 @@ def test_a_pair_becomes_a_record_field_for_field() -> None:
         app_id="shop",
         collector_tstamp=tstamp,
     )
-
-
-class Crowded(FaultyStorage):
-    """Holds each bulk write until ``expected`` are in flight (two seconds at most), and
-    records the most that ever were."""
-
-    def __init__(self, expected: int) -> None:
-        super().__init__()
-        self.expected = expected
-        self.in_flight = self.most = 0
-        self.full = asyncio.Event()
-
-    async def put_many(self, records: Sequence[Record]) -> list[WriteOutcome]:
-        self.in_flight += 1
-        self.most = max(self.most, self.in_flight)
-        if self.in_flight >= self.expected:
-            self.full.set()
-        try:
-            async with asyncio.timeout(2):
-                await self.full.wait()
-        except TimeoutError:
-            pass
-        self.in_flight -= 1
-        return await super().put_many(records)
 
 
 @pytest.mark.socket

@@ -18,15 +18,11 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from storage import MemoryStorage, Storage
-from tests import dynamodb_fixtures
 from tests.dynamodb_fixtures import dynamodb_client, fresh_table
 from tests.storage.dynamodb.faults import FaultyClient, connection_lost, storage_on, throttled
 
 if TYPE_CHECKING:
     from types_aiobotocore_dynamodb.client import DynamoDBClient
-
-#: The session's moto server; a fixture is registered by being bound in a conftest.
-moto_endpoint = dynamodb_fixtures.moto_endpoint
 
 
 @contextlib.asynccontextmanager

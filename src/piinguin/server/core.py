@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 import ssl
 import weakref
+from types import TracebackType
+from typing import Self
 
 import structlog
 from grpclib.health.check import ServiceStatus
@@ -41,12 +44,14 @@ def _reflection_pool() -> object:
 
 
 class PiinguinServer:
-    """Owns a grpclib ``Server`` and the state around it; storage is owned by the caller.
+    """Piinguin's grpclib ``Server`` and the state around it; storage is owned by the caller.
 
-    ``legacy_api`` also serves the original piinguin's protocol (``piinguin.services.legacy``).
-    ``start`` listens, ``wait_ready`` turns health SERVING once storage answers, and
-    ``drain`` is the graceful stop: NOT_SERVING, refuse new calls, let the ones in flight
-    finish within a grace period, then close.
+    ``async with PiinguinServer(...) as server`` binds its socket and listens (``server.port``
+    is the port, the kernel's pick for port 0) with health NOT_SERVING; ``wait_ready`` turns
+    it SERVING once storage answers. Leaving the block drains: NOT_SERVING, refuse new calls,
+    let the ones in flight finish within ``grace_period`` seconds, then close.
+    ``legacy_api`` also serves the original piinguin's protocol (``piinguin.services.legacy``);
+    ``reuse_port`` lets ``--workers`` processes listen on one port.
     """
 
     def __init__(
@@ -58,10 +63,19 @@ class PiinguinServer:
         max_bulk_items: int,
         max_message_bytes: int,
         legacy_api: bool = False,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        ssl_context: ssl.SSLContext | None = None,
+        reuse_port: bool = False,
+        grace_period: float = 10.0,
     ) -> None:
         self.storage = storage
         self.audit = audit
         self.auth = auth
+        self.grace_period = grace_period
+        self._address = (host, port)
+        self._ssl_context = ssl_context
+        self._reuse_port = reuse_port
         auditor = Auditor(audit)
         gate = Gatekeeper(auditor)
         self.service = PiinguinService(storage, gate, max_bulk_items=max_bulk_items)
@@ -77,23 +91,38 @@ class PiinguinServer:
             [self.tracker.wrap(service) for service in services],
             codec=LimitedProtoCodec(max_message_bytes),
         )
-        self.port: int | None = None
+        self._port: int | None = None
+        self._stopped: asyncio.Future[None] | None = None
         # grpclib's close() stops listening and cancels calls but leaves client connections
         # open; drain closes them, so it keeps each connection's protocol.
         self._connections: weakref.WeakSet[H2Protocol] = weakref.WeakSet()
         coalesce_writes(self.grpc, self._connections.add)
 
-    async def start(
+    @property
+    def port(self) -> int:
+        if self._port is None:
+            raise RuntimeError("the server is not listening: use it as `async with`")
+        return self._port
+
+    async def __aenter__(self) -> Self:
+        # The socket is ours so that its port is ours to read: grpclib keeps its listener
+        # private, and port 0 means the kernel picks.
+        sock = bind_socket(*self._address, reuse_port=self._reuse_port)
+        try:
+            await self.grpc.start(sock=sock, ssl=self._ssl_context)
+        except BaseException:
+            sock.close()
+            raise
+        self._port = int(sock.getsockname()[1])
+        return self
+
+    async def __aexit__(
         self,
-        host: str,
-        port: int,
-        *,
-        ssl_context: ssl.SSLContext | None = None,
-        reuse_port: bool = False,
-    ) -> int:
-        await self.grpc.start(host, port, ssl=ssl_context, reuse_port=reuse_port)
-        self.port = listening_port(self.grpc)
-        return self.port
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.drain()
 
     async def wait_ready(self, *, retry_interval: float = 2.0) -> None:
         """Check storage until it answers, then report SERVING."""
@@ -109,10 +138,21 @@ class PiinguinServer:
         self.serving.set(True)
         log.info("serving")
 
-    async def drain(self, grace_period: float) -> None:
-        self.serving.set(False)
-        self.tracker.draining = True
-        log.info("draining", in_flight=self.tracker.in_flight, grace_period_s=grace_period)
+    async def drain(self, grace_period: float | None = None) -> None:
+        """Stop gracefully within ``grace_period`` (default: the server's). Leaving the
+        ``async with`` block drains; a drain already under way is waited for, not repeated."""
+        if self._stopped is None:
+            period = self.grace_period if grace_period is None else grace_period
+            # New calls are refused from this call on, not from the next loop turn.
+            self.serving.set(False)
+            self.tracker.draining = True
+            log.info("draining", in_flight=self.tracker.in_flight, grace_period_s=period)
+            self._stopped = asyncio.ensure_future(self._close(period))
+        # Shielded: a waiter that gives up must not leave the server half closed; the grace
+        # period already bounds how long the drain takes.
+        await asyncio.shield(self._stopped)
+
+    async def _close(self, grace_period: float) -> None:
         try:
             async with asyncio.timeout(grace_period):
                 await self.tracker.wait_idle()
@@ -123,3 +163,28 @@ class PiinguinServer:
         for protocol in list(self._connections):
             close_connection(protocol, "server stopped")
         log.info("stopped")
+
+
+def bind_socket(host: str, port: int, *, reuse_port: bool = False) -> socket.socket:
+    """A TCP socket bound, not yet listening, to the first address ``host`` resolves to.
+
+    ``reuse_port`` sets SO_REUSEPORT, so that several processes can bind the same port and
+    the kernel spreads connections across them (``--workers``).
+    """
+    family, kind, proto, _, address = socket.getaddrinfo(
+        host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+    )[0]
+    sock = socket.socket(family, kind, proto)
+    try:
+        # As asyncio's create_server does: a restart may bind while old connections linger
+        # in TIME_WAIT, and an IPv6 address means IPv6 only.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if family == socket.AF_INET6:
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        if reuse_port:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        sock.bind(address)
+    except BaseException:
+        sock.close()
+        raise
+    return sock

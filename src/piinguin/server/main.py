@@ -189,32 +189,35 @@ async def serve(
         loop.add_signal_handler(signum, stop.set)
     loop.add_signal_handler(signal.SIGHUP, reload_policy, auth)
     try:
-        async with open_backends(config) as backends:
-            server = PiinguinServer(
+        async with (
+            open_backends(config) as backends,
+            PiinguinServer(
                 backends.records,
                 auth=auth,
                 audit=backends.audit,
                 max_bulk_items=config.max_bulk_items,
                 max_message_bytes=config.max_message_bytes,
                 legacy_api=config.legacy_api,
-            )
-            port = await server.start(
-                config.host, config.port, ssl_context=ssl_context, reuse_port=reuse_port
-            )
+                host=config.host,
+                port=config.port,
+                ssl_context=ssl_context,
+                reuse_port=reuse_port,
+                grace_period=config.grace_period,
+            ) as server,
+        ):
             log.info(
                 "listening",
                 host=config.host,
-                port=port,
+                port=server.port,
                 storage=config.storage,
                 tls=ssl_context is not None,
                 mutual_tls=bool(config.tls_client_ca),
             )
             if listening is not None:
-                listening.set_result(port)
+                listening.set_result(server.port)
             ready = asyncio.create_task(server.wait_ready())
             await stop.wait()
             ready.cancel()
-            await server.drain(config.grace_period)
     finally:
         for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             loop.remove_signal_handler(signum)

@@ -17,7 +17,6 @@ import dataclasses
 import multiprocessing
 import os
 import signal
-import socket
 from collections.abc import Callable
 from multiprocessing.connection import wait
 from types import FrameType
@@ -26,25 +25,16 @@ from typing import cast
 import structlog
 
 from piinguin.server.config import ServerConfig
+from piinguin.server.core import bind_socket
 
 log = structlog.get_logger("piinguin.server.workers")
 
 
-def reserve_port(host: str, port: int) -> socket.socket:
-    """Bind (without listening) a SO_REUSEPORT socket, so that port 0 becomes one real port
-    every worker can bind too. Kept open until the workers end."""
-    family, kind, proto, _, address = socket.getaddrinfo(
-        host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
-    )[0]
-    holder = socket.socket(family, kind, proto)
-    holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-    holder.bind(address)
-    return holder
-
-
 def supervise(config: ServerConfig, target: Callable[[ServerConfig, int], None]) -> int:
     """Run ``target(config, index)`` in ``config.workers`` processes; return an exit code."""
-    holder = reserve_port(config.host, config.port)
+    # Bound but never listening, and kept open until the workers end: port 0 becomes one
+    # real port that every worker binds too (SO_REUSEPORT).
+    holder = bind_socket(config.host, config.port, reuse_port=True)
     port = holder.getsockname()[1]
     worker_config = dataclasses.replace(config, port=port)
     context = multiprocessing.get_context("spawn")

@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from piinguin.access.auth import Authenticator
 from piinguin.access.policy import token_digest
 from piinguin.client import PiinguinClient
-from piinguin.server import PiinguinServer
 from piinguin.tls import client_context, server_context
 from storage import MemoryStorage
 from storage.memory import MemoryAuditStore
+from tests import conftest
 
 from .certs import Authority, Pem
 
@@ -87,39 +87,31 @@ def policy_file(tmp_path: Path) -> Path:
 
 
 @dataclass
-class Vault:
-    server: PiinguinServer
-    storage: MemoryStorage
-    audit: MemoryAuditStore
-    pki: Pki
+class Vault(conftest.Vault[MemoryStorage]):
+    """The server with the policy above, TLS with client certificates, and its audit log."""
 
-    @property
-    def target(self) -> str:
-        return f"127.0.0.1:{self.server.port}"
+    audit: MemoryAuditStore = field(kw_only=True)
+    pki: Pki = field(kw_only=True)
 
     def client(
-        self, token: str | None = None, cert: Pem | None = None, **kwargs: object
+        self, token: str | None = None, cert: Pem | None = None, **kwargs: Any
     ) -> PiinguinClient:
         context = client_context(
             self.pki.ca.cert, cert.cert if cert else None, cert.key if cert else None
         )
-        return PiinguinClient(self.target, ssl=context, token=token, **kwargs)  # type: ignore[arg-type]
+        return PiinguinClient(self.target, ssl=context, token=token, **kwargs)
 
     def as_(self, principal: str) -> PiinguinClient:
         return self.client(token=TOKENS[principal])
 
 
 @pytest.fixture
-async def vault(
-    start_server: Callable[..., contextlib.AbstractAsyncContextManager[PiinguinServer]],
-    pki: Pki,
-    policy_file: Path,
-) -> AsyncIterator[Vault]:
+async def vault(pki: Pki, policy_file: Path) -> AsyncIterator[Vault]:
     storage, audit = MemoryStorage(), MemoryAuditStore()
-    async with start_server(
+    async with conftest.running_server(
         storage,
         auth=Authenticator.from_file(policy_file),
         audit=audit,
         ssl_context=server_context(pki.server.cert, pki.server.key, pki.ca.cert),
     ) as server:
-        yield Vault(server, storage, audit, pki)
+        yield Vault(server, storage, audit=audit, pki=pki)

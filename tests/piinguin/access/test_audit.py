@@ -5,14 +5,20 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
 
 import pytest
 from grpclib.const import Status
 
-from piinguin.client import LawfulBasis, PiiRecord, Unavailable
-from storage import Record, StorageUnavailable
+from piinguin import v1
+from piinguin.access.auth import Authenticator
+from piinguin.client import LawfulBasis, PermissionDenied, PiinguinClient, PiiRecord, Unavailable
+from storage import Record
 from storage.audit import AuditEvent, AuditPage, AuditQuery
 from storage.memory import MemoryAuditStore
+from tests.conftest import ServerFactory
+from tests.doubles import BrokenAudit, UnreachableAudit
 
 from .conftest import Vault
 
@@ -94,23 +100,13 @@ async def test_the_request_id_of_the_caller_is_kept(vault: Vault) -> None:
     assert events(vault)[0].request_id == "req-123"
 
 
-class BrokenAudit(MemoryAuditStore):
-    async def append(self, event: AuditEvent) -> None:
-        raise StorageUnavailable("audit table unreachable")
-
-
 @pytest.mark.parametrize("bulk", [False, True])
 async def test_a_read_whose_event_cannot_be_stored_fails_with_no_pii(
-    start_server: Callable[..., object], vault: Vault, bulk: bool, log_output: Callable[[], str]
+    start_server: ServerFactory, vault: Vault, bulk: bool, log_output: Callable[[], str]
 ) -> None:
-    from piinguin.access.auth import Authenticator
-    from piinguin.client import PiinguinClient
-
     await stock(vault)
     async with (
-        start_server(  # type: ignore[attr-defined]
-            vault.storage, auth=Authenticator.insecure(), audit=BrokenAudit()
-        ) as server,
+        start_server(vault.storage, auth=Authenticator.insecure(), audit=BrokenAudit()) as server,
         PiinguinClient(f"127.0.0.1:{server.port}") as client,
     ):
         call = (
@@ -127,16 +123,10 @@ async def test_a_read_whose_event_cannot_be_stored_fails_with_no_pii(
 
 
 async def test_a_denial_stands_when_the_audit_store_fails(
-    start_server: Callable[..., object], policy_file: object
+    start_server: ServerFactory, policy_file: Path
 ) -> None:
-    from piinguin.access.auth import Authenticator
-    from piinguin.client import PermissionDenied, PiinguinClient
-
     async with (
-        start_server(  # type: ignore[attr-defined]
-            auth=Authenticator.from_file(policy_file),
-            audit=BrokenAudit(),  # type: ignore[arg-type]
-        ) as server,
+        start_server(auth=Authenticator.from_file(policy_file), audit=BrokenAudit()) as server,
         PiinguinClient(f"127.0.0.1:{server.port}", token="relay-token-3f9a") as client,
     ):
         with pytest.raises(PermissionDenied):
@@ -157,8 +147,8 @@ async def test_audit_events_are_also_logged_to_the_audit_logger(
     assert ORIGINALS["key-07"] not in log_output()
 
 
-async def collect(client: object, **filters: object) -> list[object]:
-    return [event async for event in client.audit_events(**filters)]  # type: ignore[attr-defined]
+async def collect(client: PiinguinClient, **filters: Any) -> list[v1.AuditEvent]:
+    return [event async for event in client.audit_events(**filters)]
 
 
 async def test_list_audit_events_by_key_principal_time_and_pages(vault: Vault) -> None:
@@ -180,8 +170,8 @@ async def test_list_audit_events_by_key_principal_time_and_pages(vault: Vault) -
 
     # A key's history includes who listed it: the auditor's own listings show up as they
     # happen, after the reads.
-    reads = [e for e in by_key if e.operation == "read"]  # type: ignore[attr-defined]
-    assert {e.operation for e in by_key[len(reads) :]} == {"audit"}  # type: ignore[attr-defined]
+    reads = [e for e in by_key if e.operation == "read"]
+    assert {e.operation for e in by_key[len(reads) :]} == {"audit"}
     assert [(e.principal, e.purpose) for e in reads] == [
         ("support", "ticket-5"),
         ("support", "ticket-5"),
@@ -190,9 +180,9 @@ async def test_list_audit_events_by_key_principal_time_and_pages(vault: Vault) -
     ]
     assert len(first.events) == 2
     assert first.next_page_token
-    assert [e.lawful_basis for e in by_principal] == [LawfulBasis.LEGAL_OBLIGATION]  # type: ignore[attr-defined]
+    assert [e.lawful_basis for e in by_principal] == [LawfulBasis.LEGAL_OBLIGATION]
     assert len(by_both) == 3
-    assert [e.operation for e in in_range][:5] == ["read"] * 5  # type: ignore[attr-defined]
+    assert [e.operation for e in in_range][:5] == ["read"] * 5
     assert empty == []
     # the auditor's own listings are audited too
     listings = [e for e in events(vault) if e.operation == "audit"]
@@ -209,13 +199,13 @@ async def test_list_audit_events_by_key_principal_time_and_pages(vault: Vault) -
     ],
 )
 async def test_list_audit_events_rejects_bad_queries(
-    vault: Vault, filters: dict[str, object], problem: str
+    vault: Vault, filters: dict[str, Any], problem: str
 ) -> None:
     from piinguin.client import InvalidArgument
 
     async with vault.as_("auditor") as auditor:
         with pytest.raises(InvalidArgument, match=problem):
-            await auditor.list_audit_events(**filters)  # type: ignore[arg-type]
+            await auditor.list_audit_events(**filters)
 
 
 async def test_memory_audit_store_pages_consistently() -> None:
@@ -287,21 +277,11 @@ async def test_the_cli_answers_who_accessed_a_key(vault: Vault) -> None:
     assert (line["lawful_basis"], line["purpose"]) == ("contract", "ticket-8")
 
 
-class UnreachableAudit(MemoryAuditStore):
-    async def query(self, query: AuditQuery) -> AuditPage:
-        raise StorageUnavailable("audit table unreachable")
-
-
 async def test_listing_from_an_unreachable_audit_log_is_unavailable(
-    start_server: Callable[..., object], log_output: Callable[[], str]
+    start_server: ServerFactory, log_output: Callable[[], str]
 ) -> None:
-    from piinguin.access.auth import Authenticator
-    from piinguin.client import PiinguinClient
-
     async with (
-        start_server(  # type: ignore[attr-defined]
-            auth=Authenticator.insecure(), audit=UnreachableAudit()
-        ) as server,
+        start_server(auth=Authenticator.insecure(), audit=UnreachableAudit()) as server,
         PiinguinClient(f"127.0.0.1:{server.port}") as client,
     ):
         with pytest.raises(Unavailable) as failure:

@@ -16,7 +16,7 @@ import pytest
 from piinguin.access.policy import Policy, PolicyError
 from piinguin.client import LawfulBasis, PiinguinClient, PiiRecord, Unauthenticated
 from piinguin.server.config import ServerConfig
-from piinguin.server.main import serve
+from tests.conftest import running_entry_point
 from tests.doubles import SlowStorage
 
 from .conftest import TOKENS, policy_text
@@ -36,43 +36,39 @@ async def test_sighup_reloads_the_policy_without_dropping_calls_in_flight(
 ) -> None:
     storage = SlowStorage()
     monkeypatch.setattr("piinguin.server.main.MemoryStorage", lambda: storage)
-    listening: asyncio.Future[int] = asyncio.get_running_loop().create_future()
-    stop = asyncio.Event()
     config = ServerConfig(port=0, policy=str(policy_file), grace_period=30)
-    serving = asyncio.create_task(serve(config, stop=stop, listening=listening))
-    target = f"127.0.0.1:{await listening}"
-    await wait_for_log(log_output, "serving")
+    async with running_entry_point(config) as running:
+        target = f"127.0.0.1:{running.port}"
+        await wait_for_log(log_output, "serving")
 
-    async with PiinguinClient(target, token=TOKENS["relay"]) as relay:
-        in_flight = asyncio.create_task(
-            relay.create_record(PiiRecord(modified_value="k", original_value="v"))
-        )
-        await storage.entered.wait()
+        async with PiinguinClient(target, token=TOKENS["relay"]) as relay:
+            in_flight = asyncio.create_task(
+                relay.create_record(PiiRecord(modified_value="k", original_value="v"))
+            )
+            await storage.entered.wait()
 
-        rotated = {**TOKENS, "support": "support-token-NEW"}
-        await asyncio.to_thread(policy_file.write_text, policy_text(rotated))
+            rotated = {**TOKENS, "support": "support-token-NEW"}
+            await asyncio.to_thread(policy_file.write_text, policy_text(rotated))
+            os.kill(os.getpid(), signal.SIGHUP)
+            await wait_for_log(log_output, "policy_reloaded")
+
+            async with PiinguinClient(target, token="support-token-NEW") as new:
+                with pytest.raises(Exception, match="no record"):
+                    await new.read_record("absent", basis=LawfulBasis.CONSENT, purpose="ticket-1")
+            async with PiinguinClient(target, token=TOKENS["support"]) as old:
+                with pytest.raises(Unauthenticated):
+                    await old.read_record("absent", basis=LawfulBasis.CONSENT, purpose="ticket-1")
+
+            storage.release.set()
+            await in_flight  # the call that was running through the reload finishes OK
+
+        await asyncio.to_thread(policy_file.write_text, "this is [not toml")
         os.kill(os.getpid(), signal.SIGHUP)
-        await wait_for_log(log_output, "policy_reloaded")
-
-        async with PiinguinClient(target, token="support-token-NEW") as new:
+        await wait_for_log(log_output, "policy_reload_failed")
+        async with PiinguinClient(target, token="support-token-NEW") as still:
             with pytest.raises(Exception, match="no record"):
-                await new.read_record("absent", basis=LawfulBasis.CONSENT, purpose="ticket-1")
-        async with PiinguinClient(target, token=TOKENS["support"]) as old:
-            with pytest.raises(Unauthenticated):
-                await old.read_record("absent", basis=LawfulBasis.CONSENT, purpose="ticket-1")
+                await still.read_record("absent", basis=LawfulBasis.CONSENT, purpose="ticket-1")
 
-        storage.release.set()
-        await in_flight  # the call that was running through the reload finishes OK
-
-    await asyncio.to_thread(policy_file.write_text, "this is [not toml")
-    os.kill(os.getpid(), signal.SIGHUP)
-    await wait_for_log(log_output, "policy_reload_failed")
-    async with PiinguinClient(target, token="support-token-NEW") as still:
-        with pytest.raises(Exception, match="no record"):
-            await still.read_record("absent", basis=LawfulBasis.CONSENT, purpose="ticket-1")
-
-    stop.set()
-    await serving
     assert len(storage) == 1
 
 
@@ -119,16 +115,13 @@ def test_policy_and_insecure_cannot_be_combined(tmp_path: Path) -> None:
 async def test_insecure_mode_warns_at_start_and_on_every_call(
     log_output: Callable[[], str],
 ) -> None:
-    listening: asyncio.Future[int] = asyncio.get_running_loop().create_future()
-    stop = asyncio.Event()
-    serving = asyncio.create_task(
-        serve(ServerConfig(port=0, insecure_no_auth=True), stop=stop, listening=listening)
-    )
-    async with PiinguinClient(f"127.0.0.1:{await listening}") as client:
+    config = ServerConfig(port=0, insecure_no_auth=True)
+    async with (
+        running_entry_point(config) as running,
+        PiinguinClient(f"127.0.0.1:{running.port}") as client,
+    ):
         await client.create_record(PiiRecord(modified_value="k", original_value="v"))
         await client.delete_record("k")
-    stop.set()
-    await serving
 
     lines = [json.loads(line) for line in log_output().splitlines()]
     [start] = [line for line in lines if line["event"] == "insecure_no_auth"]

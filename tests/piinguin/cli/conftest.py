@@ -1,5 +1,5 @@
 """The CLI is tested against the same servers as the client library it is built on."""
 
-from tests.piinguin.client.conftest import client, closed_target, scripted, vault
+from tests.piinguin.client.conftest import client, scripted, vault
 
-__all__ = ["client", "closed_target", "scripted", "vault"]
+__all__ = ["client", "scripted", "vault"]

@@ -16,7 +16,8 @@ from grpclib.const import Status
 
 from piinguin.cli.main import main
 from storage import Record
-from tests.piinguin.client.conftest import HANG, MAX_BULK_ITEMS, MAX_MESSAGE_BYTES, Scripted, Vault
+from tests.doubles import HANG
+from tests.piinguin.client.conftest import MAX_BULK_ITEMS, MAX_MESSAGE_BYTES, Scripted, Vault
 
 VALUE = "alice@example.com"
 CONSOLE_SCRIPT = Path(sys.executable).with_name("piinguin")
@@ -240,7 +241,7 @@ async def test_the_token_goes_as_a_bearer_authorization(
 
     assert outcome.code == 0
     expected = {"authorization": f"Bearer {token}"} if token else {}
-    assert [metadata for _, metadata in vault.calls] == [expected]
+    assert [call.metadata for call in vault.calls] == [expected]
 
 
 # -- bulk ---------------------------------------------------------------------------------

@@ -119,7 +119,7 @@ async def test_every_call_goes_over_one_connection(client: PiinguinClient, vault
     await client.delete_record("k1")
 
     assert len(vault.calls) == 4
-    assert len({port for port, _ in vault.calls}) == 1
+    assert len({call.peer_port for call in vault.calls}) == 1
 
 
 async def test_token_and_metadata_go_with_every_call(vault: Vault) -> None:
@@ -127,7 +127,7 @@ async def test_token_and_metadata_go_with_every_call(vault: Vault) -> None:
         await c.delete_record("k1")
         await c.delete_records(["k1"])
 
-    assert [metadata for _, metadata in vault.calls] == [
+    assert [call.metadata for call in vault.calls] == [
         {"authorization": "Bearer t0k3n", "x-team": "support"}
     ] * 2
 

@@ -25,7 +25,8 @@ from piinguin.client import (
     parse_target,
 )
 from piinguin.client.errors import translated_errors
-from tests.piinguin.client.conftest import HANG, NO_RECORD, Scripted, Vault
+from tests.doubles import HANG, NO_RECORD
+from tests.piinguin.client.conftest import Scripted, Vault
 
 BASIS, PURPOSE = LawfulBasis.CONSENT, "support ticket 42"
 

@@ -14,15 +14,11 @@ from grpclib.const import Status
 from grpclib.exceptions import GRPCError
 
 from piinguin.client import LawfulBasis, PiinguinClient, PiiRecord
-from tests import dynamodb_fixtures
 from tests.dynamodb_fixtures import fresh_table_name
 
 from .conftest import BIN, REPO, free_port, running
 
 pytestmark = pytest.mark.socket
-
-#: The session's moto server, for the DynamoDB service's command.
-moto_endpoint = dynamodb_fixtures.moto_endpoint
 
 
 async def round_trip(port: int) -> None:

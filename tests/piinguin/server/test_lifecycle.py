@@ -7,7 +7,6 @@ import json
 import os
 import signal
 import sys
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -17,8 +16,8 @@ from grpclib.exceptions import GRPCError
 
 from piinguin.server import PiinguinServer
 from piinguin.server.config import ServerConfig
-from piinguin.server.main import serve
 from piinguin.v1 import CreatePiiRecordRequest, PiinguinStub, PiiRecord
+from tests.conftest import ServerFactory, running_entry_point
 from tests.doubles import SlowStorage
 
 pytestmark = pytest.mark.socket
@@ -37,13 +36,11 @@ async def probe(*args: object) -> str:
 
 
 async def test_health_is_serving_for_grpcio_clients(server: PiinguinServer) -> None:
-    assert server.port is not None
     for service in ("", "piinguin.v1.Piinguin"):
         assert await probe("health", server.port, service) == "SERVING"
 
 
 async def test_reflection_lists_and_describes_the_service(server: PiinguinServer) -> None:
-    assert server.port is not None
 
     found = json.loads(await probe("reflect", server.port))
     services, methods = found["services"], found["methods"]
@@ -62,12 +59,10 @@ async def test_reflection_lists_and_describes_the_service(server: PiinguinServer
 
 
 async def test_drain_lets_the_call_in_flight_finish_and_refuses_new_ones(
-    start_server: Callable[..., object],
+    start_server: ServerFactory,
 ) -> None:
     storage = SlowStorage()
-    async with start_server(storage) as server:  # type: ignore[attr-defined]
-        assert isinstance(server, PiinguinServer)
-        assert server.port is not None
+    async with start_server(storage) as server:
         channel = Channel("127.0.0.1", server.port)
         stub = PiinguinStub(channel)
         in_flight = asyncio.create_task(
@@ -96,10 +91,9 @@ async def test_drain_lets_the_call_in_flight_finish_and_refuses_new_ones(
         assert len(storage) == 1
 
 
-async def test_grace_period_bounds_the_drain(start_server: Callable[..., object]) -> None:
+async def test_grace_period_bounds_the_drain(start_server: ServerFactory) -> None:
     storage = SlowStorage()
-    async with start_server(storage) as server:  # type: ignore[attr-defined]
-        assert isinstance(server, PiinguinServer)
+    async with start_server(storage) as server:
         channel = Channel("127.0.0.1", server.port)
         call = asyncio.create_task(
             PiinguinStub(channel).create_pii_record(
@@ -123,24 +117,21 @@ async def test_sigterm_drains_the_entry_point_with_a_call_in_flight(
 ) -> None:
     storage = SlowStorage()
     monkeypatch.setattr("piinguin.server.main.MemoryStorage", lambda: storage)
-    listening: asyncio.Future[int] = asyncio.get_running_loop().create_future()
-    serving = asyncio.create_task(
-        serve(ServerConfig(port=0, grace_period=30, insecure_no_auth=True), listening=listening)
-    )
-    port = await listening
-    channel = Channel("127.0.0.1", port)
-    call = asyncio.create_task(
-        PiinguinStub(channel).create_pii_record(
-            CreatePiiRecordRequest(record=PiiRecord(modified_value="k", original_value="v"))
+    config = ServerConfig(port=0, grace_period=30, insecure_no_auth=True)
+    async with running_entry_point(config) as running:
+        channel = Channel("127.0.0.1", running.port)
+        call = asyncio.create_task(
+            PiinguinStub(channel).create_pii_record(
+                CreatePiiRecordRequest(record=PiiRecord(modified_value="k", original_value="v"))
+            )
         )
-    )
-    await storage.entered.wait()
+        await storage.entered.wait()
 
-    os.kill(os.getpid(), signal.SIGTERM)
-    assert await probe("health", port, "piinguin.v1.Piinguin") == "NOT_SERVING"
-    storage.release.set()
+        os.kill(os.getpid(), signal.SIGTERM)
+        assert await probe("health", running.port, "piinguin.v1.Piinguin") == "NOT_SERVING"
+        storage.release.set()
 
-    await call
-    await serving
+        await call
+        await running.task  # SIGTERM alone ends serve()
     channel.close()
     assert len(storage) == 1

@@ -17,6 +17,7 @@ from piinguin.services.vault import PiinguinService
 from piinguin.v1 import PiinguinStub
 from storage import MemoryStorage
 from storage.memory import MemoryAuditStore
+from tests.conftest import running_server
 
 MAX_BULK_ITEMS = 10
 MAX_MESSAGE_BYTES = 256 * 1024
@@ -25,8 +26,7 @@ MAX_MESSAGE_BYTES = 256 * 1024
 @pytest.fixture(params=["socket", "in_memory"])
 async def stub(request: pytest.FixtureRequest) -> AsyncIterator[PiinguinStub]:
     if request.param == "socket":
-        start_server = request.getfixturevalue("start_server")
-        async with start_server(
+        async with running_server(
             max_bulk_items=MAX_BULK_ITEMS, max_message_bytes=MAX_MESSAGE_BYTES
         ) as server:
             channel = Channel("127.0.0.1", server.port)

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 import pytest
 from grpclib.client import Channel
 from grpclib.exceptions import GRPCError
 
-from piinguin.server import PiinguinServer
 from piinguin.v1 import (
     CreatePiiRecordRequest,
     CreatePiiRecordsRequest,
@@ -22,6 +22,7 @@ from piinguin.v1 import (
     ReadPiiRecordsRequest,
 )
 from storage import StorageUnavailable
+from tests.conftest import ServerFactory
 from tests.doubles import FaultyStorage
 
 pytestmark = pytest.mark.socket
@@ -30,32 +31,31 @@ ORIGINALS = [f"pii-canary-{i}-jane.doe@example.org" for i in range(6)]
 
 
 async def test_every_rpc_and_error_path_keeps_originals_out_of_logs_and_errors(
-    start_server: Callable[..., object], log_output: Callable[[], str]
+    start_server: ServerFactory, log_output: Callable[[], str]
 ) -> None:
     storage = FaultyStorage()
     errors: list[str] = []
 
-    async def attempt(call: object) -> None:
+    async def attempt(call: Awaitable[object]) -> None:
         try:
-            await call  # type: ignore[misc]
+            await call
         except GRPCError as exc:
             errors.append(f"{exc.status} {exc.message} {exc.details} {exc!r}")
 
-    async with start_server(storage, max_bulk_items=5, max_message_bytes=4096) as server:  # type: ignore[attr-defined]
-        assert isinstance(server, PiinguinServer)
+    async with start_server(storage, max_bulk_items=5, max_message_bytes=4096) as server:
         channel = Channel("127.0.0.1", server.port)
         stub = PiinguinStub(channel)
         good = [
             PiiRecord(modified_value=f"k{i}", original_value=v) for i, v in enumerate(ORIGINALS)
         ]
-        read = {"lawful_basis": LawfulBasis.CONSENT, "purpose": "ticket 1"}
+        read: dict[str, Any] = {"lawful_basis": LawfulBasis.CONSENT, "purpose": "ticket 1"}
 
         await attempt(stub.create_pii_record(CreatePiiRecordRequest(record=good[0])))
         await attempt(stub.create_pii_records(CreatePiiRecordsRequest(records=good[1:5])))
-        await attempt(stub.read_pii_record(ReadPiiRecordRequest(modified_value="k0", **read)))  # type: ignore[arg-type]
+        await attempt(stub.read_pii_record(ReadPiiRecordRequest(modified_value="k0", **read)))
         await attempt(
             stub.read_pii_records(ReadPiiRecordsRequest(modified_values=["k1", "k2", ""], **read))
-        )  # type: ignore[arg-type]
+        )
         # Error paths, each carrying an original somewhere in the request.
         await attempt(  # key empty
             stub.create_pii_record(
@@ -64,7 +64,7 @@ async def test_every_rpc_and_error_path_keeps_originals_out_of_logs_and_errors(
                 )
             )
         )
-        await attempt(stub.read_pii_record(ReadPiiRecordRequest(modified_value="absent", **read)))  # type: ignore[arg-type]
+        await attempt(stub.read_pii_record(ReadPiiRecordRequest(modified_value="absent", **read)))
         await attempt(  # the original as purpose, basis missing
             stub.read_pii_record(ReadPiiRecordRequest(modified_value="k0", purpose=ORIGINALS[2]))
         )
@@ -85,10 +85,10 @@ async def test_every_rpc_and_error_path_keeps_originals_out_of_logs_and_errors(
         )
         storage.failing.add("k3")
         await attempt(stub.create_pii_records(CreatePiiRecordsRequest(records=good[2:4])))
-        await attempt(stub.read_pii_record(ReadPiiRecordRequest(modified_value="k3", **read)))  # type: ignore[arg-type]
+        await attempt(stub.read_pii_record(ReadPiiRecordRequest(modified_value="k3", **read)))
         storage.down = StorageUnavailable
         await attempt(stub.create_pii_record(CreatePiiRecordRequest(record=good[0])))
-        await attempt(stub.read_pii_record(ReadPiiRecordRequest(modified_value="k0", **read)))  # type: ignore[arg-type]
+        await attempt(stub.read_pii_record(ReadPiiRecordRequest(modified_value="k0", **read)))
         storage.down = None
         await attempt(stub.delete_pii_record(DeletePiiRecordRequest(modified_value="k0")))
         await attempt(stub.delete_pii_records(DeletePiiRecordsRequest(modified_values=["k1", ""])))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 
 import pytest
 from grpclib.client import Channel
@@ -25,6 +25,7 @@ from piinguin.v1 import (
 )
 from storage import Record, StorageMisconfigured, StorageUnavailable
 from storage.memory import MemoryAuditStore
+from tests.conftest import ServerFactory
 from tests.doubles import FaultyStorage
 
 
@@ -34,11 +35,8 @@ def faulty() -> FaultyStorage:
 
 
 @pytest.fixture
-async def stub(
-    start_server: Callable[..., object], faulty: FaultyStorage
-) -> AsyncIterator[PiinguinStub]:
-    async with start_server(faulty) as server:  # type: ignore[attr-defined]
-        assert isinstance(server, PiinguinServer)
+async def stub(start_server: ServerFactory, faulty: FaultyStorage) -> AsyncIterator[PiinguinStub]:
+    async with start_server(faulty) as server:
         channel = Channel("127.0.0.1", server.port)
         try:
             yield PiinguinStub(channel)
@@ -125,19 +123,16 @@ async def test_bulk_item_failures_are_reported_per_item(
 
 async def test_health_stays_not_serving_until_storage_answers(faulty: FaultyStorage) -> None:
     faulty.down = StorageUnavailable
-    server = PiinguinServer(
+    async with PiinguinServer(
         faulty,
         auth=Authenticator.insecure(),
         audit=MemoryAuditStore(),
         max_bulk_items=10,
         max_message_bytes=1 << 20,
-    )
-    await server.start("127.0.0.1", 0)
-    try:
+        grace_period=1,
+    ) as server:
         ready = asyncio.create_task(server.wait_ready(retry_interval=0.01))
         assert server.serving.__status__() is False
         faulty.down = None
         await ready
         assert server.serving.__status__() is True
-    finally:
-        await server.drain(1)

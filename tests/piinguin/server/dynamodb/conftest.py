@@ -1,6 +1,6 @@
 """The server on ``--storage dynamodb`` against moto, in this process.
 
-``dynamodb_server`` starts ``serve()`` from the entry point with a config the test gives,
+``dynamodb_server`` runs the entry point's ``serve()`` with a config the test gives,
 fresh table names and the AWS chain pointed at fake credentials, and stops it afterwards.
 """
 
@@ -17,12 +17,8 @@ import pytest
 
 from piinguin.cli.healthcheck import check
 from piinguin.server.config import ServerConfig
-from piinguin.server.main import serve
-from tests import dynamodb_fixtures
+from tests.conftest import running_entry_point
 from tests.dynamodb_fixtures import REGION, fresh_table_name
-
-#: The session's moto server; a fixture is registered by being bound in a conftest.
-moto_endpoint = dynamodb_fixtures.moto_endpoint
 
 
 @dataclasses.dataclass(frozen=True)
@@ -65,18 +61,8 @@ def dynamodb_server(moto_endpoint: str, aws_chain: None) -> ServerStarter:
         config = ServerConfig(
             port=0, storage="dynamodb", insecure_no_auth=True, **(defaults | options)
         )
-        stop = asyncio.Event()
-        listening: asyncio.Future[int] = asyncio.get_running_loop().create_future()
-        task = asyncio.create_task(serve(config, stop=stop, listening=listening))
-        try:
-            # serve() either listens or fails at start (a bad option): whichever comes first.
-            await asyncio.wait([task, listening], timeout=30, return_when=asyncio.FIRST_COMPLETED)
-            if task.done():
-                task.result()
-            yield Served(config, listening.result())
-        finally:
-            stop.set()
-            await asyncio.wait_for(task, 30)
+        async with running_entry_point(config) as running:
+            yield Served(config, running.port)
 
     return start
 

@@ -3,7 +3,6 @@ clients generated from the original proto, one per principal."""
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from types import ModuleType
 
@@ -15,17 +14,11 @@ from storage import MemoryStorage, Storage
 from storage.audit import AuditEvent, AuditQuery
 from storage.dynamodb.records import DynamoDBStorage
 from storage.memory import MemoryAuditStore
-from tests import dynamodb_fixtures
+from tests.conftest import ServerFactory
 from tests.dynamodb_fixtures import dynamodb_client, fresh_table
 
 from .original_client import Connect, OriginalClient, generate
 from .principals import POLICY, TOKENS
-
-#: The session's moto server; a fixture is registered by being bound in a conftest.
-moto_endpoint = dynamodb_fixtures.moto_endpoint
-
-#: tests/conftest.py's ``start_server``.
-ServerFactory = Callable[..., contextlib.AbstractAsyncContextManager[PiinguinServer]]
 
 
 @pytest.fixture(scope="session")
@@ -67,7 +60,6 @@ def connect(
     clients: list[OriginalClient] = []
 
     def connect(principal: str | None, *, token: str | None = None) -> OriginalClient:
-        assert server.port is not None
         client = OriginalClient(
             original_modules, server.port, token or (TOKENS[principal] if principal else None)
         )

@@ -6,7 +6,7 @@ These use our own generated stub (grpclib) on a real socket, on the insecure pol
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
 import grpc
@@ -26,20 +26,13 @@ from piinguin.services.legacy_protocol import (
 )
 from piinguin.wire import from_wire, to_wire
 from storage import MemoryStorage, Record, StorageMisconfigured, StorageUnavailable
-from storage.audit import AuditEvent
-from storage.memory import MemoryAuditStore
-from tests.doubles import FaultyStorage
+from tests.conftest import ServerFactory
+from tests.doubles import BrokenAudit, FaultyStorage
 
 pytestmark = pytest.mark.socket
 
 VALUE = "john@acme.com"
 ITEM_FAILED = "storage is unavailable: storage did not process the item in time"
-ServerFactory = Callable[..., Any]
-
-
-class BrokenAudit(MemoryAuditStore):
-    async def append(self, event: AuditEvent) -> None:
-        raise StorageUnavailable("audit table unreachable")
 
 
 @pytest.fixture
@@ -59,7 +52,7 @@ async def stub(start_server: ServerFactory, faulty: FaultyStorage) -> AsyncItera
             channel.close()
 
 
-def statuses(responses: list[ChangeRecordResponse | ReadPiiRecordResponse]) -> list[Status]:
+def statuses(responses: Sequence[ChangeRecordResponse | ReadPiiRecordResponse]) -> list[Status]:
     return [r.status or Status() for r in responses]
 
 

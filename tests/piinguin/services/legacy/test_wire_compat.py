@@ -14,6 +14,7 @@ import pytest
 from piinguin.access.auth import Authenticator
 from storage.dynamodb.records import DynamoDBStorage
 from storage.memory import MemoryAuditStore
+from tests.conftest import ServerFactory
 from tests.dynamodb_fixtures import dynamodb_client, fresh_table
 
 from .original_client import Connect, OriginalClient
@@ -131,7 +132,7 @@ async def test_a_stream_answers_before_the_next_message_is_sent(
     connect: Connect, call: str
 ) -> None:
     client = connect("reader" if call == "ReadPiiRecords" else "writer")
-    make = {
+    make: Callable[[int], Any] = {
         "CreatePiiRecords": lambda i: client.create_request(f"key-{i}", f"value-{i}"),
         "ReadPiiRecords": lambda i: client.read_request(f"key-{i}"),
         "DeletePiiRecords": lambda i: client.delete_request(f"key-{i}"),
@@ -161,7 +162,7 @@ async def test_a_long_stream_keeps_request_order(connect: Connect) -> None:
 
 
 async def test_items_in_the_original_shape_are_read_written_and_deleted(
-    start_server: Callable[..., Any],
+    start_server: ServerFactory,
     moto_endpoint: str,
     original_modules: tuple[ModuleType, ModuleType],
 ) -> None:
