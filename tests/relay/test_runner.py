@@ -66,7 +66,10 @@ async def relay(
 
 
 def summary(log_output: Callable[[], str]) -> dict[str, Any]:
-    (line,) = [json.loads(line) for line in log_output().splitlines() if "relay_summary" in line]
+    lines: list[dict[str, Any]] = [
+        json.loads(line) for line in log_output().splitlines() if "relay_summary" in line
+    ]
+    (line,) = lines
     return line
 
 

@@ -9,7 +9,7 @@ ahead, so a fast sender is held back by HTTP/2 flow control rather than by our m
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from typing import TypeVar
 
 T = TypeVar("T")
@@ -20,7 +20,7 @@ async def _read(messages: AsyncIterator[T], queue: asyncio.Queue[T]) -> None:
         await queue.put(message)
 
 
-async def batches(messages: AsyncIterator[T], limit: int) -> AsyncIterator[list[T]]:
+async def batches(messages: AsyncIterator[T], limit: int) -> AsyncGenerator[list[T], None]:
     """Non-empty batches of at most ``limit`` messages, in arrival order.
 
     An error reading the stream (an undecodable message) is raised after the batches of

@@ -26,12 +26,15 @@ ORIGINAL = "its_you_again!"
 
 
 async def operation(client: PiinguinClient, name: str) -> object:
+    """What the operation answers: None for a write or a delete."""
     if name == "write":
-        return await client.create_record(PiiRecord(modified_value=KEY, original_value=ORIGINAL))
+        await client.create_record(PiiRecord(modified_value=KEY, original_value=ORIGINAL))
+        return None
     if name == "read":
         return await client.read_record(KEY, basis=LawfulBasis.CONSENT, purpose="ticket-42")
     if name == "delete":
-        return await client.delete_record(KEY)
+        await client.delete_record(KEY)
+        return None
     return await client.list_audit_events(modified_value=KEY)
 
 

@@ -27,7 +27,7 @@ def health(port: int, service: str) -> str:
             )
         except grpc.RpcError as exc:
             return f"ERROR {exc.code().name}"
-        return health_pb2.HealthCheckResponse.ServingStatus.Name(response.status)
+        return str(health_pb2.HealthCheckResponse.ServingStatus.Name(response.status))
 
 
 def reflect(port: int) -> str:

@@ -12,8 +12,15 @@ from storage import Record
 COLLECTED = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 CREATED = datetime(2026, 1, 2, 12, 0, tzinfo=UTC)
 UPDATED = datetime(2026, 1, 3, 12, 0, tzinfo=UTC)
-TEXT = ("modified_value", "original_value", "field_name", "json_path", "schema")
-TEXT += ("hash_function", "app_id")
+TEXT = (
+    "modified_value",
+    "original_value",
+    "field_name",
+    "json_path",
+    "schema",
+    "hash_function",
+    "app_id",
+)
 
 
 def test_a_record_becomes_the_message_with_the_same_field_values() -> None:

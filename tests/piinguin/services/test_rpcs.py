@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from grpclib.const import Status
@@ -33,18 +35,18 @@ async def create(
     )
 
 
-def read_request(key: str = KEY, **kw: object) -> ReadPiiRecordRequest:
-    fields: dict[str, object] = {
+def read_request(key: str = KEY, **kw: Any) -> ReadPiiRecordRequest:
+    fields: dict[str, Any] = {
         "lawful_basis": LawfulBasis.CONSENT,
         "purpose": "support ticket 42",
     }
     fields.update(kw)
-    return ReadPiiRecordRequest(modified_value=key, **fields)  # type: ignore[arg-type]
+    return ReadPiiRecordRequest(modified_value=key, **fields)
 
 
-async def expect_status(call: object, status: Status) -> str:
+async def expect_status(call: Awaitable[object], status: Status) -> str:
     with pytest.raises(GRPCError) as info:
-        await call  # type: ignore[misc]
+        await call
     assert info.value.status is status, info.value.message
     return info.value.message or ""
 
@@ -152,7 +154,7 @@ async def test_read_missing_key_is_not_found(stub: PiinguinStub) -> None:
     ],
 )
 async def test_read_without_justification_is_invalid_and_returns_nothing(
-    stub: PiinguinStub, overrides: dict[str, object], problem: str
+    stub: PiinguinStub, overrides: dict[str, Any], problem: str
 ) -> None:
     await create(stub)
 
@@ -296,6 +298,7 @@ async def test_bulk_delete_answers_in_order(stub: PiinguinStub) -> None:
 async def test_oversized_batch_fails_the_whole_call(stub: PiinguinStub, rpc: str) -> None:
     count = MAX_BULK_ITEMS + 1
     keys = [f"k{i}" for i in range(count)]
+    call: Awaitable[object]
     if rpc == "create":
         call = stub.create_pii_records(
             CreatePiiRecordsRequest(
