@@ -2,7 +2,8 @@
 
 - Storage: ``FaultyStorage`` (whole-call and per-key failures around a real MemoryStorage)
   and its variants that hold, crowd or stop the server; ``SlowStorage``.
-- Audit: ``BrokenAudit`` (appends fail), ``UnreachableAudit`` (queries fail).
+- Audit: ``RecordingAudit`` (keeps what was appended), ``BrokenAudit`` (appends fail),
+  ``UnreachableAudit`` (queries fail).
 - A scripted ``piinguin.v1`` service, for answers the real server never gives.
 - A Lambda context.
 
@@ -172,6 +173,18 @@ class Crowded(FaultyStorage):
             pass
         self.in_flight -= 1
         return await super().put_many(records)
+
+
+class RecordingAudit(MemoryAuditStore):
+    """A memory audit store that also keeps every event appended, in order, for tests."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.appended: list[AuditEvent] = []
+
+    async def append(self, event: AuditEvent) -> None:
+        await super().append(event)
+        self.appended.append(event)
 
 
 class BrokenAudit(MemoryAuditStore):

@@ -14,8 +14,8 @@ from piinguin.access.policy import token_digest
 from piinguin.client import PiinguinClient
 from piinguin.tls import client_context, server_context
 from storage import MemoryStorage
-from storage.memory import MemoryAuditStore
 from tests import conftest
+from tests.doubles import RecordingAudit
 
 from .certs import Authority, Pem
 
@@ -90,7 +90,7 @@ def policy_file(tmp_path: Path) -> Path:
 class Vault(conftest.Vault[MemoryStorage]):
     """The server with the policy above, TLS with client certificates, and its audit log."""
 
-    audit: MemoryAuditStore = field(kw_only=True)
+    audit: RecordingAudit = field(kw_only=True)
     pki: Pki = field(kw_only=True)
 
     def client(
@@ -107,7 +107,7 @@ class Vault(conftest.Vault[MemoryStorage]):
 
 @pytest.fixture
 async def vault(pki: Pki, policy_file: Path) -> AsyncIterator[Vault]:
-    storage, audit = MemoryStorage(), MemoryAuditStore()
+    storage, audit = MemoryStorage(), RecordingAudit()
     async with conftest.running_server(
         storage,
         auth=Authenticator.from_file(policy_file),

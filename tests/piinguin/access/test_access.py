@@ -70,7 +70,7 @@ async def test_every_other_principal_is_denied_and_the_denial_is_audited(
 
     assert ORIGINAL not in str(denied.value)
     assert principal in denied.value.message
-    [event] = [e for e in vault.audit._events if e.principal == principal]
+    [event] = [e for e in vault.audit.appended if e.principal == principal]
     assert event.code == Status.PERMISSION_DENIED.value
     assert event.operation == op
     assert (await vault.storage.get_many([KEY]))[0] is not None or op == "delete"
@@ -87,7 +87,7 @@ async def test_unauthenticated_calls_are_refused_and_audited(
         with pytest.raises(Unauthenticated):
             await operation(client, op)
 
-    [event] = vault.audit._events
+    [event] = vault.audit.appended
     assert (event.principal, event.code, event.operation) == (
         "",
         Status.UNAUTHENTICATED.value,
@@ -129,7 +129,7 @@ async def test_reads_are_limited_to_granted_bases_and_purposes(
             with pytest.raises(PermissionDenied):
                 await client.read_record(KEY, basis=basis, purpose=purpose)
 
-    [event] = vault.audit._events
+    [event] = vault.audit.appended
     assert event.lawful_basis == basis
     assert event.purpose == purpose
     assert event.code == (Status.OK if allowed else Status.PERMISSION_DENIED).value
@@ -167,7 +167,7 @@ async def test_mutual_tls_certificate_names_the_principal(vault: Vault) -> None:
             await client.create_record(PiiRecord(modified_value=KEY, original_value="x"))
 
     assert record.original_value == ORIGINAL
-    principals = {e.principal for e in vault.audit._events}
+    principals = {e.principal for e in vault.audit.appended}
     assert principals == {"dpo"}
 
 
@@ -181,7 +181,7 @@ async def test_certificate_from_another_authority_cannot_connect(vault: Vault) -
     async with vault.client(cert=vault.pki.rogue) as client:
         with pytest.raises((Unavailable, Unauthenticated)):
             await client.delete_record(KEY)
-    assert all(e.principal != "dpo" for e in vault.audit._events)
+    assert all(e.principal != "dpo" for e in vault.audit.appended)
 
 
 async def test_token_wins_over_a_certificate(vault: Vault) -> None:

@@ -32,7 +32,7 @@ async def stock(vault: Vault) -> None:
 
 
 def events(vault: Vault) -> list[AuditEvent]:
-    return list(vault.audit._events)
+    return list(vault.audit.appended)
 
 
 async def test_n_reads_make_exactly_n_events_with_the_right_fields(vault: Vault) -> None:
