@@ -23,7 +23,7 @@ from piinguin.access.gatekeeper import Gatekeeper
 from piinguin.codec import LimitedProtoCodec
 from piinguin.server.calls import CallTracker
 from piinguin.server.coalesce import coalesce_writes
-from piinguin.server.grpclib_internals import close_connection, listening_port
+from piinguin.server.grpclib_internals import close_connection
 from piinguin.services.legacy import LegacyPiinguinService
 from piinguin.services.vault import PiinguinService
 from piinguin.v1 import DESCRIPTOR_POOL

@@ -6,8 +6,6 @@ fails loudly, naming them, when the installed grpclib is not ``PINNED_VERSION``)
 
 - ``Server._protocol_factory``: the method asyncio calls for each new connection. The only
   place to put a protocol between the event loop and grpclib's (write coalescing).
-- ``Server._server``: the ``asyncio.Server`` it listens with. The only way to learn the port
-  the kernel picked for port 0.
 - ``H2Protocol.processor``: set in ``connection_made``; its ``close(reason)`` ends the
   connection's streams. ``Server.close()`` leaves client connections open; this closes them.
 - ``grpclib._typing``: the protocols of servables and server methods, for type checking only.
@@ -17,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING
 
 from grpclib.protocol import H2Protocol
 from grpclib.server import Server
@@ -30,7 +28,6 @@ __all__ = [
     "IServable",
     "IServerMethodFunc",
     "close_connection",
-    "listening_port",
     "protocol_factory",
     "wrap_protocol_factory",
 ]
@@ -52,12 +49,6 @@ def wrap_protocol_factory(
     """Make ``server``'s connections with ``wrap(grpclib's own factory)``: once, before
     ``start`` (grpclib hands its factory to the event loop there)."""
     server._protocol_factory = wrap(server._protocol_factory)  # type: ignore[method-assign,assignment]
-
-
-def listening_port(server: Server) -> int:
-    """The port a started ``server`` listens on (the first socket's)."""
-    listener = cast(asyncio.Server, server._server)
-    return int(listener.sockets[0].getsockname()[1])
 
 
 def close_connection(protocol: H2Protocol, reason: str) -> None:

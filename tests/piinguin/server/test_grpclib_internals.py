@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import socket
 from collections.abc import Callable
 
 import grpclib
@@ -21,7 +22,6 @@ from grpclib.server import Server
 from piinguin.server.grpclib_internals import (
     PINNED_VERSION,
     close_connection,
-    listening_port,
     protocol_factory,
     wrap_protocol_factory,
 )
@@ -63,9 +63,11 @@ async def test_a_wrapped_factory_makes_every_connection_and_the_port_is_found() 
 
     wrap_protocol_factory(server, recording)
     assert protocol_factory(server).__name__ == "make_and_record"
-    await server.start("127.0.0.1", 0)
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    await server.start(sock=listener)
     try:
-        port = listening_port(server)
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
         for _ in range(100):
             if made and hasattr(made[0], "processor"):
