@@ -91,8 +91,15 @@ class ReadItemResult(ItemResult):
 
 def parse_target(target: str) -> tuple[str, int]:
     """Split ``host:port`` or ``[ipv6]:port``; raises ValueError saying what is wrong."""
-    host, colon, port_text = target.rpartition(":")
     example = "e.g. 127.0.0.1:50051 or [::1]:50051"
+    scheme, separator, rest = target.partition("://")
+    if separator:
+        tls = " and ask for TLS with --tls" if scheme.lower() in {"https", "grpcs"} else ""
+        raise ValueError(
+            f"target {target!r} has a scheme: a target is host:port, without {scheme}://,"
+            f" e.g. {rest.rstrip('/') or '127.0.0.1:50051'}{tls}"
+        )
+    host, colon, port_text = target.rpartition(":")
     if not colon or not host:
         raise ValueError(f"target {target!r} is not host:port, {example}")
     if host.startswith("[") and host.endswith("]"):

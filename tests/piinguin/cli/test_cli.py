@@ -160,6 +160,12 @@ async def test_a_value_over_the_size_limit_exits_5_without_echoing_it(vault: Vau
     [
         ([], {"PIINGUIN_TARGET": "nope"}, "piinguin: --target (from PIINGUIN_TARGET): target"),
         (["--target", "[::1]"], {}, "piinguin: --target: target '[::1]': put an IPv6 address"),
+        (
+            ["--target", "http://127.0.0.1:50051"],
+            {},
+            "piinguin: --target: target 'http://127.0.0.1:50051' has a scheme: a target is"
+            " host:port, without http://, e.g. 127.0.0.1:50051\n",
+        ),
         (["--timeout", "0"], {}, "piinguin: --timeout: expected a positive number of seconds"),
         ([], {"PIINGUIN_TIMEOUT": "soon"}, "piinguin: --timeout (from PIINGUIN_TIMEOUT): expected"),
         ([], {"PIINGUIN_TOKEN": "t\u00f8ken"}, "piinguin: the token must be printable ASCII"),

@@ -206,6 +206,13 @@ def test_parse_target(target: str, address: tuple[str, int]) -> None:
         ("host:-1", "the port must be a number from 1 to 65535"),
         ("host:http", "the port must be a number from 1 to 65535"),
         ("host:\uff15", "the port must be a number from 1 to 65535"),
+        (
+            "http://vault:50051",
+            "target 'http://vault:50051' has a scheme: a target is host:port, without http://,"
+            " e.g. vault:50051$",
+        ),
+        ("https://vault:443/", "without https://, e.g. vault:443 and ask for TLS with --tls$"),
+        ("grpc://", "without grpc://, e.g. 127.0.0.1:50051$"),
     ],
 )
 def test_a_bad_target_raises_value_error(target: str, problem: str) -> None:
