@@ -8,6 +8,7 @@ program with one line that says what to fix.
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -65,8 +66,18 @@ def parse_bool(text: str) -> bool:
     raise ValueError(f"expected true or false, got {text!r}")
 
 
+def version() -> str:
+    """The installed distribution's version, as ``pip`` and the wheel know it."""
+    try:
+        return importlib.metadata.version("piinguin")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown (not installed)"
+
+
 def build_parser(prog: str, description: str, options: Sequence[Option]) -> argparse.ArgumentParser:
+    """A parser for ``options``, with ``--version``: every console script builds its own here."""
     parser = argparse.ArgumentParser(prog=prog, description=description)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {version()}")
     for option in options:
         env_help = f" [env {option.env}]"
         if option.is_switch:

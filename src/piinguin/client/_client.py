@@ -20,6 +20,8 @@ from typing import Any, Self, TypeVar
 
 from grpclib.client import Channel
 from grpclib.const import Status
+from grpclib.health.v1.health_grpc import HealthStub
+from grpclib.health.v1.health_pb2 import HealthCheckRequest, HealthCheckResponse
 from grpclib.metadata import encode_metadata
 
 from piinguin.client.errors import (
@@ -35,6 +37,7 @@ from piinguin.client.errors import (
 )
 from piinguin.codec import UpbCodec
 from piinguin.v1 import (
+    SERVICE_NAME,
     AuditEvent,
     CreatePiiRecordRequest,
     CreatePiiRecordsRequest,
@@ -188,6 +191,7 @@ class PiinguinClient:
         self._metadata = _call_metadata(metadata, token)
         self._channel: Channel | None = None
         self._stub: PiinguinStub | None = None
+        self._health: HealthStub | None = None
 
     async def __aenter__(self) -> Self:
         if self._channel is not None:
@@ -197,6 +201,7 @@ class PiinguinClient:
         self._stub = PiinguinStub(
             self._channel, timeout=self._timeout, metadata=self._metadata or None
         )
+        self._health = HealthStub(self._channel)
         return self
 
     async def __aexit__(
@@ -207,7 +212,7 @@ class PiinguinClient:
     ) -> None:
         if self._channel is not None:
             self._channel.close()
-        self._channel = self._stub = None
+        self._channel = self._stub = self._health = None
 
     def _open_stub(self) -> PiinguinStub:
         if self._stub is None:
@@ -219,6 +224,19 @@ class PiinguinClient:
     ) -> ResponseT:
         with translated_errors(self.target):
             return await rpc(request)
+
+    # -- health ---------------------------------------------------------------------------
+
+    async def health(self) -> str:
+        """The server's health for the Piinguin service, as the gRPC health protocol names
+        it: ``SERVING``, ``NOT_SERVING`` (storage not ready, or draining), and the like."""
+        if self._health is None:
+            raise RuntimeError("use the client inside `async with PiinguinClient(...)`")
+        check = self._health.Check
+        request = HealthCheckRequest(service=SERVICE_NAME)
+        with translated_errors(self.target):
+            response = await check(request, timeout=self._timeout, metadata=self._metadata)
+        return str(HealthCheckResponse.ServingStatus.Name(response.status))
 
     # -- one record ---------------------------------------------------------------------
 

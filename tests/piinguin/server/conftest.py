@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from piinguin.cli.healthcheck import check
+from piinguin.client import PiinguinError
 
 REPO = Path(__file__).resolve().parents[3]
 BIN = Path(sys.executable).parent
@@ -49,7 +50,7 @@ async def wait_serving(
             try:
                 if await check(f"127.0.0.1:{port}", timeout=1) == "SERVING":
                     return
-            except (OSError, ConnectionError, TimeoutError):
+            except PiinguinError:  # not listening yet, or no answer in time
                 pass
             await asyncio.sleep(0.1)
     raise AssertionError(f"process exited with {process.returncode} before serving")

@@ -168,7 +168,8 @@ def test_healthcheck_fails_when_nothing_listens() -> None:
         check=False,
     )
     assert result.returncode == 1
-    assert result.stderr.startswith("piinguin-healthcheck: 127.0.0.1:")
+    assert result.stderr.startswith("piinguin-healthcheck: cannot reach 127.0.0.1:")
+    assert result.stderr.endswith(": Connection refused\n")
 
 
 @pytest.mark.parametrize(
