@@ -40,7 +40,18 @@ LAWFUL_BASES: Mapping[str, LawfulBasis] = {
     basis.name.lower(): basis for basis in LawfulBasis if basis != LawfulBasis.UNSPECIFIED
 }
 
+#: ``consent``, ``legitimate_interests``, ... by number: how the audit log and the CLI name
+#: a lawful basis (``unspecified`` where none was given: writes, deletes, listings).
+BASIS_NAMES = {basis.value: basis.name.lower() for basis in LawfulBasis}
+
+
+def basis_name(value: int) -> str:
+    """The name of a lawful basis; the number itself for one this version does not know."""
+    return BASIS_NAMES.get(value) or str(value)
+
+
 __all__ = [
+    "BASIS_NAMES",
     "DESCRIPTOR_POOL",
     "LAWFUL_BASES",
     "SERVICE_NAME",
@@ -66,4 +77,5 @@ __all__ = [
     "ReadPiiRecordsRequest",
     "ReadPiiRecordsResponse",
     "ReadResult",
+    "basis_name",
 ]

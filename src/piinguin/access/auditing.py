@@ -13,6 +13,7 @@ from grpclib.exceptions import GRPCError
 from piinguin.ids import new_id
 from piinguin.logs import STATUS_NAMES
 from piinguin.stored import storage_failure
+from piinguin.v1 import basis_name
 from storage import StorageError
 from storage.audit import AuditEvent, AuditStore, KeyOutcome
 from storage.frozen import builder
@@ -84,7 +85,7 @@ class Auditor:
             method=event.method,
             code=STATUS_NAMES.get(event.code) or str(event.code),
             keys=[[k.modified_value, STATUS_NAMES.get(k.code) or str(k.code)] for k in event.keys],
-            lawful_basis=event.lawful_basis,
+            lawful_basis=basis_name(event.lawful_basis),
             purpose=event.purpose,
             request_id=event.request_id,
             peer=event.peer,

@@ -20,7 +20,7 @@ from grpclib.const import Status
 from piinguin.cli.exit_codes import EXIT_OK, describe, exit_code
 from piinguin.client import ItemResult, LawfulBasis, PiinguinClient, PiiRecord
 from piinguin.client.errors import error_for_status
-from piinguin.v1 import LAWFUL_BASES, AuditEvent
+from piinguin.v1 import LAWFUL_BASES, AuditEvent, basis_name
 
 #: The bases as the CLI spells them, in kebab-case (it accepts snake_case too).
 _BASIS_NAMES = ", ".join(name.replace("_", "-") for name in LAWFUL_BASES)
@@ -152,7 +152,7 @@ def _audit_json(event: AuditEvent) -> str:
             "operation": event.operation,
             "code": Status(event.code).name,
             "keys": {k.modified_value: Status(k.code).name for k in event.keys},
-            "lawful_basis": LawfulBasis(event.lawful_basis).name.lower(),
+            "lawful_basis": basis_name(event.lawful_basis),
             "purpose": event.purpose,
             "request_id": event.request_id,
             "peer": event.peer,

@@ -252,7 +252,9 @@ async def test_successful_writes_are_not_audited_but_denied_ones_are(vault: Vaul
     assert [k.modified_value for k in denied.keys] == ["w2"]
 
 
-async def test_the_cli_answers_who_accessed_a_key(vault: Vault) -> None:
+async def test_the_cli_answers_who_accessed_a_key(
+    vault: Vault, log_output: Callable[[], str]
+) -> None:
     import io
 
     from piinguin.cli.main import main
@@ -275,6 +277,11 @@ async def test_the_cli_answers_who_accessed_a_key(vault: Vault) -> None:
     assert line["principal"] == "support"
     assert line["keys"] == {"key-01": "OK"}
     assert (line["lawful_basis"], line["purpose"]) == ("contract", "ticket-8")
+    # The audit log line names the basis as the CLI prints it.
+    logged = [json.loads(x) for x in log_output().splitlines()]
+    [read_line] = [x for x in logged if x["event"] == "audit" and x["operation"] == "read"]
+    [listing_line] = [x for x in logged if x["event"] == "audit" and x["operation"] == "audit"]
+    assert (read_line["lawful_basis"], listing_line["lawful_basis"]) == ("contract", "unspecified")
 
 
 async def test_listing_from_an_unreachable_audit_log_is_unavailable(
