@@ -9,9 +9,14 @@ one enriched event per line (``.gz`` files are decompressed); without FILE, or w
 planned and written like one Kinesis batch (the same code), so a file of any size runs
 in bounded memory. Every setting has a ``PIINGUIN_*`` variable, as for the Lambda.
 
-Exit codes: 0 every pair written; 1 some pairs failed (or, with ``--fail-malformed``,
-some lines were malformed); 2 bad usage or configuration; 130 interrupted. Writes are
+Exit codes: 0 every pair written; 1 some pairs failed, no line of the input was an
+enriched event (an empty input, or the wrong file), or, with ``--fail-malformed``, some
+lines were malformed; 2 bad usage or configuration; 130 interrupted. Writes are
 idempotent: re-running a failed input is safe.
+
+On a terminal, stderr shows progress (with the share done and the time left when every
+input is a file) and, last, a summary for people; the ``relay_summary`` log line is
+written either way.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ import itertools
 import os
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from contextlib import ExitStack
 from pathlib import Path
 from typing import BinaryIO, TextIO
@@ -32,12 +37,12 @@ import structlog
 
 from piinguin.logs import configure_logging
 from piinguin.options import Option, OptionError, build_parser, resolve
+from piinguin.progress import Progress
 from relay.config import OPTIONS, RelayConfig
 from relay.connection import Connection
 from relay.malformed import Malformed
 from relay.parse import ParsedRecord, parse_identified_line
 from relay.pipeline import log_malformed, relay_records
-from relay.progress import Progress
 from relay.summary import Summary
 
 log = structlog.get_logger("relay")
@@ -94,10 +99,10 @@ def main(
     if configure_logs:
         configure_logging(config.log_level, log_format)
     stdin = stdin or sys.stdin.buffer
-    total = None  # the input's size, when it is known: plain files only
-    if STDIN not in files and not any(name.endswith(".gz") for name in files):
+    total = None  # the input's size, when it is known: files only (gzipped ones as stored)
+    if STDIN not in files:
         total = sum(Path(name).stat().st_size for name in files)
-    relay = _FileRelay(config, connection, Progress(err, total), chunk_lines)
+    relay = _FileRelay(config, connection, err, Progress(err, total), chunk_lines)
     try:
         return asyncio.run(relay.run(files, stdin))
     except KeyboardInterrupt:
@@ -106,14 +111,22 @@ def main(
 
 class _FileRelay:
     def __init__(
-        self, config: RelayConfig, connection: Connection, progress: Progress, chunk_lines: int
+        self,
+        config: RelayConfig,
+        connection: Connection,
+        err: TextIO,
+        progress: Progress,
+        chunk_lines: int,
     ) -> None:
         self._config = config
         self._connection = connection
+        self._err = err
         self._progress = progress
         self._chunk_lines = chunk_lines
         self._summary = Summary(0, 0, 0, {}, 0, 0)
-        self._lines = self._bytes = 0
+        self._lines = 0
+        #: Bytes read: of stdin as read, of files as stored (compressed ones compressed).
+        self._bytes = 0
 
     async def run(self, files: Sequence[str], stdin: BinaryIO) -> int:
         started = time.monotonic()
@@ -127,26 +140,43 @@ class _FileRelay:
             await self._connection.close()
         self._progress.clear()
         summary = self._summary
+        seconds = time.monotonic() - started
         log.info(
             "relay_summary",
             **summary.as_log(),
             lines=self._lines,
-            duration_ms=round((time.monotonic() - started) * 1000, 1),
+            duration_ms=round(seconds * 1000, 1),
         )
         bad_lines = self._config.fail_malformed and summary.malformed
-        return EXIT_FAILED if stopped or summary.failed or bad_lines else EXIT_OK
+        code = EXIT_FAILED if stopped or summary.failed or bad_lines else EXIT_OK
+        if not stopped and summary.records == summary.malformed_count and not summary.pairs:
+            self._err.write(f"piinguin-relay: error: {_nothing_valid(summary)}\n")
+            code = EXIT_FAILED
+        if self._err.isatty():
+            stop = ", stopped: no pair of a whole chunk was written" if stopped else ""
+            self._err.write(f"piinguin-relay: {summary.sentence()}, in {seconds:.1f}s{stop}\n")
+        return code
 
     async def _relay_file(self, name: str, stdin: BinaryIO) -> bool:
         """Relay one input; ``False`` when a whole chunk failed and the run should stop."""
         label = "<stdin>" if name == STDIN else name
         with ExitStack() as stack:
-            stream = stdin if name == STDIN else stack.enter_context(_open(name))
-            number = 0
+            stored: BinaryIO | None = None  # the file as stored, to tell how far through it
+            stream: Iterable[bytes] = stdin
+            if name != STDIN:
+                stored = stack.enter_context(await asyncio.to_thread(_open, name))
+                stream = stored
+                if name.endswith(".gz"):
+                    stream = stack.enter_context(gzip.GzipFile(fileobj=stored))
+            number, before = 0, self._bytes
             while lines := await asyncio.to_thread(_read_lines, stream, self._chunk_lines):
                 records = _parse(lines, label, number)
                 number += len(lines)
                 self._lines += len(lines)
-                self._bytes += sum(map(len, lines))
+                if stored is None:
+                    self._bytes += sum(map(len, lines))
+                else:
+                    self._bytes = before + stored.tell()
                 self._progress.clear()
                 log_malformed(records, label="line")
                 summary, _ = await relay_records(
@@ -170,13 +200,21 @@ class _FileRelay:
 
 
 def _open(name: str) -> BinaryIO:
-    if name.endswith(".gz"):
-        return gzip.open(name, "rb")  # type: ignore[return-value]  # a GzipFile reads bytes
     return open(name, "rb")
 
 
-def _read_lines(stream: BinaryIO, count: int) -> list[bytes]:
+def _read_lines(stream: Iterable[bytes], count: int) -> list[bytes]:
     return list(itertools.islice(stream, count))
+
+
+def _nothing_valid(summary: Summary) -> str:
+    if not summary.records:
+        return "the input is empty: there was no line to relay"
+    reasons = ", ".join(f"{r} {n:,}" for r, n in sorted(summary.malformed.items()))
+    return (
+        f"no line of the input is an enriched event: all {summary.records:,} lines are"
+        f" malformed ({reasons}); the input must be Snowplow enriched events, one per line"
+    )
 
 
 def _parse(lines: Sequence[bytes], label: str, before: int) -> list[ParsedRecord]:

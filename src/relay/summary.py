@@ -53,6 +53,23 @@ class Summary:
             failures=dict(Counter(self.failures) + Counter(other.failures)),
         )
 
+    @property
+    def malformed_count(self) -> int:
+        return sum(self.malformed.values())
+
+    def sentence(self) -> str:
+        """For people: ``8 lines: 5 PII events, 1 other event, 2 malformed (not_utf8 1,
+        wrong_field_count 1); 6 keys written, 0 failed``."""
+        malformed = f"{self.malformed_count:,} malformed"
+        if self.malformed:
+            reasons = ", ".join(f"{r} {n:,}" for r, n in sorted(self.malformed.items()))
+            malformed += f" ({reasons})"
+        return (
+            f"{_count(self.records, 'line')}: {_count(self.pii_events, 'PII event')},"
+            f" {_count(self.other_events, 'other event')}, {malformed};"
+            f" {_count(self.written, 'key')} written, {self.failed:,} failed"
+        )
+
     def as_log(self) -> dict[str, int]:
         """Flat counters for a structured log line: one ``malformed_<reason>`` per reason
         seen, one ``failed_<reason>`` per reason keys failed for."""
@@ -68,3 +85,7 @@ class Summary:
         counters.update({f"malformed_{reason}": n for reason, n in self.malformed.items()})
         counters.update({f"failed_{reason.lower()}": n for reason, n in self.failures.items()})
         return counters
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n:,} {noun}" if n == 1 else f"{n:,} {noun}s"

@@ -139,8 +139,61 @@ async def test_progress_only_on_a_terminal(vault: Vault, log_output: Callable[[]
     assert await relay(target=vault.target, stdin=lines(), stderr=pipe) == 0
     assert "8 lines" in terminal.getvalue()
     assert "written 5" in terminal.getvalue()
-    assert terminal.getvalue().endswith("\r\x1b[K")  # cleared for the summary line
+    _, summary_line = terminal.getvalue().rsplit("\r\x1b[K", 1)  # progress cleared, then
+    assert summary_line.startswith(
+        "piinguin-relay: 8 lines: 5 PII events, 1 other event, 2 malformed (not_utf8 1,"
+        " wrong_field_count 1); 5 keys written, 0 failed, in "
+    )
+    assert summary_line.endswith("s\n")
+    assert summary_line.count("\n") == 1
     assert pipe.getvalue() == ""
+
+
+async def test_progress_through_files_shows_the_total_and_the_time_left(
+    vault: Vault, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("piinguin.progress.INTERVAL", 0.0)  # draw after every chunk
+    plain, packed = tmp_path / "a.tsv", tmp_path / "b.tsv.gz"
+    plain.write_bytes(lines())
+    packed.write_bytes(gzip.compress(lines()))
+    total = plain.stat().st_size + packed.stat().st_size
+    terminal = Terminal()
+
+    assert await relay(str(plain), str(packed), target=vault.target, stderr=terminal) == 0
+
+    drawn = [part for part in terminal.getvalue().split("\r\x1b[K") if " lines/s" in part]
+    assert drawn[0].startswith(
+        f"8 lines · {plain.stat().st_size / total:.0%} of {total / 1000:.1f} kB"
+    )
+    assert drawn[-1].startswith(f"16 lines · 100% of {total / 1000:.1f} kB")
+    assert all(" · ETA " in part for part in drawn)
+
+
+@pytest.mark.parametrize(
+    ("stdin", "message"),
+    [
+        (b"", "the input is empty: there was no line to relay"),
+        (
+            b"user-1\tjohn@example.com\n\xff\n",
+            "no line of the input is an enriched event: all 2 lines are malformed (not_utf8 1,"
+            " wrong_field_count 1); the input must be Snowplow enriched events, one per line",
+        ),
+    ],
+)
+async def test_an_input_without_one_valid_line_exits_1_and_says_so(
+    vault: Vault, stdin: bytes, message: str, log_output: Callable[[], str]
+) -> None:
+    err = io.StringIO()
+
+    assert await relay(target=vault.target, stdin=stdin, stderr=err) == 1
+
+    assert err.getvalue() == f"piinguin-relay: error: {message}\n"
+    assert "john@example.com" not in err.getvalue() + log_output()
+    assert vault.peers == []
+
+
+async def test_other_events_alone_are_a_valid_input(vault: Vault) -> None:
+    assert await relay(target=vault.target, stdin=page_view_line().encode()) == 0
 
 
 @pytest.mark.parametrize(

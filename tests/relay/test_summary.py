@@ -90,3 +90,12 @@ def test_failures_by_reason_and_two_batches_together() -> None:
         "failed_unavailable": 2,
         "failed_deadline": 1,
     }
+
+
+def test_a_sentence_for_people() -> None:
+    summary = dataclasses.replace(Summary.of(RECORDS, plan_writes(RECORDS)), written=1, failed=1)
+
+    assert summary.sentence() == (
+        "7 lines: 2 PII events, 2 other events, 3 malformed (bad_json 2, not_utf8 1);"
+        " 1 key written, 1 failed"
+    )
