@@ -12,12 +12,13 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TextIO
+from typing import TextIO, TypeAlias
 
 import betterproto2
 from grpclib.const import Status
 
-from piinguin.cli.exit_codes import EXIT_OK, describe, exit_code
+from piinguin.cli.exit_codes import EXIT_OK, EXIT_UNAVAILABLE, EXIT_USAGE, describe, exit_code
+from piinguin.cli.importing import STDIN, create_many
 from piinguin.client import ItemResult, LawfulBasis, PiinguinClient, PiiRecord
 from piinguin.client.errors import error_for_status
 from piinguin.v1 import LAWFUL_BASES, AuditEvent, basis_name
@@ -163,6 +164,9 @@ def _audit_json(event: AuditEvent) -> str:
 
 
 async def audit(client: PiinguinClient, args: argparse.Namespace, streams: Streams) -> int:
+    if not (args.key or args.principal or args.since or args.until):
+        streams.fail("audit: give at least one of --key, --principal, --since and --until")
+        return EXIT_USAGE
     async for event in client.audit_events(
         modified_value=args.key or "",
         principal=args.principal or "",
@@ -171,6 +175,12 @@ async def audit(client: PiinguinClient, args: argparse.Namespace, streams: Strea
     ):
         streams.stdout.write(_audit_json(event) + "\n")
     return EXIT_OK
+
+
+async def health(client: PiinguinClient, args: argparse.Namespace, streams: Streams) -> int:
+    status = await client.health()
+    print(status, file=streams.stdout)
+    return EXIT_OK if status == "SERVING" else EXIT_UNAVAILABLE
 
 
 def _add_justification(parser: argparse.ArgumentParser) -> None:
@@ -192,51 +202,99 @@ def _add_json(parser: argparse.ArgumentParser, what: str) -> None:
     )
 
 
-def _add_batch_size(parser: argparse.ArgumentParser) -> None:
+def _add_batch_size(parser: argparse.ArgumentParser, items: str = "keys") -> None:
     parser.add_argument(
         "--batch-size",
         type=_batch_size,
         default=DEFAULT_BATCH_SIZE,
-        help="keys per call, at most the server's --max-bulk-items"
+        help=f"{items} per call, at most the server's --max-bulk-items"
         f" (default: {DEFAULT_BATCH_SIZE})",
     )
 
 
-def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = commands.add_parser("create", help="store a record (replaces one under the same key)")
+Commands: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
+
+
+def _command(commands: Commands, name: str, summary: str) -> argparse.ArgumentParser:
+    """A command whose one line says what it does and where its input comes from."""
+    return commands.add_parser(name, help=summary, description=summary[0].upper() + summary[1:])
+
+
+def add_commands(commands: Commands) -> None:
+    p = _command(
+        commands,
+        "create",
+        "store one record given as arguments (replaces one under the same key)",
+    )
     p.add_argument("key", metavar="KEY", help="the pseudonym, e.g. the hash Snowplow wrote")
     p.add_argument("value", metavar="VALUE", help="the original value; - reads it from stdin")
     for flag in ("--field-name", "--json-path", "--schema", "--hash-function", "--app-id"):
         p.add_argument(flag, default="", help="provenance, stored with the record")
     p.set_defaults(run=create)
 
-    p = commands.add_parser("read", help="print the original value stored under KEY")
+    p = _command(
+        commands,
+        "create-many",
+        "store records from FILE or stdin: KEY<TAB>VALUE lines, or JSON lines with --json",
+    )
+    p.add_argument(
+        "file",
+        nargs="?",
+        default=STDIN,
+        metavar="FILE",
+        help="one record a line; none or - reads stdin. From a file, progress on a terminal"
+        " shows the share done and the time left",
+    )
+    p.add_argument(
+        "--json",
+        action="store_true",
+        help="read JSON objects (as read-many --json prints them) instead of KEY<TAB>VALUE",
+    )
+    _add_batch_size(p, "records")
+    p.set_defaults(run=create_many)
+
+    p = _command(commands, "read", "print the original value stored under the KEY argument")
     p.add_argument("key", metavar="KEY")
     _add_justification(p)
     _add_json(p, "the record")
     p.set_defaults(run=read)
 
-    p = commands.add_parser("delete", help="delete the record under KEY (succeeds if absent)")
+    p = _command(
+        commands, "delete", "delete the record under the KEY argument (succeeds if absent)"
+    )
     p.add_argument("key", metavar="KEY")
     p.set_defaults(run=delete)
 
-    p = commands.add_parser(
-        "read-many", help="print KEY<tab>VALUE for keys on stdin, one per line, in order"
+    p = _command(
+        commands,
+        "read-many",
+        "print KEY<TAB>VALUE for the keys read from stdin (one key a line), in order",
     )
     _add_justification(p)
     _add_json(p, "each record, one per line,")
     _add_batch_size(p)
     p.set_defaults(run=read_many)
 
-    p = commands.add_parser("delete-many", help="delete the records for keys on stdin")
+    p = _command(
+        commands, "delete-many", "delete the records of the keys read from stdin (one key a line)"
+    )
     _add_batch_size(p)
     p.set_defaults(run=delete_many)
 
-    p = commands.add_parser(
-        "audit", help="print audit events (JSON lines, oldest first): who accessed what, why"
+    p = _command(
+        commands,
+        "audit",
+        "print the audit events matching the filter options (at least one) as JSON lines",
     )
     p.add_argument("--key", help="events that named this pseudonym")
     p.add_argument("--principal", help="events of this principal")
     p.add_argument("--since", type=_timestamp, help="from this time (ISO-8601, inclusive)")
     p.add_argument("--until", type=_timestamp, help="until this time (ISO-8601, exclusive)")
     p.set_defaults(run=audit)
+
+    p = _command(
+        commands,
+        "health",
+        "print the server's health; exit 0 only when SERVING (reads no input)",
+    )
+    p.set_defaults(run=health)

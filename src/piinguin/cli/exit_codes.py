@@ -27,7 +27,7 @@ exit codes:
   3  the server is unavailable or did not answer in time
   4  unauthenticated, or permission denied
   5  any other error
-For read-many and delete-many, the highest code among the keys."""
+For create-many, read-many and delete-many, the highest code among the lines."""
 
 _EXIT_CODES: dict[type[PiinguinError], int] = {
     RecordNotFound: EXIT_NOT_FOUND,
