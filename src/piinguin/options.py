@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.metadata
+import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -74,10 +75,23 @@ def version() -> str:
         return "unknown (not installed)"
 
 
+class _PrintVersion(argparse.Action):
+    """``--version``, looking the version up only when asked: every start would pay for it."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: Any) -> None:
+        super().__init__(option_strings, argparse.SUPPRESS, nargs=0, **kwargs)
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: object, **kwargs: object) -> None:
+        sys.stdout.write(f"{parser.prog} {version()}\n")  # where argparse prints --help
+        parser.exit()
+
+
 def build_parser(prog: str, description: str, options: Sequence[Option]) -> argparse.ArgumentParser:
     """A parser for ``options``, with ``--version``: every console script builds its own here."""
     parser = argparse.ArgumentParser(prog=prog, description=description)
-    parser.add_argument("--version", action="version", version=f"%(prog)s {version()}")
+    parser.add_argument(
+        "--version", action=_PrintVersion, help="print the installed version and exit"
+    )
     for option in options:
         env_help = f" [env {option.env}]"
         if option.is_switch:
