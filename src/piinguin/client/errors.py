@@ -16,6 +16,7 @@ failure.
 
 from __future__ import annotations
 
+import errno
 import os
 import ssl
 from collections.abc import Iterator
@@ -84,10 +85,22 @@ def error_for_status(status: Status, message: str | None) -> PiinguinError:
     return cls(message or f"the server answered {status.name}", status=status)
 
 
+#: The errno each connection error stands for, when it was raised without one.
+_ERRNOS: dict[type[OSError], int] = {
+    ConnectionRefusedError: errno.ECONNREFUSED,
+    ConnectionResetError: errno.ECONNRESET,
+    ConnectionAbortedError: errno.ECONNABORTED,
+    BrokenPipeError: errno.EPIPE,
+}
+
+
 def _describe(exc: OSError) -> str:
-    if isinstance(exc, ConnectionError) and exc.errno is not None:
-        return os.strerror(exc.errno)
-    return exc.strerror or str(exc) or type(exc).__name__
+    """The operating system's words for the failure (``Connection refused``), never the
+    exception's class name."""
+    code = exc.errno if exc.errno is not None else _ERRNOS.get(type(exc))
+    if isinstance(exc, ConnectionError) and code is not None:
+        return os.strerror(code)
+    return exc.strerror or str(exc) or "the connection failed"
 
 
 @contextmanager
@@ -109,4 +122,5 @@ def translated_errors(target: str) -> Iterator[None]:
     except OSError as exc:
         raise Unavailable(f"cannot reach {target}: {_describe(exc)}") from exc
     except (StreamTerminatedError, H2Error) as exc:
-        raise Unavailable(f"the connection to {target} failed: {exc}") from exc
+        detail = f": {exc}" if str(exc) else ""
+        raise Unavailable(f"the connection to {target} failed{detail}") from exc

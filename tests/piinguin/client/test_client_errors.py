@@ -138,6 +138,26 @@ def test_connection_level_failures_are_translated(
     assert caught.value.__cause__ is raised
 
 
+@pytest.mark.parametrize(
+    ("raised", "message"),
+    [
+        (ConnectionRefusedError(), "cannot reach h:1: Connection refused"),
+        (ConnectionResetError(), "cannot reach h:1: Connection reset by peer"),
+        (BrokenPipeError(), "cannot reach h:1: Broken pipe"),
+        (OSError(), "cannot reach h:1: the connection failed"),
+        (StreamTerminatedError(), "the connection to h:1 failed"),
+    ],
+)
+def test_a_failure_without_words_of_its_own_is_still_a_sentence(
+    raised: Exception, message: str
+) -> None:
+    with pytest.raises(Unavailable) as caught, translated_errors("h:1"):
+        raise raised
+
+    assert caught.value.message == message
+    assert type(raised).__name__ not in caught.value.message
+
+
 @pytest.mark.parametrize("raised", [asyncio.CancelledError(), KeyError("bug")])
 def test_other_exceptions_pass_through(raised: BaseException) -> None:
     with pytest.raises(type(raised)) as caught, translated_errors("h:1"):
