@@ -4,9 +4,10 @@ The zip holds what ``relay.handler`` imports, and nothing else:
 
 - the first-party modules it loads, found by importing it in a fresh interpreter, so the
   zip follows the code (the server, the storage package and aioboto3 stay out);
-- the third-party distributions they come from, at the versions ``pyproject.toml``
-  allows, installed by pip for Lambda's runtime: CPython 3.11 on manylinux2014 x86_64,
-  wheels only. This needs PyPI (or the index pip is configured with).
+- the third-party distributions they come from, at the versions ``constraints.txt`` pins
+  (the ones the tests ran with, shared with the server image), installed by pip for
+  Lambda's runtime: CPython 3.11 on manylinux2014 x86_64, wheels only. This needs PyPI (or
+  the index pip is configured with).
 
 The archive is reproducible: sorted entries, fixed timestamps, no ``__pycache__``.
 Not part of the Lambda itself: it is left out of the zip.
@@ -24,8 +25,10 @@ import tempfile
 import tomllib
 import zipfile
 from collections.abc import Iterable, Mapping, Sequence
-from importlib.metadata import packages_distributions, version
+from importlib.metadata import packages_distributions
 from pathlib import Path
+
+from tools.constraints import LOCK
 
 ENTRY_POINT = "relay.handler"
 FIRST_PARTY = ("relay", "piinguin")
@@ -89,12 +92,6 @@ def requirements(dependencies: Sequence[str], provided: set[str]) -> list[str]:
     return [spec for spec in dependencies if _canonical(_name(spec)) in provided]
 
 
-def constraints(provided: set[str]) -> list[str]:
-    """Each provided distribution at the version installed here, the one the tests ran
-    with; a constraint only limits what pip installs, it adds nothing."""
-    return sorted(f"{dist}=={version(dist)}" for dist in provided)
-
-
 def build(out: Path, *, pip_args: Sequence[str] = ()) -> list[str]:
     """Write the zip to ``out``; the requirements installed into it."""
     modules = imported_modules()
@@ -103,11 +100,9 @@ def build(out: Path, *, pip_args: Sequence[str] = ()) -> list[str]:
     needed = requirements(dependencies, provided)
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / "package"
-        pinned = Path(tmp) / "constraints.txt"
-        pinned.write_text("\n".join(constraints(provided)) + "\n")
         pip = [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
         # --no-warn-conflicts: pip would compare the target with this environment.
-        pip += ["--no-warn-conflicts", "--target", str(root), "--constraint", str(pinned)]
+        pip += ["--no-warn-conflicts", "--target", str(root), "--constraint", str(LOCK)]
         subprocess.run([*pip, *RUNTIME, *pip_args, *needed], check=True)  # noqa: S603
         shutil.rmtree(root / "bin", ignore_errors=True)  # console scripts, of no use
         for relative, source in first_party_files(modules).items():

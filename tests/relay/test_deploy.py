@@ -15,7 +15,8 @@ import pytest
 
 from relay.config import OPTIONS
 from tests.relay.factory import kinesis_record, lambda_event, pii_line, pojo_item
-from tools.package_relay import build, constraints, first_party_files, requirements
+from tools.constraints import LOCK, canonical, parse
+from tools.package_relay import build, first_party_files, requirements
 
 from .servers import Vault
 
@@ -54,7 +55,6 @@ def test_requirements_are_the_projects_pins_of_what_is_imported() -> None:
         "orjson>=3.10",
         "Betterproto2[x]>=0",
     ]
-    assert constraints({"orjson"}) == [f"orjson=={__import__('orjson').__version__}"]
 
 
 def test_first_party_files_keep_package_paths() -> None:
@@ -95,6 +95,18 @@ async def test_the_zip_runs_the_handler_with_nothing_else_installed(
     ):
         assert left_out not in names
     assert not [name for name in names if "__pycache__" in name]
+    # Every distribution in the zip at the version constraints.txt pins, as in the image.
+    lock = parse(LOCK.read_text())
+    shipped = {
+        canonical(name): version
+        for name, version in (
+            top.removesuffix(".dist-info").rsplit("-", 1)
+            for top in tops
+            if top.endswith(".dist-info")
+        )
+    }
+    assert {"grpclib", "orjson", "structlog"} <= set(shipped)
+    assert {name: lock.get(name) for name in shipped} == shipped
 
     original = "pii-canary-zip@example.org"
     event = lambda_event(kinesis_record(pii_line([pojo_item("user_id", original)]), 1))
