@@ -1,14 +1,19 @@
-# Piinguin server image: python:3.11-slim, installed from this checkout, run as a non-root user.
+# Piinguin server image: python:3.11-slim, installed from this checkout at the versions in
+# constraints.txt (the ones the tests ran with), run as a non-root user.
 FROM python:3.11-slim AS build
 WORKDIR /src
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md LICENSE constraints.txt ./
 COPY src ./src
-RUN pip wheel --no-cache-dir --wheel-dir /wheels .
+RUN pip wheel --no-cache-dir --disable-pip-version-check --constraint constraints.txt \
+        --wheel-dir /wheels .
 
 FROM python:3.11-slim
 RUN useradd --create-home --uid 10001 piinguin
 COPY --from=build /wheels /wheels
-RUN pip install --no-cache-dir /wheels/*.whl && rm -rf /wheels
+# Only the wheels built above: nothing resolves anew here.
+RUN pip install --no-cache-dir --disable-pip-version-check --root-user-action=ignore \
+        --no-index --find-links /wheels piinguin \
+    && rm -rf /wheels
 USER piinguin
 EXPOSE 50051
 # Bind every interface inside the container; publish the port deliberately.
@@ -16,4 +21,5 @@ ENV PIINGUIN_HOST=0.0.0.0 \
     PIINGUIN_PORT=50051
 HEALTHCHECK --interval=10s --timeout=5s --start-period=5s --retries=3 \
     CMD ["piinguin-healthcheck", "127.0.0.1:50051"]
+# Arguments after the image name (compose's `command:`) are piinguin-server's flags.
 ENTRYPOINT ["piinguin-server"]
