@@ -2,43 +2,45 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed
+# Two stamps: the server alone (`make run`), and the dev toolchain on top (everything else).
+RUN_STAMP := $(VENV)/.installed-run
+STAMP     := $(VENV)/.installed
+PIP    := $(BIN)/python -m pip install --quiet --disable-pip-version-check
+# The lock file: every install takes the versions the tests ran with (`make constraints`).
+LOCK   := constraints.txt
 GEN    := src/piinguin/_generated
 PROTOS := $(shell find protos -name '*.proto')
 HOST   ?= 127.0.0.1
 PORT   ?= 50051
 
-.PHONY: install run test pytest test-tools lint typecheck proto proto-check bench clean
+.PHONY: install run test pytest lint typecheck proto proto-check constraints e2e bench clean
 
-$(STAMP): pyproject.toml
+$(RUN_STAMP): pyproject.toml $(LOCK)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	$(PIP) --upgrade pip
+	$(PIP) --constraint $(LOCK) -e .
+	touch $@
+
+$(STAMP): $(RUN_STAMP)
+	$(PIP) --constraint $(LOCK) -e '.[dev]'
 	touch $@
 
 install: $(STAMP)
 
-## Start the server on the in-memory backend, for local development.
-run: $(STAMP)
+## Start the server on the in-memory backend, for local development. Installs only what the
+## server needs. docker-compose publishes the same port.
+run: $(RUN_STAMP)
 	$(BIN)/piinguin-server --host $(HOST) --port $(PORT) --storage memory --log-format console --insecure-no-auth
 
 ## ruff, mypy (strict), a check that generated code is current, then the whole pytest suite.
+## Installs nothing outside .venv: a test whose tool is missing skips and says which.
 test: lint typecheck proto-check pytest
 
 # Compiling first means no module is compiled while moto's server thread runs: CPython
 # 3.11.7 can fail with "AST constructor recursion depth mismatch" when two threads compile.
-pytest: $(STAMP) test-tools
+pytest: $(STAMP)
 	$(BIN)/python -m compileall -q src tests > /dev/null
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
-
-# Debian's docker-compose validates docker-compose.yml in the tests. Installing it needs
-# root and apt; where that is not possible the test skips and says why.
-test-tools:
-	@command -v docker-compose > /dev/null || { \
-	  [ "$$(id -u)" = 0 ] && command -v apt-get > /dev/null && \
-	  { apt-get update -qq > /dev/null 2>&1; \
-	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-compose > /dev/null 2>&1; } ; \
-	  command -v docker-compose > /dev/null || echo "note: docker-compose unavailable; its test will skip"; }
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench tools
@@ -50,7 +52,7 @@ typecheck: $(STAMP)
 # betterproto2 writes a whole package (messages, grpclib stubs, descriptors);
 # it lives in its own folder and is never edited by hand.
 define generate
-	rm -rf $(1) && mkdir -p $(1)
+	rm -rf $(1) && mkdir -p $(1) && \
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m grpc_tools.protoc -Iprotos \
 	  --python_betterproto2_out=$(1) \
 	  --python_betterproto2_opt=client_generation=async,server_generation=async,google_protobuf_descriptors \
@@ -60,11 +62,20 @@ endef
 proto: $(STAMP)
 	$(call generate,$(GEN))
 
+# The temporary folder is the shell's, so `make -n` creates nothing.
 proto-check: $(STAMP)
-	$(eval TMP := $(shell mktemp -d))
-	$(call generate,$(TMP)/gen)
-	@diff -r -x __pycache__ $(TMP)/gen $(GEN) > /dev/null || { echo "generated code in $(GEN) is stale: run 'make proto'"; rm -rf $(TMP); exit 1; }
-	@rm -rf $(TMP)
+	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
+	$(call generate,$$tmp/gen) && \
+	{ diff -r -x __pycache__ $$tmp/gen $(GEN) > /dev/null || { echo "generated code in $(GEN) is stale: run 'make proto'"; exit 1; }; }
+
+## Rewrite constraints.txt from .venv, after adding or upgrading a dependency there.
+constraints: $(STAMP)
+	$(BIN)/python -m tools.constraints $(LOCK)
+
+## docker-compose for real (needs Docker and Compose, a few minutes): each profile built, up,
+## healthy, a CLI round trip from the host, then torn down. See README "Docker".
+e2e: $(RUN_STAMP)
+	tools/e2e.sh
 
 ## Benchmarks against the official gRPC stack, a few minutes: see README "Benchmarks".
 ## BENCH_ARGS passes options, e.g. BENCH_ARGS="--only unary --profile". The load comes from
@@ -72,7 +83,7 @@ proto-check: $(STAMP)
 BENCH_STAMP := $(VENV)/.installed-bench
 
 $(BENCH_STAMP): $(STAMP)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev,bench]'
+	$(PIP) --constraint $(LOCK) -e '.[dev,bench]'
 	touch $@
 
 bench: $(BENCH_STAMP)
