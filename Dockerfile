@@ -2,10 +2,16 @@
 # constraints.txt (the ones the tests ran with), run as a non-root user.
 FROM python:3.11-slim AS build
 WORKDIR /src
-COPY pyproject.toml README.md LICENSE constraints.txt ./
+# The dependencies first, in a layer of their own: a change to the code or the README then
+# rebuilds only Piinguin's own wheel.
+COPY pyproject.toml constraints.txt ./
+RUN python -c "import tomllib; print(*tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies'], sep='\n')" \
+        > requirements.txt \
+    && pip wheel --no-cache-dir --disable-pip-version-check --constraint constraints.txt \
+        --wheel-dir /wheels --requirement requirements.txt
+COPY README.md LICENSE ./
 COPY src ./src
-RUN pip wheel --no-cache-dir --disable-pip-version-check --constraint constraints.txt \
-        --wheel-dir /wheels .
+RUN pip wheel --no-cache-dir --disable-pip-version-check --no-deps --wheel-dir /wheels .
 
 FROM python:3.11-slim
 RUN useradd --create-home --uid 10001 piinguin
