@@ -13,7 +13,7 @@ certificate subject's common name and needs no token::
     token_sha256 = ["<64 hex digits>", "<the next token, during rotation>"]
     operations = ["read"]
     lawful_bases = ["consent", "contract"]
-    purpose_pattern = '^ticket-[0-9]+$'    # searched in the purpose; anchor it to match all
+    purpose_pattern = 'ticket-[0-9]+'      # must match the whole purpose
     legacy_consent_reads = false           # reads through the original piinguin API
 
     [principals.dpo]                       # authenticates with a certificate, CN=dpo
@@ -79,7 +79,9 @@ class Grant:
         if basis not in self.lawful_bases:
             name = LawfulBasis(basis).name.lower() if basis in _KNOWN_BASES else str(basis)
             return f"principal {self.principal!r} may not claim the lawful basis {name}"
-        if self.purpose_pattern is not None and not self.purpose_pattern.search(purpose):
+        # fullmatch: with search, '^ticket-[0-9]+$' accepts "ticket-1\n" ($ matches before
+        # a final newline) and an unanchored pattern accepts anything that contains it.
+        if self.purpose_pattern is not None and not self.purpose_pattern.fullmatch(purpose):
             return f"principal {self.principal!r}: purpose does not match the required pattern"
         return None
 

@@ -115,6 +115,7 @@ async def test_denial_gives_no_hint_whether_the_key_exists(vault: Vault) -> None
         (LawfulBasis.LEGAL_OBLIGATION, "ticket-42", False),  # basis not granted
         (LawfulBasis.CONSENT, "curiosity", False),  # purpose does not match the pattern
         (LawfulBasis.CONSENT, "ticket-42 and more", False),  # pattern is anchored
+        (LawfulBasis.CONSENT, "ticket-42\n", False),  # the whole purpose must match
     ],
 )
 async def test_reads_are_limited_to_granted_bases_and_purposes(

@@ -185,3 +185,35 @@ def test_tokens_are_matched_by_digest_and_bases_by_name() -> None:
     assert policy.principal_for_token("token") == "s"
     assert policy.principal_for_token("Token") is None
     assert policy.grants["s"].lawful_bases == {int(LawfulBasis.LEGITIMATE_INTERESTS)}
+
+
+@pytest.mark.parametrize(
+    ("pattern", "purpose", "allowed"),
+    [
+        ("^ticket-[0-9]+$", "ticket-1", True),
+        ("^ticket-[0-9]+$", "ticket-1\n", False),  # re.search lets $ match before a newline
+        ("ticket-[0-9]+", "ticket-1", True),
+        ("ticket-[0-9]+", "see ticket-1, and then some", False),  # no anchors needed
+        ("ticket-[0-9]+|order [0-9]+", "order 7", True),
+    ],
+)
+def test_a_purpose_pattern_must_match_the_whole_purpose(
+    pattern: str, purpose: str, allowed: bool
+) -> None:
+    grant = Policy.from_document(
+        {
+            "principals": {
+                "s": {
+                    "operations": ["read"],
+                    "lawful_bases": ["consent"],
+                    "purpose_pattern": pattern,
+                }
+            }
+        }
+    ).grants["s"]
+
+    problem = grant.read_problem(int(LawfulBasis.CONSENT), purpose)
+
+    assert (problem is None) is allowed
+    if not allowed:
+        assert problem == "principal 's': purpose does not match the required pattern"

@@ -24,11 +24,11 @@ GRANTS: dict[str, dict[str, object]] = {
     "reader": {"operations": ["read"], "lawful_bases": ALL_BASES, "legacy_consent_reads": True},
     # Reads through v1 only.
     "modern": {"operations": ["read"], "lawful_bases": ["consent"]},
-    # Would read through the legacy API, but must give a purpose; "." matches any.
+    # Would read through the legacy API, but must give a purpose; ".*" matches any.
     "patterned": {
         "operations": ["read"],
         "lawful_bases": ["consent"],
-        "purpose_pattern": ".",
+        "purpose_pattern": ".*",
         "legacy_consent_reads": True,
     },
 }

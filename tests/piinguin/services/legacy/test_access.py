@@ -120,7 +120,7 @@ async def test_a_principal_bound_to_a_purpose_pattern_cannot_read_through_legacy
 ) -> None:
     await connect("writer").create("key-1", "john@acme.com")
 
-    # Its pattern "." would match the stand-in purpose: the policy must refuse regardless.
+    # Its pattern ".*" would match the stand-in purpose: the policy must refuse regardless.
     response = await connect("patterned").read("key-1")
 
     assert outcome(response) == (
