@@ -70,9 +70,10 @@ class Auditor:
         except StorageError as exc:
             raise storage_failure(exc, store=AUDIT_LOG, event_id=event.event_id) from exc
 
-    async def record_denial(self, event: AuditEvent) -> None:
-        """Record a refused call; the refusal stands whether or not the store answers
-        (``record`` has logged the failure)."""
+    async def record_done(self, event: AuditEvent) -> None:
+        """Record something that already happened and disclosed nothing: a refusal, a
+        delete. It stands whether or not the store answers, and is answered as it
+        happened; ``record`` has logged the event and the store's failure."""
         with contextlib.suppress(GRPCError):
             await self.record(event)
 

@@ -30,11 +30,13 @@ class Gatekeeper:
             raise GRPCError(Status.UNAUTHENTICATED, "send a bearer token or a client certificate")
         return caller
 
-    async def require(self, operation: Operation, keys: Sequence[str] = ()) -> Caller:
+    async def require(
+        self, operation: Operation, keys: Sequence[str] = (), *, legacy: bool = False
+    ) -> Caller:
         caller = self.caller()
         if not caller.grant.allows(operation):
             problem = f"principal {caller.principal!r} may not {operation}"
-            await self._deny(caller, operation, problem, keys)
+            await self._deny(caller, operation, problem, keys, legacy=legacy)
         return caller
 
     async def require_read(
@@ -70,6 +72,20 @@ class Gatekeeper:
             )
         )
 
+    async def record_deletion(
+        self, code: Status, keys: Sequence[KeyOutcome], *, legacy: bool = False
+    ) -> None:
+        """Record a delete that has happened. It is not undone, nor answered as failed,
+        when its event cannot be stored: a delete discloses nothing, and refusing to answer
+        it truly would tell the caller its records are still there. The event is still on
+        the ``piinguin.audit`` log, beside the audit store's failure, logged with its id."""
+        context = current_call()
+        await self.auditor.record_done(
+            self._event(
+                context, self.caller(), "delete", code, keys, basis=0, purpose="", legacy=legacy
+            )
+        )
+
     async def _deny(
         self,
         caller: Caller,
@@ -83,7 +99,7 @@ class Gatekeeper:
     ) -> None:
         denied = Status.PERMISSION_DENIED
         outcomes = [KeyOutcome(key, denied.value) for key in keys]
-        await self.auditor.record_denial(
+        await self.auditor.record_done(
             self._event(
                 current_call(),
                 caller,

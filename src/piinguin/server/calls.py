@@ -145,7 +145,7 @@ class CallTracker:
     ) -> None:
         # The request is not read: an unauthenticated caller learns nothing, and the
         # keys it named are not recorded.
-        await self.auditor.record_denial(
+        await self.auditor.record_done(
             self.auditor.event(
                 operation=operation,
                 principal="",

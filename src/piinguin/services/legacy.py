@@ -13,7 +13,8 @@ unknown credential is still gRPC UNAUTHENTICATED, as are a server shutting down
 Reads carry no purpose and a basis that defaults to CONSENT, so a claimed CONSENT cannot
 be told from an omitted basis. Every legacy read goes through the policy with
 ``legacy=True`` (the grant's ``legacy_consent_reads``; a grant with a ``purpose_pattern``
-never passes) and is audited with ``legacy=True``, the claimed basis and ``PURPOSE``.
+never passes) and is audited with ``legacy=True``, the claimed basis and ``PURPOSE``;
+deletes and refusals are audited with ``legacy=True`` too.
 """
 
 from __future__ import annotations
@@ -206,7 +207,7 @@ class LegacyPiinguinService(PiinguinBase):
     async def _create(self, requests: Sequence[CreatePiiRecordRequest]) -> list[Status]:
         records = [_v1_record(request) for request in requests]
         outcomes = await _apply(
-            self._gate.require("write", [record.modified_value for record in records]),
+            self._gate.require("write", [record.modified_value for record in records], legacy=True),
             records,
             [
                 "piiRecord is required" if request.pii_record is None else record_problem(record)
@@ -242,7 +243,7 @@ class LegacyPiinguinService(PiinguinBase):
     async def _delete(self, requests: Sequence[DeletePiiRecordRequest]) -> list[Status]:
         keys = [request.modified_value for request in requests]
         outcomes = await _apply(
-            self._gate.require("delete", keys),
+            self._gate.require("delete", keys, legacy=True),
             keys,
             [key_problem(key) for key in keys],
             self._remove,
@@ -268,12 +269,12 @@ class LegacyPiinguinService(PiinguinBase):
 
     async def _remove(self, keys: list[str]) -> list[WriteOutcome]:
         outcomes = await stored(self._storage.delete_many(keys))
-        await self._gate.record(
-            "delete",
+        await self._gate.record_deletion(
             Code.OK,
             [
                 KeyOutcome(key, Code.OK.value if o is None else Code.UNAVAILABLE.value)
                 for key, o in zip(keys, outcomes, strict=True)
             ],
+            legacy=True,
         )
         return outcomes

@@ -172,7 +172,7 @@ class PiinguinService(PiinguinBase):
             raise invalid_argument(problem)
         [outcome] = await stored(self._storage.delete_many([key]))
         code = Status.OK if outcome is None else Status.UNAVAILABLE
-        await self._gate.record("delete", code, [KeyOutcome(key, code.value)])
+        await self._gate.record_deletion(code, [KeyOutcome(key, code.value)])
         if outcome is not None:
             _raise_for(outcome)
         return DeletePiiRecordResponse()
@@ -235,8 +235,7 @@ class PiinguinService(PiinguinBase):
         for i, problem in rejected:
             results[i] = _item(Status.INVALID_ARGUMENT, problem)
         outcomes = await stored(self._storage.delete_many(valid)) if valid else []
-        await self._gate.record(
-            "delete",
+        await self._gate.record_deletion(
             Status.OK,
             [
                 KeyOutcome(k, Status.OK.value if o is None else Status.UNAVAILABLE.value)

@@ -122,6 +122,40 @@ async def test_a_read_whose_event_cannot_be_stored_fails_with_no_pii(
     assert ORIGINALS["key-01"] not in log_output()
 
 
+async def test_a_delete_whose_event_cannot_be_stored_stands_and_answers_ok(
+    start_server: Callable[..., object], vault: Vault, log_output: Callable[[], str]
+) -> None:
+    from piinguin.access.auth import Authenticator
+    from piinguin.client import PiinguinClient
+
+    await stock(vault)
+    async with (
+        start_server(  # type: ignore[attr-defined]
+            vault.storage, auth=Authenticator.insecure(), audit=BrokenAudit()
+        ) as server,
+        PiinguinClient(f"127.0.0.1:{server.port}") as client,
+    ):
+        await client.delete_record("key-01")
+        results = await client.delete_records(["key-02", "", "key-03"])
+
+    # Answered as it happened: the records are gone, the bad key alone is refused.
+    assert [(r.ok, r.status) for r in results] == [
+        (True, Status.OK),
+        (False, Status.INVALID_ARGUMENT),
+        (True, Status.OK),
+    ]
+    assert await vault.storage.get_many(["key-01", "key-02", "key-03"]) == [None] * 3
+    lines = [json.loads(line) for line in log_output().splitlines()]
+    audits = [line for line in lines if line["event"] == "audit"]
+    failures = [line for line in lines if line.get("store") == "the audit log"]
+    assert [(a["operation"], a["code"], a["keys"]) for a in audits] == [
+        ("delete", "OK", [["key-01", "OK"]]),
+        ("delete", "OK", [["key-02", "OK"], ["key-03", "OK"]]),
+    ]
+    assert [f["event_id"] for f in failures] == [a["event_id"] for a in audits]
+    assert not any(v in log_output() for v in ORIGINALS.values())
+
+
 async def test_a_denial_stands_when_the_audit_store_fails(
     start_server: ServerFactory, policy_file: Path
 ) -> None:

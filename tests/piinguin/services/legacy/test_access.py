@@ -143,14 +143,41 @@ async def test_a_denied_stream_answers_every_message_and_goes_on(connect: Connec
     ] * 3
 
 
-async def test_writes_and_deletes_need_their_operations(connect: Connect) -> None:
+async def test_writes_and_deletes_need_their_operations(
+    connect: Connect, events_of: EventsOf
+) -> None:
     writer, reader = connect("writer"), connect("reader")
 
-    answers = [await writer.read("key-1"), await reader.delete("key-1")]
+    answers = [
+        await writer.read("key-1"),
+        await reader.delete("key-1"),
+        await reader.create("key-2", "john@acme.com"),
+    ]
 
     assert [outcome(a) for a in answers] == [
         (False, "permission denied: principal 'writer' may not read"),
         (False, "permission denied: principal 'reader' may not delete"),
+        (False, "permission denied: principal 'reader' may not write"),
+    ]
+    refused = [*await events_of("writer"), *await events_of("reader")]
+    assert [(e.operation, e.code, e.keys, e.legacy) for e in refused] == [
+        ("read", DENIED, (KeyOutcome("key-1", DENIED),), True),
+        ("delete", DENIED, (KeyOutcome("key-1", DENIED),), True),
+        ("write", DENIED, (KeyOutcome("key-2", DENIED),), True),
+    ]
+
+
+async def test_legacy_deletes_are_audited_as_legacy(connect: Connect, events_of: EventsOf) -> None:
+    writer = connect("writer")
+    await writer.create("key-1", "john@acme.com")
+
+    single = await writer.delete("key-1")
+    streamed = await writer.stream(writer.stub.DeletePiiRecords, [writer.delete_request("key-2")])
+
+    assert [outcome(a) for a in [single, *streamed]] == [(True, "")] * 2
+    assert [(e.method, e.operation, e.keys, e.legacy) for e in await events_of("writer")] == [
+        (f"/{SERVICE_NAME}/DeletePiiRecord", "delete", (KeyOutcome("key-1", 0),), True),
+        (f"/{SERVICE_NAME}/DeletePiiRecords", "delete", (KeyOutcome("key-2", 0),), True),
     ]
 
 

@@ -6,6 +6,7 @@ These use our own generated stub (grpclib) on a real socket, on the insecure pol
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
@@ -133,6 +134,33 @@ async def test_a_read_whose_audit_event_cannot_be_stored_returns_nothing(
 
     assert statuses(responses) == [Status(message="the audit log is unavailable")] * 3
     assert not any(r.pii_record for r in responses)
+    assert VALUE not in log_output()
+
+
+async def test_a_delete_whose_audit_event_cannot_be_stored_stands_and_succeeds(
+    start_server: ServerFactory, log_output: Callable[[], str]
+) -> None:
+    storage = MemoryStorage()
+    await storage.put_many([Record(key, VALUE) for key in ("one", "two", "three")])
+    async with start_server(storage, legacy_api=True, audit=BrokenAudit()) as server:
+        channel = Channel("127.0.0.1", server.port)
+        try:
+            stub = PiinguinStub(channel)
+            deletes = [DeletePiiRecordRequest(modified_value=k) for k in ("two", "three")]
+            responses = [
+                await stub.delete_pii_record(DeletePiiRecordRequest(modified_value="one")),
+                *[r async for r in stub.delete_pii_records(deletes)],
+            ]
+        finally:
+            channel.close()
+
+    assert statuses(responses) == [Status(is_success=True)] * 3
+    assert await storage.get_many(["one", "two", "three"]) == [None] * 3
+    lines = [json.loads(line) for line in log_output().splitlines()]
+    audited = [line["event_id"] for line in lines if line["event"] == "audit"]
+    lost = [line["event_id"] for line in lines if line.get("store") == "the audit log"]
+    assert len(audited) in (2, 3)  # the unary delete, and the stream's batch or batches
+    assert lost == audited
     assert VALUE not in log_output()
 
 
