@@ -4,6 +4,10 @@ the same interface as the real backend and behaving like it."""
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import hmac
+import json
+import secrets
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
@@ -65,9 +69,18 @@ class MemoryStorage:
         return [None] * len(keys)
 
 
+#: The message of a page token this store did not issue for the query it comes with.
+FOREIGN_TOKEN = "page_token was not issued for this query"  # noqa: S105 - a message
+
+
 class MemoryAuditStore:
+    """Audit events in a list. A page token is an offset into one query's answer, so it
+    is signed together with the query: an offset from another query's answer would
+    silently skip or repeat events, where DynamoDB's store refuses such a token."""
+
     def __init__(self) -> None:
         self._events: list[AuditEvent] = []
+        self._secret = secrets.token_bytes(16)
 
     def __len__(self) -> int:
         return len(self._events)
@@ -79,23 +92,40 @@ class MemoryAuditStore:
         self._events.append(event)
 
     async def query(self, query: AuditQuery) -> AuditPage:
-        start = _offset(query.page_token)
+        start = self._offset(query)
         matches = [
             _narrowed(event, query.modified_value)
             for event in sorted(self._events, key=lambda e: (e.time, e.event_id))
             if _matches(event, query)
         ]
-        page = matches[start : start + query.limit]
-        more = start + query.limit < len(matches)
-        return AuditPage(page, str(start + query.limit) if more else "")
+        end = start + query.limit
+        page = matches[start:end]
+        return AuditPage(page, self._token(query, end) if end < len(matches) else "")
 
+    def _token(self, query: AuditQuery, offset: int) -> str:
+        # The page size is left out: the offset stays right whatever size the next page has.
+        bound = json.dumps(
+            [
+                query.modified_value,
+                query.principal,
+                query.since.isoformat() if query.since is not None else None,
+                query.until.isoformat() if query.until is not None else None,
+                offset,
+            ]
+        )
+        mac = hmac.new(self._secret, bound.encode(), hashlib.sha256).hexdigest()[:32]
+        return f"{offset}.{mac}"
 
-def _offset(token: str) -> int:
-    if not token:
-        return 0
-    if not token.isdigit():
-        raise ValueError("page_token was not issued by this server")
-    return int(token)
+    def _offset(self, query: AuditQuery) -> int:
+        token = query.page_token
+        if not token:
+            return 0
+        offset, _, _ = token.partition(".")
+        if not (offset.isascii() and offset.isdigit() and len(offset) <= 18):
+            raise ValueError(FOREIGN_TOKEN)
+        if not hmac.compare_digest(token.encode(), self._token(query, int(offset)).encode()):
+            raise ValueError(FOREIGN_TOKEN)
+        return int(offset)
 
 
 def _matches(event: AuditEvent, query: AuditQuery) -> bool:

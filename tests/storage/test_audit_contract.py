@@ -4,6 +4,7 @@ DynamoDB (moto in server mode, a fresh audit table per test)."""
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
 from typing import Any
@@ -215,7 +216,7 @@ async def test_a_key_at_the_size_limit_has_its_history(audit: AuditStore) -> Non
     assert [e.keys for e in page.events] == [(KeyOutcome(longest, 0),)]
 
 
-@pytest.mark.parametrize("token", ["not a token", "eyJ4IjoxfQ", "%%%", "e30"])
+@pytest.mark.parametrize("token", ["not a token", "eyJ4IjoxfQ", "%%%", "e30", "1", "2.ü"])
 async def test_a_page_token_it_did_not_issue_is_a_value_error(
     audit: AuditStore, token: str
 ) -> None:
@@ -223,3 +224,40 @@ async def test_a_page_token_it_did_not_issue_is_a_value_error(
 
     with pytest.raises(ValueError, match="page_token"):
         await audit.query(AuditQuery(modified_value="k", page_token=token))
+
+
+@pytest.mark.parametrize(
+    "other",
+    [
+        AuditQuery(modified_value="other", limit=2),
+        AuditQuery(principal="relay", limit=2),
+        AuditQuery(since=T0 - timedelta(days=1), limit=2),
+        AuditQuery(modified_value="k", since=at(10), limit=2),
+    ],
+    ids=["another-key", "a-principal", "a-time-range", "a-later-range"],
+)
+async def test_a_page_token_of_another_query_is_a_value_error(
+    audit: AuditStore, other: AuditQuery
+) -> None:
+    # Accepted, an offset or a position from another answer would skip events silently.
+    events = [
+        make_event(f"e{i}", at(i), principal="relay", keys={"k": 0, "other": 0}) for i in range(4)
+    ]
+    await append_all(audit, *events)
+    first = await audit.query(AuditQuery(modified_value="k", limit=2))
+    assert first.next_page_token
+
+    with pytest.raises(ValueError, match="page_token"):
+        await audit.query(dataclasses.replace(other, page_token=first.next_page_token))
+
+
+async def test_a_page_token_serves_its_query_with_another_page_size(audit: AuditStore) -> None:
+    await append_all(audit, *(make_event(f"e{i}", at(i), keys={"k": 0}) for i in range(5)))
+    first = await audit.query(AuditQuery(modified_value="k", limit=2))
+
+    rest = await audit.query(
+        AuditQuery(modified_value="k", limit=10, page_token=first.next_page_token)
+    )
+
+    assert [e.event_id for e in rest.events] == ["e2", "e3", "e4"]
+    assert rest.next_page_token == ""
