@@ -40,6 +40,14 @@ DEFINED = Counter(
         ("LOG_LEVELS", 1),  # piinguin.logs
         ("invalid_argument", 1),  # piinguin.services.validation
         ("storage_failure", 1),  # piinguin.stored
+        # What a record may hold: piinguin.limits, for the server, the relay and the CLI.
+        ("key_problem", 1),
+        ("record_problem", 1),
+        ("MAX_ORIGINAL_BYTES", 1),
+        ("MAX_PROVENANCE_CHARS", 1),
+        ("MAX_PURPOSE_CHARS", 1),
+        # The API's key limit, and storage's own (the backends'), which a test keeps it within.
+        ("MAX_KEY_BYTES", 2),
         # The copies they replace.
         ("BASES", 0),
         ("_CODE_NAMES", 0),

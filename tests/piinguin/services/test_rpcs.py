@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -16,6 +16,7 @@ from piinguin.v1 import (
     DeletePiiRecordRequest,
     DeletePiiRecordsRequest,
     LawfulBasis,
+    ListAuditEventsRequest,
     PiinguinStub,
     PiiRecord,
     ReadPiiRecordRequest,
@@ -128,6 +129,40 @@ async def test_create_rejects_bad_records(
         stub.create_pii_record(CreatePiiRecordRequest(record=record)), Status.INVALID_ARGUMENT
     )
     assert problem in message
+
+
+#: What a read-many line looks like: a key holding it would write its value into the
+#: audit log as a key.
+TAB_KEY = f"{KEY}\tjohn@acme.com"
+CONTROL = "modified_value holds a control character (U+0009)"
+
+
+async def test_every_rpc_refuses_a_key_holding_a_control_character(
+    stub: PiinguinStub, log_output: Callable[[], str]
+) -> None:
+    record = PiiRecord(modified_value=TAB_KEY, original_value="v")
+    singles = [
+        stub.create_pii_record(CreatePiiRecordRequest(record=record)),
+        stub.read_pii_record(read_request(TAB_KEY)),
+        stub.delete_pii_record(DeletePiiRecordRequest(modified_value=TAB_KEY)),
+        stub.list_audit_events(ListAuditEventsRequest(modified_value=TAB_KEY)),
+    ]
+    messages = [await expect_status(call, Status.INVALID_ARGUMENT) for call in singles]
+    created = await stub.create_pii_records(CreatePiiRecordsRequest(records=[record]))
+    read = await stub.read_pii_records(
+        ReadPiiRecordsRequest(
+            modified_values=[TAB_KEY], lawful_basis=LawfulBasis.CONSENT, purpose="p"
+        )
+    )
+    deleted = await stub.delete_pii_records(DeletePiiRecordsRequest(modified_values=[TAB_KEY]))
+
+    assert messages == [CONTROL] * 4
+    assert [(r.code, r.message) for r in created.results] == [(3, f"records[0]: {CONTROL}")]
+    assert [(r.status.code, r.status.message) for r in read.results if r.status] == [
+        (3, f"modified_values[0]: {CONTROL}")
+    ]
+    assert [(r.code, r.message) for r in deleted.results] == [(3, f"modified_values[0]: {CONTROL}")]
+    assert "john@acme.com" not in log_output()
 
 
 async def test_key_of_exactly_2048_bytes_is_accepted(stub: PiinguinStub) -> None:

@@ -580,8 +580,10 @@ class PiinguinStub(betterproto2_grpclib.ServiceStub):
         """
         Stores a record. Writing an existing key replaces it (last write wins);
         the old value is never returned. INVALID_ARGUMENT for an empty key, a key
-        over 2,048 bytes (UTF-8) or an empty original value; UNAVAILABLE when
-        storage cannot be reached.
+        over 2,048 bytes (UTF-8) or holding a control character (C0, DEL, C1,
+        U+2028, U+2029), an empty original value or one over 64 KiB (UTF-8), or
+        provenance over 2,048 characters; UNAVAILABLE when storage cannot be
+        reached.
         """
 
         return await self._unary_unary(
@@ -626,7 +628,9 @@ class PiinguinStub(betterproto2_grpclib.ServiceStub):
         """
         Deletes one record. Deleting a key that is not stored is an idempotent
         success (OK): erasure requests and at-least-once pipelines retry, and a
-        deleter learns nothing about which keys exist.
+        deleter learns nothing about which keys exist. A delete is answered as it
+        happened even when its audit event cannot be stored: it discloses nothing,
+        and UNAVAILABLE would say the record is still there.
         """
 
         return await self._unary_unary(
@@ -729,8 +733,10 @@ class PiinguinBase(betterproto2_grpclib.ServiceBase):
         """
         Stores a record. Writing an existing key replaces it (last write wins);
         the old value is never returned. INVALID_ARGUMENT for an empty key, a key
-        over 2,048 bytes (UTF-8) or an empty original value; UNAVAILABLE when
-        storage cannot be reached.
+        over 2,048 bytes (UTF-8) or holding a control character (C0, DEL, C1,
+        U+2028, U+2029), an empty original value or one over 64 KiB (UTF-8), or
+        provenance over 2,048 characters; UNAVAILABLE when storage cannot be
+        reached.
         """
 
         raise grpclib.GRPCError(grpclib.const.Status.UNIMPLEMENTED)
@@ -749,7 +755,9 @@ class PiinguinBase(betterproto2_grpclib.ServiceBase):
         """
         Deletes one record. Deleting a key that is not stored is an idempotent
         success (OK): erasure requests and at-least-once pipelines retry, and a
-        deleter learns nothing about which keys exist.
+        deleter learns nothing about which keys exist. A delete is answered as it
+        happened even when its audit event cannot be stored: it discloses nothing,
+        and UNAVAILABLE would say the record is still there.
         """
 
         raise grpclib.GRPCError(grpclib.const.Status.UNIMPLEMENTED)
