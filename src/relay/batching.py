@@ -55,23 +55,24 @@ def plan_writes(records: Iterable[ParsedRecord]) -> WritePlan:
 
 def batch_item_failures(
     records: Sequence[ParsedRecord],
-    acknowledged: Container[str],
+    settled: Container[str],
     *,
     fail_malformed: bool = False,
 ) -> list[dict[str, str]]:
     """The ``batchItemFailures`` of Lambda's partial batch response, in input order.
 
-    A record with pairs is done when every one of its keys is in ``acknowledged`` (the
-    keys the server confirmed written); any other key, failed or never sent, reports
-    the record. Skipped records are done. Malformed records are done too, since a retry
-    cannot mend them, unless ``fail_malformed`` asks to report them (and so to stop the
-    shard on them); a record without a sequence number cannot be reported at all.
+    A record with pairs is done when every one of its keys is in ``settled`` (the keys
+    the server confirmed written, or refused for good); any other key, failed or never
+    sent, reports the record. Skipped records are done. Malformed records are done too,
+    since a retry cannot mend them, unless ``fail_malformed`` asks to report them (and so
+    to stop the shard on them); a record without a sequence number cannot be reported at
+    all.
     An empty list tells Lambda the whole batch succeeded.
     """
     failures = []
     for record in records:
         if record.pairs:
-            failed = any(pair.modified_value not in acknowledged for pair in record.pairs)
+            failed = any(pair.modified_value not in settled for pair in record.pairs)
         else:
             failed = fail_malformed and record.malformed is not None
         if failed and record.sequence_number:

@@ -18,12 +18,14 @@ from typing import Any, NamedTuple
 
 import orjson
 
+from piinguin.limits import (
+    MAX_KEY_BYTES,
+    MAX_ORIGINAL_BYTES,
+    MAX_PROVENANCE_CHARS,
+    record_problem,
+)
 from relay.enriched import PiiEvent
 from relay.malformed import Malformed
-
-#: The vault's key limit in UTF-8 bytes, ``storage.MAX_KEY_BYTES`` (a test keeps them
-#: equal). Not imported: the Lambda has no use for the storage package and its imports.
-MAX_KEY_BYTES = 2048
 
 _NO_PII: dict[str, Any] = {}
 _POJO_ITEM = itemgetter("modifiedValue", "originalValue", "fieldName")
@@ -73,11 +75,14 @@ def extract_pairs(event: PiiEvent) -> tuple[Pair, ...] | Malformed:
     - ``BAD_PAIR``: some items are valid and some are not. Storing the valid ones alone
       would silently lose the rest, so none is stored.
 
-    A valid item has non-empty string ``originalValue`` and ``modifiedValue``, the latter
-    at most ``MAX_KEY_BYTES`` of UTF-8, and string provenance where present; every string
-    must encode as UTF-8 (JSON escapes can smuggle in lone surrogates). ``pii.json``
-    items may be flat, as enrich writes them, or wrapped in ``fieldMapping``, as the
-    iglu schema has them.
+    A valid item has string ``originalValue`` and ``modifiedValue``, string provenance
+    where present, every string encodable as UTF-8 (JSON escapes can smuggle in lone
+    surrogates), and passes the server's own checks (``piinguin.limits.record_problem``:
+    non-empty, a key of at most ``MAX_KEY_BYTES`` without control characters, an original
+    of at most ``MAX_ORIGINAL_BYTES``, provenance, the event's ``app_id`` included, of at
+    most ``MAX_PROVENANCE_CHARS``): the server would refuse any other pair on every
+    delivery. ``pii.json`` items may be flat, as enrich writes them, or wrapped in
+    ``fieldMapping``, as the iglu schema has them.
     """
     text = event.unstruct_event
     found = _pii_lists(text)
@@ -86,9 +91,13 @@ def extract_pairs(event: PiiEvent) -> tuple[Pair, ...] | Malformed:
     pojo, json_items, hash_function = found
     app_id = event.app_id
     collector_tstamp = event.collector_tstamp
-    # A string parsed from ASCII JSON without escapes is ASCII: it encodes, and its
-    # length is its size in bytes. Only other events need the slower checks.
+    # A string parsed from ASCII JSON without escapes is ASCII: it encodes, its length is
+    # its size in bytes, and its only possible control character is DEL (JSON forbids raw
+    # C0 controls in strings). Such pairs are cleared by the cheap bounds below, which
+    # imply record_problem's; anything else gets the exact checks.
     plain = text.isascii() and "\\" not in text
+    # Sufficient, not necessary: all provenance together within one field's limit.
+    provenance_room = MAX_PROVENANCE_CHARS - len(hash_function) - len(app_id)
     pairs: list[Pair] = []
     invalid = 0
     for items, in_json in ((pojo, False), (json_items, True)):
@@ -105,20 +114,18 @@ def extract_pairs(event: PiiEvent) -> tuple[Pair, ...] | Malformed:
                     invalid += 1
                     continue
                 modified, original, field_name, json_path, schema = values
-            if (
+            if not (
                 type(modified) is str
                 and type(original) is str
                 and type(field_name) is str
                 and type(json_path) is str
                 and type(schema) is str
-                and modified
-                and original
-                and (
-                    (plain and len(modified) <= MAX_KEY_BYTES)
-                    or _fits(modified, original, field_name, json_path, schema)
-                )
             ):
-                pair = (
+                invalid += 1
+                continue
+            pair: Pair = _new_pair(
+                Pair,
+                (
                     modified,
                     original,
                     field_name,
@@ -127,8 +134,21 @@ def extract_pairs(event: PiiEvent) -> tuple[Pair, ...] | Malformed:
                     hash_function,
                     app_id,
                     collector_tstamp,
-                )
-                pairs.append(_new_pair(Pair, pair))
+                ),
+            )
+            if (
+                plain
+                and modified
+                and original
+                and len(modified) <= MAX_KEY_BYTES
+                and len(original) <= MAX_ORIGINAL_BYTES
+                and len(field_name) + len(json_path) + len(schema) <= provenance_room
+                and "\x7f" not in modified
+            ) or (
+                _encodes(modified, original, field_name, json_path, schema, hash_function)
+                and record_problem(pair) is None
+            ):
+                pairs.append(pair)
             else:
                 invalid += 1
     if not pairs:
@@ -183,11 +203,11 @@ def _read_item(item: Any, in_json: bool) -> tuple[Any, Any, Any, Any, Any] | Non
     )
 
 
-def _fits(modified: str, *others: str) -> bool:
-    """Whether every string encodes as UTF-8 and ``modified`` fits in a key."""
+def _encodes(*texts: str) -> bool:
+    """Whether every string encodes as UTF-8, as gRPC must send it."""
     try:
-        for other in others:
-            other.encode()
-        return len(modified.encode()) <= MAX_KEY_BYTES
+        for text in texts:
+            text.encode()
     except UnicodeEncodeError:
         return False
+    return True

@@ -12,11 +12,13 @@ a connection that died meanwhile, or whose server is draining, fails its first c
 ``Unavailable``, and the writer retries once on a new connection (``relay.connection``).
 The relay is created on the first invocation, never at import, and closed at exit.
 
-**Answer.** Records whose every pair the server acknowledged are done; any other record
-with pairs is reported in ``batchItemFailures``, and Lambda redelivers from the lowest
-one. Writes stop a safety margin before the function's timeout: pairs unsent or
-unanswered by then are reported, not lost. Data problems never raise; a bad
-configuration does (``OptionError``, naming the variable).
+**Answer.** Records whose every pair the server acknowledged (or refused for good, as
+INVALID_ARGUMENT) are done; any other record with pairs is reported in
+``batchItemFailures``, and Lambda redelivers from the lowest one. Pairs the server would
+always refuse never get that far: parsing counts them as malformed. Writes stop a safety
+margin before the function's timeout: pairs unsent or unanswered by then are reported,
+not lost. Data problems never raise; a bad configuration does (``OptionError``, naming
+the variable).
 """
 
 from __future__ import annotations
@@ -66,10 +68,8 @@ class Relay:
         budget_end = started + remaining_ms / 1000 - self._safety_margin
         records = parse_event(event)
         log_malformed(records)
-        summary, acknowledged = self._runner.run(self._write(records, budget_end))
-        failures = batch_item_failures(
-            records, acknowledged, fail_malformed=self.config.fail_malformed
-        )
+        summary, settled = self._runner.run(self._write(records, budget_end))
+        failures = batch_item_failures(records, settled, fail_malformed=self.config.fail_malformed)
         log.info(
             "relay_summary",
             **summary.as_log(),

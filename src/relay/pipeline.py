@@ -32,7 +32,8 @@ async def relay_records(
     deadline: float | None = None,
 ) -> tuple[Summary, set[str]]:
     """Write the pairs of ``records``, each key once; the batch's counters and the keys
-    the server acknowledged. ``deadline`` is in the running loop's clock."""
+    that need no redelivery (acknowledged, or refused for good). ``deadline`` is in the
+    running loop's clock."""
     plan = plan_writes(records)
     outcome = await write_plan(
         connection, plan, bulk_size=bulk_size, concurrency=concurrency, deadline=deadline
@@ -43,7 +44,7 @@ async def relay_records(
         failed=len(plan.pairs) - len(outcome.acknowledged),
         failures=dict(outcome.failures),
     )
-    return summary, outcome.acknowledged
+    return summary, outcome.settled
 
 
 def log_malformed(records: Sequence[ParsedRecord], *, label: str = "sequence_number") -> None:

@@ -2,7 +2,10 @@
 
 The one async step between the pure half and the server, shared by the Lambda handler
 and ``piinguin-relay``. A key counts as written only when the server answered OK for
-it; everything else (an item's error, a failed call, a call still unanswered at the
+it. A pair the server refused as INVALID_ARGUMENT is refused for good: no redelivery
+can mend it, and reporting its records would stall the shard on them (the relay checks
+pairs against the server's limits first, so this takes a server whose limits differ).
+Everything else (another item error, a failed call, a call still unanswered at the
 deadline, a request never sent) leaves the key unacknowledged, and its records are
 reported for redelivery.
 """
@@ -15,6 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import structlog
+from grpclib.const import Status
 
 from piinguin.client import ItemResult, PiinguinError, PiiRecord, Unavailable
 from relay.batching import WritePlan
@@ -33,11 +37,18 @@ DEADLINE = "deadline"
 
 @dataclass(slots=True)
 class WriteOutcome:
-    """What the server acknowledged, and why the rest was not (pairs by reason: a gRPC
-    status name, or ``DEADLINE``)."""
+    """What the server acknowledged, what it refused for good, and why the rest was not
+    written (pairs by reason: a gRPC status name, or ``DEADLINE``; refused pairs count as
+    ``INVALID_ARGUMENT``)."""
 
     acknowledged: set[str] = field(default_factory=set)
+    refused: set[str] = field(default_factory=set)
     failures: Counter[str] = field(default_factory=Counter)
+
+    @property
+    def settled(self) -> set[str]:
+        """The keys whose records need no redelivery."""
+        return self.acknowledged | self.refused
 
 
 def to_record(pair: Pair) -> PiiRecord:
@@ -96,8 +107,12 @@ async def _send(connection: Connection, pairs: Sequence[Pair], outcome: WriteOut
     for pair, result in zip(pairs, results, strict=True):
         if result.ok:
             outcome.acknowledged.add(pair.modified_value)
-        else:
-            outcome.failures[result.status.name] += 1
+            continue
+        outcome.failures[result.status.name] += 1
+        if result.status is Status.INVALID_ARGUMENT:
+            outcome.refused.add(pair.modified_value)
+            # The server's message names the field and the limit, never the value.
+            log.warning("relay_pair_refused", error=result.message)
 
 
 async def _create_records(connection: Connection, records: list[PiiRecord]) -> list[ItemResult]:

@@ -8,10 +8,17 @@ from typing import Any
 
 import pytest
 
+from piinguin.limits import (
+    MAX_KEY_BYTES,
+    MAX_ORIGINAL_BYTES,
+    MAX_PROVENANCE_CHARS,
+    record_problem,
+)
+from piinguin.v1 import PiiRecord
 from relay.enriched import PiiEvent, read_line
-from relay.extract import MAX_KEY_BYTES, Pair, extract_pairs
+from relay.extract import Pair, extract_pairs
 from relay.malformed import Malformed
-from storage import MAX_KEY_BYTES as STORAGE_MAX_KEY_BYTES
+from relay.writer import to_record
 from tests.relay.factory import (
     PARENT_EVENT_ID,
     PII_SCHEMA,
@@ -263,8 +270,63 @@ def test_a_key_of_exactly_the_limit_fits() -> None:
         assert [p.modified_value for p in pairs] == [ascii_key, multibyte_key]
 
 
-def test_key_limit_is_the_vaults() -> None:
-    assert MAX_KEY_BYTES == STORAGE_MAX_KEY_BYTES
+OVER_ORIGINAL = "o" * (MAX_ORIGINAL_BYTES + 1)
+OVER_ORIGINAL_IN_BYTES = "ü" * (MAX_ORIGINAL_BYTES // 2 + 1)  # 2 bytes each
+OVER_PROVENANCE = "s" * (MAX_PROVENANCE_CHARS + 1)
+
+
+@pytest.mark.parametrize(
+    "item",
+    [
+        pytest.param(pojo_item("user_id", OVER_ORIGINAL), id="original over 64 KiB"),
+        pytest.param(pojo_item("user_id", OVER_ORIGINAL_IN_BYTES), id="original over in bytes"),
+        pytest.param(json_item("contexts", "v", schema=OVER_PROVENANCE), id="long schema"),
+        pytest.param(json_item("contexts", "v", json_path=OVER_PROVENANCE), id="long json path"),
+        pytest.param(pojo_item(OVER_PROVENANCE, "v"), id="long field name"),
+        pytest.param(pojo_item("user_id", "v", "k\tv"), id="tab in key"),
+        pytest.param(pojo_item("user_id", "v", "k\x7f"), id="DEL in key"),
+        pytest.param(pojo_item("user_id", "v", "k\u2028"), id="line separator in key"),
+    ],
+)
+@pytest.mark.parametrize("ascii_only", [True, False], ids=["escaped", "utf8"])
+def test_a_pair_the_server_would_refuse_spoils_the_event(
+    item: dict[str, Any], ascii_only: bool
+) -> None:
+    for with_valid, reason in ((True, Malformed.BAD_PAIR), (False, Malformed.NO_PAIRS)):
+        in_json = "jsonPath" in item
+        payload = pii_json(
+            ([VALID] if with_valid else []) + ([] if in_json else [item]),
+            [item] if in_json else None,
+        )
+        if not ascii_only:
+            payload = json.dumps(json.loads(payload), ensure_ascii=False)
+
+        assert extract_pairs(event(payload)) is reason
+
+
+def test_a_long_app_id_or_hash_function_spoils_every_pair() -> None:
+    payload = pii_json([VALID])
+    long_hash = pii_json([VALID], hash_function=OVER_PROVENANCE)
+
+    assert extract_pairs(PiiEvent("a" * (MAX_PROVENANCE_CHARS + 1), TSTAMP, payload)) is (
+        Malformed.NO_PAIRS
+    )
+    assert extract_pairs(event(long_hash)) is Malformed.NO_PAIRS
+
+
+def test_pairs_at_every_limit_are_kept() -> None:
+    at_limit = "p" * MAX_PROVENANCE_CHARS
+    items = [
+        pojo_item("user_id", "o" * MAX_ORIGINAL_BYTES),
+        pojo_item("user_id", "ü" * (MAX_ORIGINAL_BYTES // 2)),
+        json_item(at_limit, "v", json_path=at_limit, schema=at_limit),
+    ]
+    payload = pii_json(items[:2], items[2:], hash_function=at_limit)
+
+    pairs = extract_pairs(PiiEvent(at_limit, TSTAMP, payload))
+
+    assert isinstance(pairs, tuple)
+    assert len(pairs) == 3
 
 
 def test_repr_redacts_the_original_value() -> None:
@@ -281,3 +343,62 @@ def test_pairs_are_immutable() -> None:
     with pytest.raises(AttributeError):
         pair.original_value = "other"  # type: ignore[misc]
     assert hash(pair) == hash(pojo_pair("user_id", "john@acme.com"))
+
+
+EDGES = [
+    {"modified": "k" * MAX_KEY_BYTES},
+    {"modified": "k" * (MAX_KEY_BYTES + 1)},
+    {"modified": "é" * (MAX_KEY_BYTES // 2 + 1)},
+    {"modified": "k\x7f"},
+    {"modified": "k\x85"},
+    {"modified": "k\u00a0"},
+    {"original": "o" * MAX_ORIGINAL_BYTES},
+    {"original": "o" * (MAX_ORIGINAL_BYTES + 1)},
+    {"original": "€" * (MAX_ORIGINAL_BYTES // 3 + 1)},
+    {"schema": "s" * MAX_PROVENANCE_CHARS},
+    {"schema": "s" * (MAX_PROVENANCE_CHARS + 1)},
+    {"app_id": "a" * MAX_PROVENANCE_CHARS},
+    {"app_id": "a" * (MAX_PROVENANCE_CHARS + 1)},
+    {"hash_function": "h" * (MAX_PROVENANCE_CHARS + 1)},
+    {"schema": "s" * 1000, "json_path": "j" * 1000, "app_id": "a" * 1000},
+]
+
+
+@pytest.mark.parametrize("edge", EDGES, ids=",".join)
+@pytest.mark.parametrize("ascii_only", [True, False], ids=["escaped", "utf8"])
+def test_the_relay_keeps_exactly_the_pairs_the_server_accepts(
+    edge: dict[str, str], ascii_only: bool
+) -> None:
+    fields = {
+        "modified": "k",
+        "original": "v",
+        "schema": "iglu:x",
+        "json_path": "$.x",
+        "app_id": "ads",
+        "hash_function": "SHA-256",
+    } | edge
+    item = json_item(
+        "contexts",
+        fields["original"],
+        json_path=fields["json_path"],
+        schema=fields["schema"],
+        modified=fields["modified"],
+    )
+    payload = pii_json(None, [item], hash_function=fields["hash_function"])
+    if not ascii_only:
+        payload = json.dumps(json.loads(payload), ensure_ascii=False)
+    record = PiiRecord(
+        modified_value=fields["modified"],
+        original_value=fields["original"],
+        field_name="contexts",
+        json_path=fields["json_path"],
+        schema=fields["schema"],
+        hash_function=fields["hash_function"],
+        app_id=fields["app_id"],
+    )
+
+    pairs = extract_pairs(PiiEvent(fields["app_id"], TSTAMP, payload))
+
+    assert isinstance(pairs, tuple) is (record_problem(record) is None)
+    if isinstance(pairs, tuple):
+        assert to_record(pairs[0]).original_value == record.original_value

@@ -134,6 +134,41 @@ async def test_items_the_server_fails_report_exactly_the_records_carrying_them(
     assert_no_pii(log_output)
 
 
+async def test_pairs_the_server_would_always_refuse_are_skipped_as_malformed(
+    vault: Vault, make_relay: RelayFactory, log_output: Callable[[], str]
+) -> None:
+    huge = f"pii-canary-huge-{'x' * 64 * 1024}"  # over 64 KiB
+    long_schema = "iglu:com.acme/" + "s" * 2048
+    event = lambda_event(
+        kinesis_record(pii_line([pojo_item("user_id", huge)]), 1),
+        kinesis_record(pii_line([pojo_item("user_id", BOB)], app_id="a" * 2049), 2),
+        kinesis_record(
+            pii_line([pojo_item("user_id", CAT)], [json_item("contexts", DAN, schema=long_schema)]),
+            3,
+        ),
+        kinesis_record(pii_line([pojo_item("user_id", EVE)]), 4),
+    )
+    relay = make_relay(target=vault.target)
+
+    # Each delivery alike: nothing to redeliver, only the valid event stored.
+    for _ in range(2):
+        assert await invoke(relay, event) == reported()
+    assert await vault.stored([user(EVE)]) == [user(EVE)]
+    assert len(vault.storage.inner) == 1
+    first, _ = summaries(log_output)
+    assert (first["written"], first["failed"], first["reported"]) == (1, 0, 0)
+    assert (first["malformed_no_pairs"], first["malformed_bad_pair"]) == (2, 1)
+    malformed = [
+        json.loads(line) for line in log_output().splitlines() if "relay_malformed" in line
+    ]
+    assert [(m["sequence_number"], m["reason"]) for m in malformed[:3]] == [
+        (sequence_number(1), "no_pairs"),
+        (sequence_number(2), "no_pairs"),
+        (sequence_number(3), "bad_pair"),
+    ]
+    assert_no_pii(log_output, huge, BOB, CAT, DAN, EVE)
+
+
 async def test_malformed_records_are_reported_when_asked(
     vault: Vault, make_relay: RelayFactory, log_output: Callable[[], str]
 ) -> None:

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import json
+import socket
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import pytest
+from grpclib.const import Status
+from grpclib.server import Server
 
 from piinguin.client import PiiRecord
+from piinguin.v1 import CreatePiiRecordsRequest, CreatePiiRecordsResponse, ItemStatus, PiinguinBase
 from relay.extract import Pair
 from relay.writer import to_record
 from tests.doubles import Crowded
-from tests.relay.factory import kinesis_record, lambda_event, pii_line, pojo_item
+from tests.relay.factory import kinesis_record, lambda_event, pii_line, pojo_item, sequence_number
 
 from .servers import RelayFactory, invoke, serving
 
@@ -41,3 +47,50 @@ async def test_at_most_concurrency_calls_are_in_flight(make_relay: RelayFactory)
         assert await invoke(relay, event) == {"batchItemFailures": []}
     assert storage.most == 3
     assert len(storage.inner) == 10
+
+
+class Stricter(PiinguinBase):
+    """A server whose limits differ from the relay's: it refuses every pair whose original
+    value ends in ``refused`` as INVALID_ARGUMENT, and fails those ending in ``flaky``."""
+
+    async def create_pii_records(
+        self, message: CreatePiiRecordsRequest
+    ) -> CreatePiiRecordsResponse:
+        def status(record: PiiRecord) -> ItemStatus:
+            if record.original_value.endswith("refused"):
+                return ItemStatus(code=Status.INVALID_ARGUMENT.value, message="too long here")
+            if record.original_value.endswith("flaky"):
+                return ItemStatus(code=Status.UNAVAILABLE.value, message="try again")
+            return ItemStatus()
+
+        return CreatePiiRecordsResponse(results=[status(r) for r in message.records])
+
+
+@pytest.mark.socket
+async def test_pairs_the_server_refuses_for_good_are_not_redelivered(
+    make_relay: RelayFactory, log_output: Callable[[], str]
+) -> None:
+    originals = ["pii-canary-1 ok", "pii-canary-2 refused", "pii-canary-3 flaky"]
+    event = lambda_event(
+        *(kinesis_record(pii_line([pojo_item("user_id", o)]), n) for n, o in enumerate(originals))
+    )
+    server = Server([Stricter()])
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        await server.start(sock=sock)
+        try:
+            relay = make_relay(target=f"127.0.0.1:{sock.getsockname()[1]}")
+            answer = await invoke(relay, event)
+        finally:
+            server.close()
+            await server.wait_closed()
+
+    assert answer == {"batchItemFailures": [{"itemIdentifier": sequence_number(2)}]}
+    lines = [json.loads(line) for line in log_output().splitlines()]
+    [summary] = [line for line in lines if line["event"] == "relay_summary"]
+    assert (summary["written"], summary["failed"], summary["reported"]) == (1, 2, 1)
+    assert (summary["failed_invalid_argument"], summary["failed_unavailable"]) == (1, 1)
+    assert [line["error"] for line in lines if line["event"] == "relay_pair_refused"] == [
+        "too long here"
+    ]
+    assert "pii-canary" not in log_output()
