@@ -57,13 +57,19 @@ def key_problem(key: str) -> str | None:
     # Cheap bound first: a str never has more UTF-8 bytes than 4 per character.
     if len(key) * 4 > MAX_KEY_BYTES and len(key.encode()) > MAX_KEY_BYTES:
         return f"modified_value is longer than {MAX_KEY_BYTES} bytes"
+    return control_character_problem(key)
+
+
+def control_character_problem(key: str) -> str | None:
+    """Why ``key`` cannot be a key for the control characters it holds, or None."""
     # isprintable() is quick and true for nearly every key; it is also false for some
     # characters that are allowed (non-breaking spaces, unassigned ones): the pattern decides.
-    if not key.isprintable():
-        control = _CONTROL.search(key)
-        if control is not None:
-            return f"modified_value holds a control character (U+{ord(control[0]):04X})"
-    return None
+    if key.isprintable():
+        return None
+    control = _CONTROL.search(key)
+    if control is None:
+        return None
+    return f"modified_value holds a control character (U+{ord(control[0]):04X})"
 
 
 def record_problem(record: RecordFields) -> str | None:

@@ -16,6 +16,7 @@ from piinguin.access.auditing import Auditor
 from piinguin.access.auth import Caller
 from piinguin.access.context import CallContext, current_call
 from piinguin.access.policy import Operation
+from piinguin.limits import key_problem
 from storage.audit import AuditEvent, KeyOutcome
 
 
@@ -98,7 +99,9 @@ class Gatekeeper:
         legacy: bool = False,
     ) -> None:
         denied = Status.PERMISSION_DENIED
-        outcomes = [KeyOutcome(key, denied.value) for key in keys]
+        # A refusal comes before validation, so its keys are not yet known to be keys: one
+        # holding a control character could be a read-many line, value and all.
+        outcomes = [KeyOutcome(key, denied.value) for key in keys if key_problem(key) is None]
         await self.auditor.record_done(
             self._event(
                 current_call(),

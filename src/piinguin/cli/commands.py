@@ -18,14 +18,24 @@ import betterproto2
 from grpclib.const import Status
 
 from piinguin.cli.exit_codes import EXIT_OK, EXIT_UNAVAILABLE, EXIT_USAGE, describe, exit_code
-from piinguin.cli.importing import STDIN, create_many
+from piinguin.cli.importing import STDIN, create_many, tsv_value
 from piinguin.client import ItemResult, LawfulBasis, PiinguinClient, PiiRecord
 from piinguin.client.errors import error_for_status
+from piinguin.limits import control_character_problem
 from piinguin.v1 import LAWFUL_BASES, AuditEvent, basis_name
 
 #: The bases as the CLI spells them, in kebab-case (it accepts snake_case too).
 _BASIS_NAMES = ", ".join(name.replace("_", "-") for name in LAWFUL_BASES)
 DEFAULT_BATCH_SIZE = 500
+#: What the bulk commands read: read-many's output goes straight back in.
+BULK_INPUT = (
+    "keys on stdin: one per line, or read-many's own output (KEY<TAB>VALUE lines, whose "
+    "first column is the key, or --json lines)"
+)
+
+
+class BadInput(ValueError):
+    """Bulk input the CLI will not send; the message names the line, never its text."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,9 +72,58 @@ async def _read_stdin(streams: Streams) -> str:
     return await asyncio.to_thread(streams.stdin.read)
 
 
+def _key(text: str) -> str:
+    """A KEY argument; one holding a control character is never sent."""
+    problem = control_character_problem(text)
+    if problem is not None:
+        raise argparse.ArgumentTypeError(problem)
+    return text
+
+
+def bulk_keys(text: str) -> list[str]:
+    """The keys of bulk input (see ``BULK_INPUT``), in order.
+
+    Lines end at ``\\n`` only (a CRLF's ``\\r`` is dropped), so a value that holds other
+    line breaks stays in its line; blank lines are skipped and spaces around a key
+    dropped. Anything that is not a key, such as a key with a control character or a
+    JSON line without ``modified_value``, is ``BadInput``, and nothing is sent: such a
+    "key" could be a value, and would land in the audit log.
+    """
+    keys = []
+    for number, raw in enumerate(text.split("\n"), 1):
+        line = raw.removesuffix("\r")
+        if line.startswith("{"):
+            key = _json_key(line, number)
+        else:
+            key, tab, _ = line.partition("\t")
+            key = key.strip(" ")
+            if not key:
+                if tab:
+                    raise BadInput(f"line {number}: no key before the tab")
+                if not line.strip(" "):
+                    continue
+        problem = control_character_problem(key)
+        if problem is not None:
+            raise BadInput(f"line {number}: {problem}")
+        keys.append(key)
+    return keys
+
+
+def _json_key(line: str, number: int) -> str:
+    try:
+        document = json.loads(line)
+    except ValueError:
+        document = None
+    key = document.get("modified_value") if isinstance(document, dict) else None
+    if not isinstance(key, str):
+        raise BadInput(
+            f"line {number}: starts with '{{' but is not a JSON object with a modified_value"
+        )
+    return key
+
+
 async def _read_keys(streams: Streams) -> list[str]:
-    text = await _read_stdin(streams)
-    return [line.strip() for line in text.splitlines() if line.strip()]
+    return bulk_keys(await _read_stdin(streams))
 
 
 def _batches(keys: Sequence[str], size: int) -> list[Sequence[str]]:
@@ -109,8 +168,13 @@ async def delete(client: PiinguinClient, args: argparse.Namespace, streams: Stre
 
 
 async def read_many(client: PiinguinClient, args: argparse.Namespace, streams: Streams) -> int:
+    try:
+        keys = await _read_keys(streams)
+    except BadInput as exc:
+        streams.fail(f"{exc}; nothing was read")
+        return EXIT_USAGE
     code = EXIT_OK
-    for batch in _batches(await _read_keys(streams), args.batch_size):
+    for batch in _batches(keys, args.batch_size):
         results = await client.read_records(batch, basis=args.basis, purpose=args.purpose)
         for key, result in zip(batch, results, strict=True):
             if result.record is None:
@@ -118,13 +182,18 @@ async def read_many(client: PiinguinClient, args: argparse.Namespace, streams: S
             elif args.json:
                 print(_record_json(result.record), file=streams.stdout)
             else:
-                print(f"{key}\t{result.record.original_value}", file=streams.stdout)
+                print(f"{key}\t{tsv_value(result.record.original_value)}", file=streams.stdout)
     return code
 
 
 async def delete_many(client: PiinguinClient, args: argparse.Namespace, streams: Streams) -> int:
+    try:
+        keys = await _read_keys(streams)
+    except BadInput as exc:
+        streams.fail(f"{exc}; nothing was deleted")
+        return EXIT_USAGE
     code = EXIT_OK
-    for batch in _batches(await _read_keys(streams), args.batch_size):
+    for batch in _batches(keys, args.batch_size):
         results = await client.delete_records(batch)
         for key, result in zip(batch, results, strict=True):
             if not result.ok:
@@ -226,7 +295,9 @@ def add_commands(commands: Commands) -> None:
         "create",
         "store one record given as arguments (replaces one under the same key)",
     )
-    p.add_argument("key", metavar="KEY", help="the pseudonym, e.g. the hash Snowplow wrote")
+    p.add_argument(
+        "key", metavar="KEY", type=_key, help="the pseudonym, e.g. the hash Snowplow wrote"
+    )
     p.add_argument("value", metavar="VALUE", help="the original value; - reads it from stdin")
     for flag in ("--field-name", "--json-path", "--schema", "--hash-function", "--app-id"):
         p.add_argument(flag, default="", help="provenance, stored with the record")
@@ -254,7 +325,7 @@ def add_commands(commands: Commands) -> None:
     p.set_defaults(run=create_many)
 
     p = _command(commands, "read", "print the original value stored under the KEY argument")
-    p.add_argument("key", metavar="KEY")
+    p.add_argument("key", metavar="KEY", type=_key)
     _add_justification(p)
     _add_json(p, "the record")
     p.set_defaults(run=read)
@@ -262,13 +333,18 @@ def add_commands(commands: Commands) -> None:
     p = _command(
         commands, "delete", "delete the record under the KEY argument (succeeds if absent)"
     )
-    p.add_argument("key", metavar="KEY")
+    p.add_argument("key", metavar="KEY", type=_key)
     p.set_defaults(run=delete)
 
     p = _command(
         commands,
         "read-many",
         "print KEY<TAB>VALUE for the keys read from stdin (one key a line), in order",
+    )
+    p.epilog = (
+        f"Reads {BULK_INPUT}. A backslash, tab, newline or carriage return in VALUE is"
+        " printed as \\\\, \\t, \\n or \\r, so each record is one line (create-many reads"
+        " them back)."
     )
     _add_justification(p)
     _add_json(p, "each record, one per line,")
@@ -278,6 +354,7 @@ def add_commands(commands: Commands) -> None:
     p = _command(
         commands, "delete-many", "delete the records of the keys read from stdin (one key a line)"
     )
+    p.epilog = f"Reads {BULK_INPUT}."
     _add_batch_size(p)
     p.set_defaults(run=delete_many)
 

@@ -3,7 +3,9 @@
 Two formats, one record a line:
 
 - ``KEY<TAB>VALUE`` (the default), as ``read-many`` prints them: the key is the text
-  before the first tab, the value everything after it, to the end of the line;
+  before the first tab, the value everything after it, to the end of the line, with
+  ``read-many``'s escapes undone (``\\\\``, ``\\t``, ``\\n``, ``\\r``; a backslash before
+  anything else stays as it is);
 - JSON lines with ``--json``, as ``read-many --json`` prints them: an object with
   ``modified_value`` and ``original_value`` and, optionally, the provenance fields
   (``field_name``, ``json_path``, ``schema``, ``hash_function``, ``app_id``,
@@ -22,6 +24,7 @@ import asyncio
 import itertools
 import json
 import os
+import re
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import IO, TYPE_CHECKING, Any
@@ -52,6 +55,25 @@ _SNAKE = {
 }
 
 
+#: How read-many writes a value's backslashes, tabs and line ends: escaped, so that each
+#: record stays one line of two columns whatever its value holds.
+_TSV_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+_TSV_ESCAPED = re.compile(r"\\(.)", re.DOTALL)
+_TSV_UNESCAPES = {"\\": "\\", "t": "\t", "n": "\n", "r": "\r"}
+
+
+def tsv_value(value: str) -> str:
+    """``value`` as the VALUE column of a KEY<TAB>VALUE line."""
+    return value.translate(_TSV_ESCAPES)
+
+
+def value_from_tsv(text: str) -> str:
+    """What ``tsv_value`` was given for ``text``."""
+    if "\\" not in text:
+        return text
+    return _TSV_ESCAPED.sub(lambda m: _TSV_UNESCAPES.get(m[1], m[0]), text)
+
+
 class LineError(ValueError):
     """What is wrong with a line, in words that never quote it."""
 
@@ -60,7 +82,7 @@ def parse_tsv(line: str) -> PiiRecord:
     key, tab, value = line.partition("\t")
     if not tab:
         raise LineError("expected KEY<TAB>VALUE, found no tab")
-    return PiiRecord(modified_value=key.strip(), original_value=value)
+    return PiiRecord(modified_value=key.strip(), original_value=value_from_tsv(value))
 
 
 def _timestamp(name: str, value: object) -> datetime | None:

@@ -156,6 +156,23 @@ async def test_a_delete_whose_event_cannot_be_stored_stands_and_answers_ok(
     assert not any(v in log_output() for v in ORIGINALS.values())
 
 
+async def test_a_refusal_records_only_the_keys_that_are_keys(
+    vault: Vault, log_output: Callable[[], str]
+) -> None:
+    # A read-many line sent as a key, value and all, by a principal that may not delete.
+    line = "key-01\taudit-canary-01@example.org"
+
+    async with vault.as_("support") as client:
+        with pytest.raises(Exception, match="may not delete"):
+            await client.delete_records(["key-02", line, "", "k" * 3000])
+
+    [event] = events(vault)
+    assert [(k.modified_value, k.code) for k in event.keys] == [
+        ("key-02", Status.PERMISSION_DENIED.value)
+    ]
+    assert "audit-canary" not in log_output()
+
+
 async def test_a_denial_stands_when_the_audit_store_fails(
     start_server: ServerFactory, policy_file: Path
 ) -> None:

@@ -7,8 +7,9 @@ import io
 import json
 import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,7 @@ from grpclib.const import Status
 
 from piinguin.cli.main import main
 from storage import Record
+from storage.audit import AuditQuery
 from tests.doubles import HANG
 from tests.piinguin.client.conftest import MAX_BULK_ITEMS, MAX_MESSAGE_BYTES, Scripted, Vault
 
@@ -313,6 +315,106 @@ async def test_delete_many_deletes_every_key(vault: Vault) -> None:
 
     assert outcome == Outcome(0, "", "")
     assert len(vault.storage) == 0
+
+
+#: Values that break naive TSV: a tab, a newline, a backslash, a CRLF, NEL and U+2028.
+AWKWARD = {
+    "k-tab": "pii-canary-1\tsecond column",
+    "k-newline": "pii-canary-2\nk-tab",
+    "k-backslash": "pii-canary-3\\t not a tab",
+    "k-crlf": "pii-canary-4\r\n",
+    "k-nel": "pii-canary-5\x85k-tab\u2028k-tab",
+}
+
+
+async def test_read_many_prints_each_record_on_one_line_of_two_columns(vault: Vault) -> None:
+    await vault.storage.put_many([Record(k, v) for k, v in AWKWARD.items()])
+
+    outcome = await piinguin(
+        "read-many", "--basis", "consent", "--purpose", "p",
+        target=vault.target, stdin="\n".join(AWKWARD),
+    )  # fmt: skip
+
+    assert outcome.code == 0
+    assert outcome.stdout.split("\n") == [
+        "k-tab\tpii-canary-1\\tsecond column",
+        "k-newline\tpii-canary-2\\nk-tab",
+        "k-backslash\tpii-canary-3\\\\t not a tab",
+        "k-crlf\tpii-canary-4\\r\\n",
+        "k-nel\tpii-canary-5\x85k-tab\u2028k-tab",
+        "",
+    ]
+
+
+@pytest.mark.parametrize("json_lines", [False, True], ids=["tsv", "json"])
+async def test_delete_many_takes_read_many_output_and_no_value_reaches_the_audit_log(
+    vault: Vault, log_output: Callable[[], str], json_lines: bool
+) -> None:
+    await vault.storage.put_many([Record(k, v) for k, v in AWKWARD.items()])
+    found = await piinguin(
+        "read-many", "--basis", "consent", "--purpose", "erasure 9",
+        *(["--json"] if json_lines else []),
+        target=vault.target, stdin="\n".join(AWKWARD),
+    )  # fmt: skip
+    assert found.code == 0
+
+    deleted = await piinguin("delete-many", target=vault.target, stdin=found.stdout)
+
+    assert deleted == Outcome(0, "", "")
+    assert len(vault.storage) == 0
+    page = await vault.server.audit.query(AuditQuery(since=datetime(2000, 1, 1, tzinfo=UTC)))
+    [read, delete] = page.events
+    assert [k.modified_value for k in delete.keys] == list(AWKWARD)
+    assert [k.modified_value for k in read.keys] == list(AWKWARD)
+    assert "pii-canary" not in log_output()
+
+
+@pytest.mark.parametrize(
+    ("stdin", "problem"),
+    [
+        ("k1\nk2\x1b[31m\tv\n", "line 2: modified_value holds a control character (U+001B)"),
+        ("k1\n\tpii-canary\n", "line 2: no key before the tab"),
+        ("k1\r\nk2\rpii-canary\n", "line 2: modified_value holds a control character (U+000D)"),
+        ('k1\n{"original_value": "pii-canary"}\n', "line 2: starts with '{' but is not"),
+        ('{"modified_value": "pii-canary\\u0000"}', "line 1: modified_value holds a control"),
+        ("{pii-canary\n", "line 1: starts with '{' but is not a JSON object"),
+    ],
+)
+@pytest.mark.parametrize("command", ["delete-many", "read-many"])
+async def test_bulk_input_that_is_not_keys_is_refused_and_nothing_is_sent(
+    vault: Vault, log_output: Callable[[], str], stdin: str, problem: str, command: str
+) -> None:
+    await vault.storage.put_many([Record("k1", VALUE), Record("k2", VALUE)])
+    argv = [command] + (["--basis", "consent", "--purpose", "p"] if command == "read-many" else [])
+
+    outcome = await piinguin(*argv, target=vault.target, stdin=stdin)
+
+    assert outcome.code == 2
+    assert outcome.stderr.startswith(f"piinguin: {problem}")
+    assert outcome.stderr.endswith(
+        "; nothing was deleted\n" if command == "delete-many" else "; nothing was read\n"
+    )
+    assert "pii-canary" not in outcome.stderr
+    assert vault.calls == []
+    assert len(vault.storage) == 2
+
+
+@pytest.mark.parametrize(
+    "command", [["delete"], ["read", "--basis", "consent", "--purpose", "p"], ["create"]]
+)
+async def test_a_key_argument_with_a_control_character_is_refused_unsent(
+    vault: Vault, capsys: pytest.CaptureFixture[str], command: list[str]
+) -> None:
+    name, *options = command
+    value = [VALUE] if name == "create" else []
+
+    outcome = await piinguin(name, "k1\tpii-canary", *value, *options, target=vault.target)
+
+    assert outcome.code == 2
+    err = capsys.readouterr().err
+    assert "argument KEY: modified_value holds a control character (U+0009)" in err
+    assert "pii-canary" not in err
+    assert vault.calls == []
 
 
 async def test_empty_input_to_a_bulk_command_does_nothing(vault: Vault) -> None:
