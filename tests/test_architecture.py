@@ -32,6 +32,9 @@ FORBIDDEN = [
     ("piinguin.access", "piinguin.server"),
     ("piinguin.access", "piinguin.services"),
     ("piinguin.services", "piinguin.server"),
+    # What a record may hold is shared by the server, the relay and the CLI: it leans on none.
+    ("piinguin.limits", "piinguin"),
+    ("piinguin.limits", "storage"),
 ]
 
 #: The flat core of shared concepts stays small; everything else lives in a subpackage.
