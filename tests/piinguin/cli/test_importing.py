@@ -10,9 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from piinguin.cli.importing import parse_tsv
 from piinguin.client import PiinguinClient, PiiRecord
 from storage import Record
-from tests.piinguin.cli.test_cli import Outcome, piinguin
+from tests.piinguin.cli.test_cli import AWKWARD, Outcome, piinguin
 from tests.piinguin.client.conftest import Vault
 
 SECRET = "pii-canary@example.com"
@@ -171,3 +172,32 @@ async def test_a_missing_file_exits_2(vault: Vault, tmp_path: Path) -> None:
         2, "", f"piinguin: create-many: cannot read {missing}: No such file or directory\n"
     )
     assert vault.calls == []
+
+
+async def test_what_read_many_prints_imports_back_value_for_value(vault: Vault) -> None:
+    await vault.storage.put_many([Record(k, v) for k, v in AWKWARD.items()])
+    read = ("read-many", "--basis", "consent", "--purpose", "export")
+    exported = await piinguin(*read, target=vault.target, stdin="\n".join(AWKWARD))
+    assert exported.code == 0
+    assert (await piinguin("delete-many", target=vault.target, stdin=exported.stdout)).code == 0
+    assert len(vault.storage) == 0
+
+    imported = await piinguin("create-many", target=vault.target, stdin=exported.stdout)
+
+    assert imported == Outcome(0, "", "")
+    records = await stored(vault, *AWKWARD)
+    assert [r.original_value if r else None for r in records] == list(AWKWARD.values())
+
+
+@pytest.mark.parametrize(
+    ("column", "value"),
+    [
+        ("plain", "plain"),
+        ("C:\\data\\x", "C:\\data\\x"),  # \d and \x are no escapes: kept as written
+        ("ends in \\", "ends in \\"),
+        ("a\\\\tb", "a\\tb"),
+        ("\\t\\n\\r\\\\", "\t\n\r\\"),
+    ],
+)
+def test_tsv_values_are_unescaped_as_read_many_escapes_them(column: str, value: str) -> None:
+    assert parse_tsv(f"k\t{column}").original_value == value
