@@ -19,10 +19,15 @@ def server_context(cert: str, key: str, client_ca: str | None = None) -> ssl.SSL
 
 
 def client_context(
-    ca: str | None = None, cert: str | None = None, key: str | None = None
+    ca: str | None = None,
+    cert: str | None = None,
+    key: str | None = None,
+    *,
+    ca_data: str | None = None,
 ) -> ssl.SSLContext:
-    """Verify the server against ``ca`` (or the system's CAs); present ``cert`` for mutual TLS."""
-    context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=ca)
+    """Verify the server against ``ca`` (a PEM file) or ``ca_data`` (PEM text), or else the
+    system's CAs; present ``cert`` for mutual TLS."""
+    context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=ca, cadata=ca_data)
     context.minimum_version = ssl.TLSVersion.TLSv1_2
     context.set_alpn_protocols(["h2"])
     if cert:

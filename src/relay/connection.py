@@ -9,8 +9,6 @@ tries once more.
 
 from __future__ import annotations
 
-import ssl
-
 from piinguin.client import PiinguinClient
 from relay.config import RelayConfig
 
@@ -18,21 +16,25 @@ from relay.config import RelayConfig
 class Connection:
     """Hands out the open client; ``replace`` swaps it for a new one.
 
-    Build it anywhere (it loads the TLS files, so a bad one fails here, as a
-    configuration error); use it inside one event loop only, the loop it connects in.
+    Build it anywhere (it reads the configured secrets and loads the TLS files, once,
+    so a bad one fails here, as a configuration error); use it inside one event loop
+    only, the loop it connects in.
     """
 
     def __init__(self, config: RelayConfig) -> None:
         self._config = config
-        self._ssl: ssl.SSLContext | None = config.ssl_context()
+        self._credentials = config.credentials()
         self._client: PiinguinClient | None = None
 
     async def client(self) -> PiinguinClient:
         """The current client, opened on first use."""
         if self._client is None:
-            config = self._config
+            config, credentials = self._config, self._credentials
             client = PiinguinClient(
-                config.target, timeout=config.timeout_sec, ssl=self._ssl, token=config.token
+                config.target,
+                timeout=config.timeout_sec,
+                ssl=credentials.ssl,
+                token=credentials.token,
             )
             self._client = await client.__aenter__()
         return self._client

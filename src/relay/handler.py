@@ -18,7 +18,9 @@ INVALID_ARGUMENT) are done; any other record with pairs is reported in
 always refuse never get that far: parsing counts them as malformed. Writes stop a safety
 margin before the function's timeout: pairs unsent or unanswered by then are reported,
 not lost. Data problems never raise; a bad configuration does (``OptionError``, naming
-the variable).
+the variable), and so does a secret that cannot be read (``PIINGUIN_TOKEN_SECRET`` and
+the like are read once, when the relay is created, and never logged): Lambda retries the
+batch, and the next invocation tries again.
 """
 
 from __future__ import annotations
@@ -59,7 +61,8 @@ class Relay:
     def __init__(self, config: RelayConfig, *, safety_margin: float = SAFETY_MARGIN_SEC) -> None:
         self.config = config
         self._safety_margin = safety_margin
-        self.connection = Connection(config)  # loads TLS files; connects on the first call
+        # Reads the secrets and loads the TLS files now; connects on the first call.
+        self.connection = Connection(config)
         self._runner = asyncio.Runner()
 
     def invoke(self, event: Mapping[str, Any], remaining_ms: int) -> BatchResponse:

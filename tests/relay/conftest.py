@@ -1,4 +1,5 @@
-"""Fixtures for the relay's tests: a server with a storage double, and relays aimed at it."""
+"""Fixtures for the relay's tests: a server with a storage double, relays aimed at it, and
+AWS (the session's moto server) for secrets, Kinesis and SQS."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from relay.config import RelayConfig
 from relay.handler import Relay
 from tests.doubles import FaultyStorage
 
+from .aws import Aws, environment
 from .servers import RelayFactory, Vault, serving
 
 
@@ -34,3 +36,12 @@ async def make_relay() -> AsyncIterator[RelayFactory]:
     yield make
     for relay in relays:
         await asyncio.to_thread(relay.close)
+
+
+@pytest.fixture
+def aws(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Aws:
+    """moto, where the standard AWS variables of this process now point."""
+    for name, value in environment(moto_endpoint).items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    return Aws(moto_endpoint)

@@ -13,6 +13,7 @@ import ssl
 from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
+from piinguin.access.auth import Authenticator
 from piinguin.client import LawfulBasis, PiinguinClient
 from relay.extract import Pair
 from relay.handler import BatchResponse, Relay
@@ -56,11 +57,17 @@ class Vault(conftest.Vault[FaultyStorage]):
 
 @contextlib.asynccontextmanager
 async def serving(
-    storage: FaultyStorage, port: int = 0, *, ssl_context: ssl.SSLContext | None = None
+    storage: FaultyStorage,
+    port: int = 0,
+    *,
+    ssl_context: ssl.SSLContext | None = None,
+    auth: Authenticator | None = None,
 ) -> AsyncIterator[Vault]:
     """A server on ``storage`` at ``port`` (0: any free port), drained on exit: a restart
-    comes back on the same port."""
-    async with conftest.running_server(storage, port=port, ssl_context=ssl_context) as server:
+    comes back on the same port. Every caller may write unless ``auth`` says otherwise."""
+    async with conftest.running_server(
+        storage, port=port, ssl_context=ssl_context, auth=auth
+    ) as server:
         if isinstance(storage, StopsAfter):
             storage.server = server
         try:
