@@ -21,6 +21,9 @@ not lost. Data problems never raise; a bad configuration does (``OptionError``, 
 the variable), and so does a secret that cannot be read (``PIINGUIN_TOKEN_SECRET`` and
 the like are read once, when the relay is created, and never logged): Lambda retries the
 batch, and the next invocation tries again.
+
+**Metrics.** Each invocation writes its counters to stdout as one CloudWatch Embedded
+Metric Format line (``relay.metrics``), whatever the log level.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ import asyncio
 import atexit
 import functools
 import os
+import sys
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
@@ -39,6 +43,7 @@ from piinguin.logs import configure_logging
 from relay.batching import batch_item_failures
 from relay.config import RelayConfig
 from relay.connection import Connection
+from relay.metrics import EmbeddedMetrics
 from relay.parse import ParsedRecord, parse_event
 from relay.pipeline import log_malformed, relay_records
 from relay.summary import Summary
@@ -58,9 +63,16 @@ class LambdaContext(Protocol):
 class Relay:
     """A process's relay: its configuration, an event loop and a connection opened in it."""
 
-    def __init__(self, config: RelayConfig, *, safety_margin: float = SAFETY_MARGIN_SEC) -> None:
+    def __init__(
+        self,
+        config: RelayConfig,
+        *,
+        safety_margin: float = SAFETY_MARGIN_SEC,
+        metrics: EmbeddedMetrics | None = None,
+    ) -> None:
         self.config = config
         self._safety_margin = safety_margin
+        self._metrics = metrics
         # Reads the secrets and loads the TLS files now; connects on the first call.
         self.connection = Connection(config)
         self._runner = asyncio.Runner()
@@ -73,12 +85,12 @@ class Relay:
         log_malformed(records)
         summary, settled = self._runner.run(self._write(records, budget_end))
         failures = batch_item_failures(records, settled, fail_malformed=self.config.fail_malformed)
+        duration_ms = round((time.monotonic() - started) * 1000, 1)
         log.info(
-            "relay_summary",
-            **summary.as_log(),
-            reported=len(failures),
-            duration_ms=round((time.monotonic() - started) * 1000, 1),
+            "relay_summary", **summary.as_log(), reported=len(failures), duration_ms=duration_ms
         )
+        if self._metrics is not None:
+            self._metrics.publish(summary, reported=len(failures), duration_ms=duration_ms)
         return {"batchItemFailures": failures}
 
     async def _write(
@@ -106,7 +118,8 @@ def _relay() -> Relay:
     config = RelayConfig.from_environ(os.environ)
     if not structlog.is_configured():  # a host that set logging up (tests) keeps its own
         configure_logging(config.log_level, "json")
-    relay = Relay(config)
+    function_name = os.environ.get("AWS_LAMBDA_FUNCTION_NAME", "piinguin-relay")
+    relay = Relay(config, metrics=EmbeddedMetrics(sys.stdout, function_name))
     atexit.register(close)
     return relay
 

@@ -11,6 +11,7 @@ import pytest
 
 from relay.config import RelayConfig
 from relay.handler import Relay
+from relay.metrics import EmbeddedMetrics
 from tests.doubles import FaultyStorage
 
 from .aws import Aws, environment
@@ -28,8 +29,11 @@ async def make_relay() -> AsyncIterator[RelayFactory]:
     """Relays built from settings (``target`` required), closed after the test."""
     relays: list[Relay] = []
 
-    def make(*, safety_margin: float = 0.0, **settings: Any) -> Relay:
-        relay = Relay(RelayConfig(**{"timeout_sec": 5.0, **settings}), safety_margin=safety_margin)
+    def make(
+        *, safety_margin: float = 0.0, metrics: EmbeddedMetrics | None = None, **settings: Any
+    ) -> Relay:
+        config = RelayConfig(**{"timeout_sec": 5.0, **settings})
+        relay = Relay(config, safety_margin=safety_margin, metrics=metrics)
         relays.append(relay)
         return relay
 
