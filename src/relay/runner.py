@@ -60,6 +60,9 @@ RUNNER_OPTIONS: tuple[Option, ...] = (
 
 def _parser() -> argparse.ArgumentParser:
     parser = build_parser("piinguin-relay", DESCRIPTION, (*OPTIONS, *RUNNER_OPTIONS))
+    parser.epilog = (
+        "piinguin-relay replay --help: read again from Kinesis the batches Lambda gave up on"
+    )
     parser.add_argument(
         "files",
         nargs="*",
@@ -78,7 +81,13 @@ def main(
     chunk_lines: int = CHUNK_LINES,
     configure_logs: bool = True,
 ) -> int:
-    """Relay every line of the inputs; the exit code."""
+    """Relay every line of the inputs (or, as ``replay ...``, replay ranges); the exit code."""
+    if list(argv[:1]) == ["replay"]:
+        # Imported here: aioboto3 would slow every other start down. (A file named
+        # "replay" is ./replay.)
+        from relay.replay import main as replay  # noqa: PLC0415
+
+        return replay(argv[1:], environ, stdin=stdin, stderr=stderr, configure_logs=configure_logs)
     err = stderr or sys.stderr
     try:
         args = _parser().parse_args(argv)

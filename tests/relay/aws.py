@@ -10,6 +10,7 @@ with aioboto3.
 from __future__ import annotations
 
 import contextlib
+import functools
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -40,6 +41,14 @@ def environment(endpoint: str) -> dict[str, str]:
     }
 
 
+@functools.cache
+def _session() -> aioboto3.Session:
+    """One session for every test: loading botocore's service models once saves seconds."""
+    return aioboto3.Session(
+        region_name=REGION, aws_access_key_id="testing", aws_secret_access_key="testing"
+    )
+
+
 def unique(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:10]}"
 
@@ -50,10 +59,7 @@ class Aws:
 
     @contextlib.asynccontextmanager
     async def client(self, service: str) -> AsyncIterator[Any]:
-        session = aioboto3.Session(
-            region_name=REGION, aws_access_key_id="testing", aws_secret_access_key="testing"
-        )
-        async with session.client(service, endpoint_url=self.endpoint) as client:
+        async with _session().client(service, endpoint_url=self.endpoint) as client:
             yield client
 
     async def secret(self, value: str) -> str:
@@ -76,3 +82,33 @@ class Aws:
             )
             answer = await client.get_parameter(Name=name)
         return str(answer["Parameter"]["ARN"])
+
+    async def stream(self, lines: list[bytes]) -> tuple[str, str, list[str]]:
+        """A new one-shard Kinesis stream holding ``lines``, one record each, in order; its
+        ARN, the shard's id, and each record's sequence number."""
+        name = unique("pii")
+        async with self.client("kinesis") as kinesis:
+            await kinesis.create_stream(StreamName=name, ShardCount=1)
+            summary = await kinesis.describe_stream_summary(StreamName=name)
+            arn = summary["StreamDescriptionSummary"]["StreamARN"]
+            shard, numbers = "", []
+            for line in lines:
+                put = await kinesis.put_record(StreamARN=arn, Data=line, PartitionKey="pii")
+                shard = put["ShardId"]
+                numbers.append(put["SequenceNumber"])
+        return arn, shard, numbers
+
+    async def queue(self, *bodies: str) -> str:
+        """A new SQS queue holding a message for each of ``bodies``; its URL."""
+        async with self.client("sqs") as sqs:
+            url = (await sqs.create_queue(QueueName=unique("skipped-batches")))["QueueUrl"]
+            for body in bodies:
+                await sqs.send_message(QueueUrl=url, MessageBody=body)
+        return str(url)
+
+    async def queue_depth(self, url: str) -> int:
+        """Messages on the queue, visible or not (being replayed, or left to come back)."""
+        names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+        async with self.client("sqs") as sqs:
+            answer = await sqs.get_queue_attributes(QueueUrl=url, AttributeNames=names)
+        return sum(int(answer["Attributes"][name]) for name in names)

@@ -230,3 +230,34 @@ def lambda_event(*records: dict[str, Any]) -> dict[str, Any]:
 
 def load_sample(name: str) -> str:
     return (SAMPLES / name).read_text(encoding="utf-8")
+
+
+def failure_message(
+    stream_arn: str, shard_id: str, start: str, end: str, batch_size: int
+) -> dict[str, Any]:
+    """What Lambda sends its on-failure destination for a Kinesis batch it gave up on
+    (the documented shape, a real message's fields and values)."""
+    return {
+        "requestContext": {
+            "requestId": "c9b8fa9f-5a7f-4a1a-af9c-0c604cde93a5",
+            "functionArn": "arn:aws:lambda:eu-west-1:123456789012:function:piinguin-relay",
+            "condition": "RetryAttemptsExhausted",
+            "approximateInvokeCount": 1001,
+        },
+        "responseContext": {
+            "statusCode": 200,
+            "executedVersion": "$LATEST",
+            "functionError": "",
+        },
+        "version": "1.0",
+        "timestamp": "2026-11-29T03:41:09.021Z",
+        "KinesisBatchInfo": {
+            "shardId": shard_id,
+            "startSequenceNumber": start,
+            "endSequenceNumber": end,
+            "approximateArrivalOfFirstRecord": "2026-11-29T03:39:04.835Z",
+            "approximateArrivalOfLastRecord": "2026-11-29T03:39:05.580Z",
+            "batchSize": batch_size,
+            "streamArn": stream_arn,
+        },
+    }

@@ -4,6 +4,7 @@ and the zip that ``make lambda`` builds runs the handler with nothing else insta
 from __future__ import annotations
 
 import asyncio
+import importlib
 import json
 import os
 import sys
@@ -13,12 +14,16 @@ from typing import Any
 
 import pytest
 
+from piinguin.access.auth import Authenticator
+from piinguin.access.policy import Policy, token_digest
 from relay.config import OPTIONS
+from tests.doubles import FaultyStorage
 from tests.relay.factory import kinesis_record, lambda_event, pii_line, pojo_item
 from tools.constraints import LOCK, canonical, parse
 from tools.package_relay import build, first_party_files, requirements
 
-from .servers import Vault
+from .aws import Aws
+from .servers import Vault, serving
 
 REPO = Path(__file__).resolve().parents[2]
 TEMPLATE = REPO / "template.yaml"
@@ -73,11 +78,13 @@ def test_first_party_files_keep_package_paths() -> None:
 
 @pytest.mark.socket
 async def test_the_zip_runs_the_handler_with_nothing_else_installed(
-    vault: Vault, tmp_path: Path
+    vault: Vault, tmp_path: Path, aws: Aws
 ) -> None:
     """Builds the zip (pip fetches the Lambda wheels from the package index: a few
     seconds with a warm pip cache), unpacks it and invokes the handler from it in an
-    interpreter without site-packages, against a server on a socket."""
+    interpreter without site-packages, against a server on a socket; then again with
+    its token in Secrets Manager (moto), read with the botocore that Lambda's runtime
+    provides (here: this environment's botocore and its dependencies alone)."""
     archive = tmp_path / "piinguin-relay.zip"
     await asyncio.to_thread(build, archive)
     with zipfile.ZipFile(archive) as zipped:
@@ -114,7 +121,44 @@ async def test_the_zip_runs_the_handler_with_nothing_else_installed(
     assert answer == {"batchItemFailures": []}
     assert len(vault.storage.inner) == 1
     assert '"event":"relay_summary"' in logs
+    assert '"_aws":{"Timestamp"' in logs  # the metrics line
     assert original not in logs
+
+    token = "relay-token-in-secrets-manager-zip"
+    policy = {
+        "principals": {"relay": {"token_sha256": [token_digest(token)], "operations": ["write"]}}
+    }
+    async with serving(
+        FaultyStorage(), auth=Authenticator(Policy.from_document(policy))
+    ) as guarded:
+        answer, logs = await run_unpacked(
+            tmp_path / "lambda",
+            guarded.target,
+            event,
+            environ={"PIINGUIN_TOKEN_SECRET": await aws.secret(token)},
+            runtime=lambda_runtime(tmp_path / "runtime"),
+        )
+        assert answer == {"batchItemFailures": []}
+        assert len(guarded.storage.inner) == 1
+    assert token not in logs
+    assert original not in logs
+
+
+#: What Lambda's Python runtime provides beside the standard library, of what the relay
+#: uses: botocore, and what botocore imports.
+RUNTIME_DISTRIBUTIONS = ("botocore", "dateutil", "jmespath", "six", "urllib3")
+
+
+def lambda_runtime(root: Path) -> Path:
+    """A folder holding links to this environment's botocore and its dependencies, and
+    nothing else: what Lambda's runtime adds to the path."""
+    root.mkdir()
+    for name in RUNTIME_DISTRIBUTIONS:
+        module = importlib.import_module(name)
+        source = Path(module.__file__ or "")
+        source = source.parent if source.name == "__init__.py" else source
+        (root / source.name).symlink_to(source)
+    return root
 
 
 INVOKE = """
@@ -130,10 +174,19 @@ print("ANSWER " + json.dumps(answer))
 """
 
 
-async def run_unpacked(root: Path, target: str, event: dict[str, Any]) -> tuple[Any, str]:
-    """The handler's answer, and its logs, run from ``root`` by ``python -S``."""
+async def run_unpacked(
+    root: Path,
+    target: str,
+    event: dict[str, Any],
+    *,
+    environ: dict[str, str] | None = None,
+    runtime: Path | None = None,
+) -> tuple[Any, str]:
+    """The handler's answer, and its logs, run from ``root`` (and ``runtime``) by
+    ``python -S``."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PIINGUIN_", "PYTHON"))}
-    env |= {"PYTHONPATH": str(root), "PIINGUIN_TARGET": target}
+    path = [str(root)] if runtime is None else [str(root), str(runtime)]
+    env |= {"PYTHONPATH": os.pathsep.join(path), "PIINGUIN_TARGET": target, **(environ or {})}
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-S",  # no site-packages: only the standard library and the zip
