@@ -2,8 +2,10 @@
 writes to the Piinguin server.
 
 Exported here is its pure, I/O-free half. The rest: ``relay.handler`` (the Lambda entry
-point), ``relay.runner`` (``piinguin-relay``, the same from files or stdin), and what
-they share: ``config``, ``connection``, ``writer`` and ``pipeline``.
+point, with ``metrics``), ``relay.runner`` (``piinguin-relay``, the same from files or
+stdin), ``relay.replay`` (``piinguin-relay replay``: ranges Lambda gave up on, read again
+through ``failures`` and ``stream``), and what they share: ``config`` (with ``secrets``),
+``connection``, ``writer`` and ``pipeline``.
 """
 
 from relay.batching import WritePlan, batch_item_failures, plan_writes
