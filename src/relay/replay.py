@@ -37,6 +37,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from piinguin.logs import configure_logging
 from piinguin.options import Option, OptionError, build_parser, resolve
+from piinguin.progress import INTERVAL, duration
 from relay.config import OPTIONS, RelayConfig
 from relay.connection import Connection
 from relay.failures import NotAFailureMessage, SkippedBatch, parse_failure_message
@@ -335,17 +336,18 @@ def _aws_error(exc: ClientError | BotoCoreError) -> str:
 
 class _Progress:
     """One line on a terminal: a bar over the records the ranges are expected to hold,
-    the range, the rate, an ETA, pairs written and failed. Silent elsewhere."""
+    the range, the rate, the time left, pairs written and failed. Silent elsewhere.
+    (``piinguin.progress.Progress`` counts lines and bytes of files; this counts records
+    of ranges, and draws a bar.)"""
 
     WIDTH = 24
-    INTERVAL = 0.2
 
     def __init__(self, stream: TextIO) -> None:
         self._stream = stream
         self._enabled = stream.isatty()
         self._expected = self._records = self._ranges = 0
         self._started = time.monotonic()
-        self._drawn = -self.INTERVAL
+        self._drawn = -INTERVAL
         self._shown = False
 
     def expect(self, records: int, ranges: int) -> None:
@@ -355,7 +357,7 @@ class _Progress:
     def update(self, records: int, summary: Summary, current_range: int) -> None:
         self._records += records
         now = time.monotonic()
-        if not self._enabled or now - self._drawn < self.INTERVAL:
+        if not self._enabled or now - self._drawn < INTERVAL:
             return
         self._drawn = now
         share = min(self._records / self._expected, 1.0) if self._expected else 0.0
@@ -367,7 +369,7 @@ class _Progress:
             f"range {current_range} of {self._ranges}",
             f"{self._records:,} of {self._expected:,} records",
             f"{rate:,.0f} records/s",
-            f"ETA {left:.0f}s",
+            f"ETA {duration(left)}",
             f"written {summary.written:,}",
             f"failed {summary.failed:,}",
         ]

@@ -14,11 +14,12 @@ import functools
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import aioboto3
 
 REGION = "eu-west-1"
+Service = Literal["secretsmanager", "ssm", "kinesis", "sqs"]
 #: The variables the fixture sets; ``SECRETS_MANAGER`` is botocore's spelling of the
 #: service id "Secrets Manager".
 ENDPOINT_VARIABLES = (
@@ -58,7 +59,7 @@ class Aws:
     endpoint: str
 
     @contextlib.asynccontextmanager
-    async def client(self, service: str) -> AsyncIterator[Any]:
+    async def client(self, service: Service) -> AsyncIterator[Any]:
         async with _session().client(service, endpoint_url=self.endpoint) as client:
             yield client
 
