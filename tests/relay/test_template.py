@@ -77,6 +77,20 @@ def test_the_role_grants_only_what_the_relay_uses_on_its_own_resources(
     assert "VpcConfig" not in function
 
 
+def test_an_encrypted_stream_may_be_decrypted_through_kinesis_only(
+    document: dict[str, Any],
+) -> None:
+    encrypted = by_sid(stack(document, StreamKmsKeyArn=KEY).statements())["DecryptPiiStream"]
+    assert (actions(encrypted), encrypted["Resource"]) == (
+        {"kms:Decrypt"},
+        {"Ref": "StreamKmsKeyArn"},
+    )
+    assert encrypted["Condition"] == {
+        "StringEquals": {"kms:ViaService": {"Fn::Sub": "kinesis.${AWS::Region}.amazonaws.com"}}
+    }
+    assert "DecryptPiiStream" not in by_sid(stack(document).statements())
+
+
 def test_vpc_rights_only_with_subnets_and_security_groups_required_with_them(
     document: dict[str, Any],
 ) -> None:
