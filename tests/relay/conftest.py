@@ -4,11 +4,12 @@ AWS (the session's moto server) for secrets, Kinesis and SQS."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
 
+from relay import handler as lambda_handler
 from relay.config import RelayConfig
 from relay.handler import Relay
 from relay.metrics import EmbeddedMetrics
@@ -49,3 +50,12 @@ def aws(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Aws:
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("AWS_PROFILE", raising=False)
     return Aws(moto_endpoint)
+
+
+@pytest.fixture
+def lambda_process() -> Iterator[None]:
+    """``relay.handler.handler`` as in a fresh Lambda process: no relay yet (its
+    ``PIINGUIN_*`` variables are the test's to set), and the relay closed afterwards."""
+    lambda_handler.close()
+    yield
+    lambda_handler.close()

@@ -7,7 +7,7 @@ import asyncio
 import io
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -18,7 +18,7 @@ from relay.metrics import EmbeddedMetrics, emf_line
 from relay.summary import Summary
 from tests.relay.factory import key, kinesis_record, lambda_event, pii_line, pojo_item, raw_record
 
-from .servers import RelayFactory, Vault, invoke
+from .servers import LambdaContext, RelayFactory, Vault, invoke
 
 pytestmark = pytest.mark.socket
 
@@ -108,18 +108,6 @@ async def test_every_invocation_writes_one_line_of_its_own_counters(
     assert "pii-canary" not in stream.getvalue()
 
 
-@pytest.fixture
-def lambda_process(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    lambda_handler.close()
-    yield
-    lambda_handler.close()
-
-
-class Context:
-    def get_remaining_time_in_millis(self) -> int:
-        return 30_000
-
-
 async def test_the_lambda_writes_its_metrics_to_stdout_under_its_function_name(
     vault: Vault,
     lambda_process: None,
@@ -132,7 +120,7 @@ async def test_the_lambda_writes_its_metrics_to_stdout_under_its_function_name(
     monkeypatch.setenv("PIINGUIN_TARGET", vault.target)
     monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "piinguin-relay-prod")
     event = lambda_event(kinesis_record(pii_line([pojo_item("user_id", ORIGINALS[0])]), 1))
-    answer = await asyncio.to_thread(lambda_handler.handler, event, Context())
+    answer = await asyncio.to_thread(lambda_handler.handler, event, LambdaContext())
     assert answer == {"batchItemFailures": []}
     (line,) = emf_lines(capsys.readouterr().out)
     assert metrics_of(line)["PairsWritten"] == 1

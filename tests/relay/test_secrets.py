@@ -7,7 +7,7 @@ import asyncio
 import io
 import json
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +26,7 @@ from tests.piinguin.access.certs import Authority
 from tests.relay.factory import kinesis_record, lambda_event, pii_line, pojo_item, sequence_number
 
 from .aws import Aws
-from .servers import RelayFactory, invoke, serving
+from .servers import LambdaContext, RelayFactory, invoke, serving
 
 TOKEN = "relay-token-from-secrets-manager-7f3a"
 ROTATED = "relay-token-rotated-later-91bc"
@@ -42,22 +42,6 @@ def writers(**grants: dict[str, Any]) -> Authenticator:
 
 def event(n: int = 1) -> dict[str, Any]:
     return lambda_event(kinesis_record(pii_line([pojo_item("user_id", f"{n}{ORIGINAL}")]), n))
-
-
-class Context:
-    function_name = "piinguin-relay-test"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 30_000
-
-
-@pytest.fixture
-def lambda_process(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """``relay.handler.handler`` as in a fresh Lambda process: no relay yet, its
-    ``PIINGUIN_*`` variables set by the test, and the relay closed afterwards."""
-    lambda_handler.close()
-    yield
-    lambda_handler.close()
 
 
 def test_an_arn_names_its_service_and_region() -> None:
@@ -148,7 +132,7 @@ async def test_the_lambda_reads_its_token_once_per_cold_start(
         monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "relay-under-test")
 
         def run(n: int) -> lambda_handler.BatchResponse:
-            return lambda_handler.handler(event(n), Context())
+            return lambda_handler.handler(event(n), LambdaContext())
 
         assert await asyncio.to_thread(run, 1) == {"batchItemFailures": []}
         await aws.rotate(arn, ROTATED)  # the server's policy knows only the first token
