@@ -14,7 +14,9 @@ written like one Lambda batch, with the same code and settings as ``piinguin-rel
 
 Exit codes: 0 every range written in full; 1 some range was not (a failed pair, a
 range the stream no longer holds in full, an unreadable message); 2 bad usage or
-configuration; 130 interrupted. Replaying a range twice is safe.
+configuration; 130 interrupted. A pair the server refuses for good (INVALID_ARGUMENT)
+counts as done, as in the Lambda: no replay could write it. Replaying a range twice is
+safe.
 """
 
 from __future__ import annotations
@@ -225,13 +227,13 @@ class _Replayer:
     async def replay(self, batch: SkippedBatch) -> bool:
         """Replay one range; whether all of it was read and written."""
         self.ranges += 1
-        summary, at_end = Summary(0, 0, 0, {}, 0, 0), False
+        summary, at_end, unsettled = Summary(0, 0, 0, {}, 0, 0), False, 0
         try:
             kinesis = await self._kinesis_client(batch.region)
             async for page in read_range(kinesis, batch):
                 at_end = page.at_end
                 log_malformed(page.records)
-                part, _ = await relay_records(
+                part, settled = await relay_records(
                     self._connection,
                     page.records,
                     bulk_size=self._config.bulk_size,
@@ -239,6 +241,9 @@ class _Replayer:
                 )
                 summary += part
                 self.summary += part
+                # Refused for good (INVALID_ARGUMENT) is settled, as in the Lambda: no
+                # replay could write it.
+                unsettled += part.unique_keys - len(settled)
                 self._progress.update(len(page.records), self.summary, self.ranges)
                 if part.unique_keys and not part.written:
                     self._stopped = True  # the server takes nothing: later ranges would fail too
@@ -249,7 +254,7 @@ class _Replayer:
             log.error("replay_unreadable", range=batch.label, error=_aws_error(exc))
             return False
         bad_lines = self._config.fail_malformed and summary.malformed
-        done = at_end and not summary.failed and not bad_lines and not self._stopped
+        done = at_end and not unsettled and not bad_lines and not self._stopped
         self.done += done
         self._progress.clear()
         (log.info if done else log.error)(

@@ -9,12 +9,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 import ssl
 from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
+from grpclib.const import Status
+from grpclib.server import Server
+
 from piinguin.access.auth import Authenticator
-from piinguin.client import LawfulBasis, PiinguinClient
+from piinguin.client import LawfulBasis, PiinguinClient, PiiRecord
+from piinguin.v1 import CreatePiiRecordsRequest, CreatePiiRecordsResponse, ItemStatus, PiinguinBase
 from relay.extract import Pair
 from relay.handler import BatchResponse, Relay
 from tests import conftest
@@ -80,6 +85,37 @@ async def serving(
 async def invoke(relay: Relay, event: dict[str, Any], remaining_ms: int = 60_000) -> BatchResponse:
     """One Lambda invocation, in a thread of its own as Lambda's runtime would run it."""
     return await asyncio.to_thread(relay.invoke, event, remaining_ms)
+
+
+class Stricter(PiinguinBase):
+    """A server whose limits differ from the relay's: it refuses every pair whose original
+    value ends in ``refused`` as INVALID_ARGUMENT, and fails those ending in ``flaky``."""
+
+    async def create_pii_records(
+        self, message: CreatePiiRecordsRequest
+    ) -> CreatePiiRecordsResponse:
+        def status(record: PiiRecord) -> ItemStatus:
+            if record.original_value.endswith("refused"):
+                return ItemStatus(code=Status.INVALID_ARGUMENT.value, message="too long here")
+            if record.original_value.endswith("flaky"):
+                return ItemStatus(code=Status.UNAVAILABLE.value, message="try again")
+            return ItemStatus()
+
+        return CreatePiiRecordsResponse(results=[status(r) for r in message.records])
+
+
+@contextlib.asynccontextmanager
+async def serving_stricter() -> AsyncIterator[str]:
+    """A ``Stricter`` server on a free loopback port; its target."""
+    server = Server([Stricter()])
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        await server.start(sock=sock)
+        try:
+            yield f"127.0.0.1:{sock.getsockname()[1]}"
+        finally:
+            server.close()
+            await server.wait_closed()
 
 
 class LambdaContext:

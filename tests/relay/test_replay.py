@@ -24,7 +24,7 @@ from tests.relay.factory import (
 )
 
 from .aws import Aws
-from .servers import Vault
+from .servers import Vault, serving_stricter
 
 pytestmark = pytest.mark.socket
 
@@ -128,6 +128,27 @@ async def test_the_queue_is_replayed_and_only_messages_written_in_full_are_delet
     assert summary["messages_unreadable"] == 1
     assert summary["failed_unavailable"] == 1
     assert err.getvalue().endswith("; 1 messages deleted, 1 unreadable\n")
+    assert "pii-canary" not in log_output()
+
+
+async def test_a_pair_refused_for_good_does_not_keep_its_message_on_the_queue(
+    aws: Aws, log_output: Callable[[], str]
+) -> None:
+    """As in the Lambda: INVALID_ARGUMENT is settled, UNAVAILABLE is not."""
+    lines = [
+        pii_line([pojo_item("user_id", f"pii-canary-{n} {outcome}")]).encode()
+        for n, outcome in enumerate(("ok", "refused", "flaky"))
+    ]
+    arn, shard, numbers = await aws.stream(lines)
+    refused = json.dumps(failure_message(arn, shard, numbers[0], numbers[1], 2))
+    flaky = json.dumps(failure_message(arn, shard, numbers[2], numbers[2], 1))
+    url = await aws.queue(refused, flaky)
+    async with serving_stricter() as target:
+        assert await replay("--queue-url", url, target=target) == 1
+    assert await aws.queue_depth(url) == 1  # the flaky range's message alone stays
+    ranges = logged(log_output, "replay_range")
+    assert [(r["done"], r["failed"]) for r in ranges] == [(True, 1), (False, 1)]
+    assert (ranges[0]["failed_invalid_argument"], ranges[1]["failed_unavailable"]) == (1, 1)
     assert "pii-canary" not in log_output()
 
 

@@ -8,17 +8,15 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 import pytest
-from grpclib.const import Status
 from grpclib.server import Server
 
 from piinguin.client import PiiRecord
-from piinguin.v1 import CreatePiiRecordsRequest, CreatePiiRecordsResponse, ItemStatus, PiinguinBase
 from relay.extract import Pair
 from relay.writer import to_record
 from tests.doubles import Crowded
 from tests.relay.factory import kinesis_record, lambda_event, pii_line, pojo_item, sequence_number
 
-from .servers import RelayFactory, invoke, serving
+from .servers import RelayFactory, Stricter, invoke, serving
 
 
 def test_a_pair_becomes_a_record_field_for_field() -> None:
@@ -47,23 +45,6 @@ async def test_at_most_concurrency_calls_are_in_flight(make_relay: RelayFactory)
         assert await invoke(relay, event) == {"batchItemFailures": []}
     assert storage.most == 3
     assert len(storage.inner) == 10
-
-
-class Stricter(PiinguinBase):
-    """A server whose limits differ from the relay's: it refuses every pair whose original
-    value ends in ``refused`` as INVALID_ARGUMENT, and fails those ending in ``flaky``."""
-
-    async def create_pii_records(
-        self, message: CreatePiiRecordsRequest
-    ) -> CreatePiiRecordsResponse:
-        def status(record: PiiRecord) -> ItemStatus:
-            if record.original_value.endswith("refused"):
-                return ItemStatus(code=Status.INVALID_ARGUMENT.value, message="too long here")
-            if record.original_value.endswith("flaky"):
-                return ItemStatus(code=Status.UNAVAILABLE.value, message="try again")
-            return ItemStatus()
-
-        return CreatePiiRecordsResponse(results=[status(r) for r in message.records])
 
 
 @pytest.mark.socket
