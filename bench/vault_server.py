@@ -30,8 +30,8 @@ import uvloop
 from piinguin.access.auth import Authenticator
 from piinguin.logs import configure_logging
 from piinguin.server import PiinguinServer
-from storage import MemoryStorage, Storage
-from storage.audit import AuditEvent, AuditPage, AuditQuery, AuditStore
+from storage import AuditStore, MemoryStorage, Storage
+from storage.audit import AuditEvent, AuditPage, AuditQuery
 from storage.dynamodb.records import DynamoDBStorage, create_table
 from storage.memory import MemoryAuditStore
 

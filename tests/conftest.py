@@ -31,8 +31,7 @@ from piinguin.server import PiinguinServer
 from piinguin.server.config import ServerConfig
 from piinguin.server.main import serve
 from piinguin.v1 import PiinguinStub
-from storage import MemoryStorage, Storage
-from storage.audit import AuditStore
+from storage import AuditStore, MemoryStorage, Storage
 from storage.memory import MemoryAuditStore
 
 

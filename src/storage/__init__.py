@@ -1,13 +1,15 @@
-"""Storage for Piinguin records: one async interface, several backends."""
+"""Storage for Piinguin records and audit events: one async interface each, several backends."""
 
-from storage.base import Storage
+from storage.base import AuditStore, Storage
 from storage.errors import StorageError, StorageMisconfigured, StorageUnavailable
-from storage.memory import MemoryStorage
+from storage.memory import MemoryAuditStore, MemoryStorage
 from storage.records import MAX_KEY_BYTES, ItemFailed, ReadOutcome, Record, WriteOutcome
 
 __all__ = [
     "MAX_KEY_BYTES",
+    "AuditStore",
     "ItemFailed",
+    "MemoryAuditStore",
     "MemoryStorage",
     "ReadOutcome",
     "Record",

@@ -1,4 +1,5 @@
-"""Audit events and the interface of the stores that keep them.
+"""Audit events and the queries that find them again; ``storage.base`` has the interface of
+the stores that keep them.
 
 An audit event records one call that touched, or tried to touch, personal data: who, what,
 which keys with which outcome, on what lawful basis and for what purpose. It never holds an
@@ -8,19 +9,16 @@ original value.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import NamedTuple
 
 
-@dataclass(frozen=True, slots=True)
-class KeyOutcome:
+class KeyOutcome(NamedTuple):
     modified_value: str
     code: int  # the numeric gRPC status code of this key's result; 0 is OK
 
 
-@dataclass(frozen=True, slots=True)
-class AuditEvent:
+class AuditEvent(NamedTuple):
     event_id: str
     time: datetime
     principal: str
@@ -37,8 +35,7 @@ class AuditEvent:
     legacy: bool = False
 
 
-@dataclass(frozen=True, slots=True)
-class AuditQuery:
+class AuditQuery(NamedTuple):
     """At least one of ``modified_value`` and ``principal``, or a time range alone."""
 
     modified_value: str = ""
@@ -49,23 +46,6 @@ class AuditQuery:
     page_token: str = ""
 
 
-@dataclass(frozen=True, slots=True)
-class AuditPage:
-    events: Sequence[AuditEvent] = field(default_factory=tuple)
+class AuditPage(NamedTuple):
+    events: Sequence[AuditEvent] = ()
     next_page_token: str = ""  # empty when there is nothing more
-
-
-class AuditStore(Protocol):
-    """Keeps audit events. ``append`` must not return before the event is durable:
-    readers of personal data wait on it (fail closed).
-
-    A query by key answers events narrowed to that key's outcome; events come oldest
-    first. Whole-call problems raise ``StorageError`` subclasses; a page token that
-    this store did not issue raises ``ValueError``.
-    """
-
-    async def check(self) -> None: ...
-
-    async def append(self, event: AuditEvent) -> None: ...
-
-    async def query(self, query: AuditQuery) -> AuditPage: ...

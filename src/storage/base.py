@@ -1,10 +1,12 @@
-"""The storage interface every backend satisfies, structurally (backends don't inherit)."""
+"""The interfaces every backend satisfies, structurally (backends don't inherit): ``Storage``
+for records, ``AuditStore`` for audit events."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Protocol
 
+from storage.audit import AuditEvent, AuditPage, AuditQuery
 from storage.records import ReadOutcome, Record, WriteOutcome
 
 
@@ -35,3 +37,19 @@ class Storage(Protocol):
     async def delete_many(self, keys: Sequence[str]) -> list[WriteOutcome]:
         """Delete keys; a key that is not stored is done all the same (idempotent)."""
         ...
+
+
+class AuditStore(Protocol):
+    """Keeps audit events. ``append`` must not return before the event is durable:
+    readers of personal data wait on it (fail closed).
+
+    A query by key answers events narrowed to that key's outcome; events come oldest
+    first. Whole-call problems raise ``StorageError`` subclasses; a page token that
+    this store did not issue raises ``ValueError``.
+    """
+
+    async def check(self) -> None: ...
+
+    async def append(self, event: AuditEvent) -> None: ...
+
+    async def query(self, query: AuditQuery) -> AuditPage: ...

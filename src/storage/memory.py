@@ -3,34 +3,26 @@ the same interface as the real backend and behaving like it."""
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import hmac
 import json
 import secrets
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 
 from storage.audit import AuditEvent, AuditPage, AuditQuery
-from storage.frozen import builder
-from storage.records import ReadOutcome, Record, WriteOutcome
-
-_record = builder(Record)
-
-
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
+from storage.records import ReadOutcome, Record, WriteOutcome, utcnow
 
 
 class MemoryStorage:
     """A dict behind the ``Storage`` interface.
 
     Each call completes without awaiting, so it is atomic with respect to other calls on
-    the same event loop. Records are frozen, so what goes in and out cannot be changed
+    the same event loop. Records are immutable, so what goes in and out cannot be changed
     behind the store's back.
     """
 
-    def __init__(self, *, clock: Callable[[], datetime] = _utcnow) -> None:
+    def __init__(self, *, clock: Callable[[], datetime] = utcnow) -> None:
         self._records: dict[str, Record] = {}
         self._clock = clock
 
@@ -45,8 +37,8 @@ class MemoryStorage:
         for record in records:
             previous = self._records.get(record.modified_value)
             created_at = previous.created_at if previous is not None else now
-            # Built directly: dataclasses.replace() costs several times as much per record.
-            self._records[record.modified_value] = _record(
+            # Positional: _replace() (keywords, then _make) costs twice as much per record.
+            self._records[record.modified_value] = Record(
                 record.modified_value,
                 record.original_value,
                 record.field_name,
@@ -141,4 +133,4 @@ def _matches(event: AuditEvent, query: AuditQuery) -> bool:
 def _narrowed(event: AuditEvent, key: str) -> AuditEvent:
     if not key:
         return event
-    return dataclasses.replace(event, keys=tuple(k for k in event.keys if k.modified_value == key))
+    return event._replace(keys=tuple(k for k in event.keys if k.modified_value == key))

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
+from typing import NamedTuple
 
 #: DynamoDB's partition key limit, in UTF-8 bytes; every backend enforces the same one.
 MAX_KEY_BYTES = 2048
 
 
-@dataclass(frozen=True, slots=True)
-class Record:
+class Record(NamedTuple):
     """One pseudonym and the original value behind it, with where it came from.
 
     ``created_at`` and ``updated_at`` are set by the backend on write; values passed in
@@ -30,12 +29,11 @@ class Record:
 
     def __repr__(self) -> str:
         # The original value is personal data: keep it out of reprs, and so out of
-        # tracebacks, log lines and assertion messages.
+        # tracebacks, log lines and assertion messages. A tuple's str() is its repr.
         return f"Record(modified_value={self.modified_value!r}, original_value=<redacted>)"
 
 
-@dataclass(frozen=True, slots=True)
-class ItemFailed:
+class ItemFailed(NamedTuple):
     """One item of a batch that the backend could not process (e.g. still unprocessed
     when the retry deadline ran out). Transient: the caller may retry it.
 
@@ -43,6 +41,11 @@ class ItemFailed:
     """
 
     reason: str
+
+
+def utcnow() -> datetime:
+    """The clock backends stamp ``created_at`` and ``updated_at`` with, unless given one."""
+    return datetime.now(UTC)
 
 
 #: The outcome of one write or delete: ``None`` when it was done.

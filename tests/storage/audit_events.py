@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from storage.audit import AuditEvent, AuditQuery, AuditStore, KeyOutcome
+from storage import AuditStore
+from storage.audit import AuditEvent, AuditQuery, KeyOutcome
 from storage.dynamodb.audit import DynamoDBAuditStore, create_audit_table
 from storage.dynamodb.batch import BatchPolicy
 from tests.dynamodb_fixtures import fresh_table_name
@@ -46,7 +46,7 @@ async def every_page(store: AuditStore, query: AuditQuery) -> list[list[AuditEve
     pages = []
     token = ""
     for _ in range(100):
-        page = await store.query(dataclasses.replace(query, page_token=token))
+        page = await store.query(query._replace(page_token=token))
         pages.append(list(page.events))
         token = page.next_page_token
         if not token:

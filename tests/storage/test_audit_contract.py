@@ -4,14 +4,14 @@ DynamoDB (moto in server mode, a fresh audit table per test)."""
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
 from typing import Any
 
 import pytest
 
-from storage.audit import AuditEvent, AuditQuery, AuditStore, KeyOutcome
+from storage import AuditStore
+from storage.audit import AuditEvent, AuditQuery, KeyOutcome
 from storage.memory import MemoryAuditStore
 from storage.records import MAX_KEY_BYTES
 from tests.dynamodb_fixtures import dynamodb_client
@@ -248,7 +248,7 @@ async def test_a_page_token_of_another_query_is_a_value_error(
     assert first.next_page_token
 
     with pytest.raises(ValueError, match="page_token"):
-        await audit.query(dataclasses.replace(other, page_token=first.next_page_token))
+        await audit.query(other._replace(page_token=first.next_page_token))
 
 
 async def test_a_page_token_serves_its_query_with_another_page_size(audit: AuditStore) -> None:

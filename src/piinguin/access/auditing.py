@@ -14,17 +14,12 @@ from piinguin.ids import new_id
 from piinguin.logs import STATUS_NAMES
 from piinguin.stored import storage_failure
 from piinguin.v1 import basis_name
-from storage import StorageError
-from storage.audit import AuditEvent, AuditStore, KeyOutcome
-from storage.frozen import builder
+from storage import AuditStore, StorageError
+from storage.audit import AuditEvent, KeyOutcome
 
 log = structlog.get_logger("piinguin.audit")
 #: What the audit store is called in messages and log lines.
 AUDIT_LOG = "the audit log"
-
-
-#: Positional, through storage.frozen: a frozen dataclass's own __init__ costs more.
-_audit_event = builder(AuditEvent)
 
 
 class Auditor:
@@ -47,7 +42,7 @@ class Auditor:
         peer: str = "",
         legacy: bool = False,
     ) -> AuditEvent:
-        return _audit_event(
+        return AuditEvent(
             new_id(),
             datetime.now(UTC),
             principal,

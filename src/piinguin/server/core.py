@@ -27,8 +27,7 @@ from piinguin.server.grpclib_internals import close_connection
 from piinguin.services.legacy import LegacyPiinguinService
 from piinguin.services.vault import PiinguinService
 from piinguin.v1 import DESCRIPTOR_POOL
-from storage import Storage, StorageError
-from storage.audit import AuditStore
+from storage import AuditStore, Storage, StorageError
 
 log = structlog.get_logger("piinguin.server")
 

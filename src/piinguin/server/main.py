@@ -27,8 +27,7 @@ from piinguin.server import PiinguinServer
 from piinguin.server.config import ServerConfig
 from piinguin.server.workers import supervise
 from piinguin.tls import server_context
-from storage import MemoryStorage, Storage, StorageMisconfigured
-from storage.audit import AuditStore
+from storage import AuditStore, MemoryStorage, Storage, StorageMisconfigured
 from storage.dynamodb.audit import DynamoDBAuditStore, create_audit_table
 from storage.dynamodb.records import DynamoDBStorage, create_table
 from storage.memory import MemoryAuditStore

@@ -4,15 +4,12 @@ from __future__ import annotations
 
 from piinguin.v1 import PiiRecord
 from storage import Record
-from storage.frozen import builder
-
-_record = builder(Record)
 
 
 def record_from_message(message: PiiRecord) -> Record:
     # created_at / updated_at are the server's to set: whatever the caller sent is dropped.
-    # Positional, through storage.frozen: this runs for every record of every bulk write.
-    return _record(
+    # Positional, at half the cost of keywords: this runs for every record of every bulk write.
+    return Record(
         message.modified_value,
         message.original_value,
         message.field_name,

@@ -48,11 +48,9 @@ from storage import (
     WriteOutcome,
 )
 from storage.audit import KeyOutcome
-from storage.frozen import builder
 
 _OK = ItemStatus()
 _FOUND = Status.OK.value
-_key_outcome = builder(KeyOutcome)
 NOT_FOUND_MESSAGE = "no record is stored under this key"
 
 
@@ -157,7 +155,7 @@ class PiinguinService(PiinguinBase):
         [outcome] = await stored(self._storage.get_many([key]))
         code = read_code(outcome)
         await self._gate.record(
-            "read", code, [_key_outcome(key, code.value)], basis=basis, purpose=purpose
+            "read", code, [KeyOutcome(key, code.value)], basis=basis, purpose=purpose
         )
         if isinstance(outcome, Record):
             return ReadPiiRecordResponse(record=message_from_record(outcome))
@@ -214,7 +212,7 @@ class PiinguinService(PiinguinBase):
             "read",
             Status.OK,
             [
-                _key_outcome(k, _FOUND if isinstance(o, Record) else read_code(o).value)
+                KeyOutcome(k, _FOUND if isinstance(o, Record) else read_code(o).value)
                 for k, o in zip(valid, outcomes, strict=True)
             ],
             basis=basis,

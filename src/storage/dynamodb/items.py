@@ -76,16 +76,20 @@ def decode(item: Item) -> Record | ItemFailed:
     Attributes we don't know are ignored: other tools may add their own.
     """
     try:
+        field_name, json_path, schema, hash_function, app_id = (
+            item[attribute]["S"] if attribute in item else "" for attribute in PROVENANCE.values()
+        )
         return Record(
-            modified_value=item[KEY]["S"],
-            original_value=item[ORIGINAL]["S"],
-            **{
-                field: item[attribute]["S"] if attribute in item else ""
-                for field, attribute in PROVENANCE.items()
-            },
-            collector_tstamp=_decode_time(item.get(COLLECTOR_TSTAMP)),
-            created_at=_decode_time(item.get(CREATED_AT)),
-            updated_at=_decode_time(item.get(UPDATED_AT)),
+            item[KEY]["S"],
+            item[ORIGINAL]["S"],
+            field_name,
+            json_path,
+            schema,
+            hash_function,
+            app_id,
+            _decode_time(item.get(COLLECTOR_TSTAMP)),
+            _decode_time(item.get(CREATED_AT)),
+            _decode_time(item.get(UPDATED_AT)),
         )
     except (KeyError, ValueError):
         # Neither the item nor the exception (which may quote it) goes any further.
