@@ -36,7 +36,7 @@ DEADLINE = "deadline"
 
 
 @dataclass(slots=True)
-class WriteOutcome:
+class PlanOutcome:
     """What the server acknowledged, what it refused for good, and why the rest was not
     written (pairs by reason: a gRPC status name, or ``DEADLINE``; refused pairs count as
     ``INVALID_ARGUMENT``)."""
@@ -63,13 +63,13 @@ async def write_plan(
     bulk_size: int,
     concurrency: int,
     deadline: float | None = None,
-) -> WriteOutcome:
+) -> PlanOutcome:
     """Send ``plan`` in bulk calls of ``bulk_size`` pairs, ``concurrency`` at most in flight.
 
     ``deadline`` is in the running loop's clock (``loop.time()``); at the deadline calls
     in flight are cancelled and no more are sent. ``None``: no deadline.
     """
-    outcome = WriteOutcome()
+    outcome = PlanOutcome()
     if not plan.pairs:
         return outcome
     if deadline is not None and deadline <= asyncio.get_running_loop().time():
@@ -96,7 +96,7 @@ async def write_plan(
     return outcome
 
 
-async def _send(connection: Connection, pairs: Sequence[Pair], outcome: WriteOutcome) -> None:
+async def _send(connection: Connection, pairs: Sequence[Pair], outcome: PlanOutcome) -> None:
     try:
         results = await _create_records(connection, [to_record(pair) for pair in pairs])
     except PiinguinError as exc:

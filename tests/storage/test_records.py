@@ -3,13 +3,16 @@ never shows its original value."""
 
 from __future__ import annotations
 
+import inspect
 import logging
 from datetime import UTC, datetime
 
 import pytest
 
-from storage import ItemFailed, Record
+from storage import ItemFailed, MemoryStorage, Record
 from storage.audit import AuditEvent, AuditPage, AuditQuery, KeyOutcome
+from storage.dynamodb.records import DynamoDBStorage
+from storage.records import utcnow
 
 MOMENT = datetime(2026, 1, 1, tzinfo=UTC)
 SECRET = "john@acme.com"
@@ -60,3 +63,9 @@ def test_a_record_never_shows_its_original_value(caplog: pytest.LogCaptureFixtur
     shown.append(repr(record._replace(field_name="ip")))
     assert all(SECRET not in text for text in shown)
     assert all("<redacted>" in text for text in shown)
+
+
+@pytest.mark.parametrize("backend", [MemoryStorage, DynamoDBStorage])
+def test_every_backend_stamps_records_with_the_one_utc_clock(backend: type) -> None:
+    assert inspect.signature(backend).parameters["clock"].default is utcnow
+    assert utcnow().utcoffset() is not None

@@ -7,13 +7,13 @@ the error translation in ``dynamodb_errors``.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from storage.dynamodb.batch import BatchCall, BatchPolicy
 from storage.dynamodb.items import CREATED_AT, KEY, decode, encode, encode_time, key_item
 from storage.dynamodb.tables import Layout, create, verify
-from storage.records import ItemFailed, ReadOutcome, Record, WriteOutcome
+from storage.records import ItemFailed, ReadOutcome, Record, WriteOutcome, utcnow
 
 if TYPE_CHECKING:
     from types_aiobotocore_dynamodb.client import DynamoDBClient
@@ -33,10 +33,6 @@ async def create_table(
     await create(client, table_name, LAYOUT, poll_seconds=poll_seconds, max_polls=max_polls)
 
 
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
 class DynamoDBStorage:
     """The ``Storage`` interface on a DynamoDB table keyed by the string ``modifiedValue``.
 
@@ -52,7 +48,7 @@ class DynamoDBStorage:
         table_name: str,
         *,
         policy: BatchPolicy | None = None,
-        clock: Callable[[], datetime] = _utcnow,
+        clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self._client = client
         self._table = table_name
