@@ -32,7 +32,7 @@ from piinguin.logs import configure_logging
 from piinguin.server import PiinguinServer
 from storage import AuditStore, MemoryStorage, Storage
 from storage.audit import AuditEvent, AuditPage, AuditQuery
-from storage.dynamodb.records import DynamoDBStorage, create_table
+from storage.dynamodb import DynamoDBStorage, create_table
 from storage.memory import MemoryAuditStore
 
 TABLE = "piinguin-bench"

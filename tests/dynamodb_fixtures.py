@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 import aioboto3
 from aiobotocore.config import AioConfig
 
-from storage.dynamodb.records import create_table
+from storage.dynamodb import create_table
 
 if TYPE_CHECKING:
     from types_aiobotocore_dynamodb.client import DynamoDBClient
@@ -59,7 +59,7 @@ def fresh_table_name() -> str:
 
 @contextlib.asynccontextmanager
 async def fresh_table(client: DynamoDBClient) -> AsyncIterator[str]:
-    """A new, empty Piinguin table, made with ``storage.dynamodb.records.create_table`` and
+    """A new, empty Piinguin table, made with ``storage.dynamodb.create_table`` and
     deleted afterwards; yields its name."""
     table_name = fresh_table_name()
     await create_table(client, table_name)

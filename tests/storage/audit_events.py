@@ -9,8 +9,7 @@ from typing import TYPE_CHECKING
 
 from storage import AuditStore
 from storage.audit import AuditEvent, AuditQuery, KeyOutcome
-from storage.dynamodb.audit import DynamoDBAuditStore, create_audit_table
-from storage.dynamodb.batch import BatchPolicy
+from storage.dynamodb import BatchPolicy, DynamoDBAuditStore, create_audit_table
 from tests.dynamodb_fixtures import fresh_table_name
 from tests.storage.dynamodb.faults import FAST_RETRIES
 

@@ -11,7 +11,7 @@ import pytest
 
 from storage import ItemFailed, MemoryStorage, Record
 from storage.audit import AuditEvent, AuditPage, AuditQuery, KeyOutcome
-from storage.dynamodb.records import DynamoDBStorage
+from storage.dynamodb import DynamoDBStorage
 from storage.records import utcnow
 
 MOMENT = datetime(2026, 1, 1, tzinfo=UTC)

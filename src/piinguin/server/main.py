@@ -4,20 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import gc
 import os
 import signal
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
-import aioboto3
 import structlog
-from aiobotocore.config import AioConfig
-from botocore.exceptions import BotoCoreError, ClientError, NoRegionError
+from botocore.exceptions import BotoCoreError, NoRegionError
 
 from piinguin.access.auth import Authenticator
 from piinguin.access.policy import PolicyError
@@ -27,21 +24,33 @@ from piinguin.server import PiinguinServer
 from piinguin.server.config import ServerConfig
 from piinguin.server.workers import supervise
 from piinguin.tls import server_context
-from storage import AuditStore, MemoryStorage, Storage, StorageMisconfigured
-from storage.dynamodb.audit import DynamoDBAuditStore, create_audit_table
-from storage.dynamodb.records import DynamoDBStorage, create_table
-from storage.memory import MemoryAuditStore
-
-if TYPE_CHECKING:
-    from types_aiobotocore_dynamodb.client import DynamoDBClient
+from storage import AuditStore, MemoryAuditStore, MemoryStorage, Storage, StorageError
+from storage.dynamodb import (
+    DynamoDBAuditStore,
+    DynamoDBStorage,
+    TablesMissing,
+    ensure_tables,
+    open_client,
+)
 
 log = structlog.get_logger("piinguin.main")
+
+
+#: Seconds between two tries at getting storage ready, while health says NOT_SERVING.
+READY_POLL_SECONDS = 2.0
+
+
+async def _ready_as_it_is() -> None:
+    return None
 
 
 @dataclass(frozen=True, slots=True)
 class Backends:
     records: Storage
     audit: AuditStore
+    #: Makes storage ready to serve, or raises ``StorageError`` saying why: polled until
+    #: it returns.
+    prepare: Callable[[], Awaitable[None]] = _ready_as_it_is
 
 
 @contextlib.asynccontextmanager
@@ -52,7 +61,9 @@ async def open_backends(config: ServerConfig) -> AsyncIterator[Backends]:
         return
     async with contextlib.AsyncExitStack() as stack:
         try:
-            client = await stack.enter_async_context(dynamodb_client(config))
+            client = await stack.enter_async_context(
+                open_client(endpoint_url=config.dynamodb_endpoint, region=config.region)
+            )
         except NoRegionError as exc:
             raise OptionError("--region", "no AWS region: give --region or set AWS_REGION") from exc
         except BotoCoreError as exc:  # e.g. an AWS_PROFILE that is not configured
@@ -65,77 +76,39 @@ async def open_backends(config: ServerConfig) -> AsyncIterator[Backends]:
             endpoint=config.dynamodb_endpoint or "aws",
             create_table=config.create_table,
         )
-        create = config.create_table
         yield Backends(
-            ReadyTable(
-                DynamoDBStorage(client, config.table),
-                config.table,
-                (lambda: create_table(client, config.table)) if create else None,
-            ),
-            ReadyTable(
-                DynamoDBAuditStore(client, config.audit_table),
-                config.audit_table,
-                (lambda: create_audit_table(client, config.audit_table)) if create else None,
+            DynamoDBStorage(client, config.table),
+            DynamoDBAuditStore(client, config.audit_table),
+            functools.partial(
+                ensure_tables,
+                client,
+                table=config.table,
+                audit_table=config.audit_table,
+                create_missing=config.create_table,
             ),
         )
 
 
-def dynamodb_client(config: ServerConfig) -> AbstractAsyncContextManager[DynamoDBClient]:
-    """The server's one DynamoDB client; credentials come from the AWS chain. The SDK
-    retries little: the batch layer retries with backoff until its deadline, and the
-    readiness check until storage answers."""
-    return aioboto3.Session().client(
-        "dynamodb",
-        endpoint_url=config.dynamodb_endpoint,
-        region_name=config.region,
-        config=AioConfig(
-            connect_timeout=3,
-            read_timeout=10,
-            retries={"mode": "standard", "total_max_attempts": 2},
-            max_pool_connections=64,  # each bulk call keeps up to 8 requests in flight
-        ),
-    )
-
-
-class ReadyTable:
-    """A DynamoDB store whose readiness check creates its missing table (``--create-table``)
-    or says how to; every other attribute is the store's own."""
-
-    def __init__(
-        self,
-        store: Storage | AuditStore,
-        table_name: str,
-        create: Callable[[], Awaitable[None]] | None,
-    ) -> None:
-        self._store = store
-        self._table = table_name
-        self._create = create
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._store, name)
-
-    async def check(self) -> None:
+async def become_ready(server: PiinguinServer, backends: Backends) -> None:
+    """Prepare storage until it is ready (its tables in place, created first under
+    ``--create-table``), saying why not every few seconds; then report SERVING once the
+    server's stores answer."""
+    while True:
         try:
-            await self._store.check()
-        except StorageMisconfigured as exc:
-            if not _table_missing(exc):
-                raise
-            if self._create is None:
-                raise StorageMisconfigured(
-                    f"{exc}: create it as the README's DynamoDB section shows, "
-                    "or start with --create-table (development only)"
-                ) from exc
-            log.info("creating_table", table=self._table)
-            await self._create()
-            await self._store.check()
-
-
-def _table_missing(exc: StorageMisconfigured) -> bool:
-    cause = exc.__cause__
-    return (
-        isinstance(cause, ClientError)
-        and cause.response.get("Error", {}).get("Code") == "ResourceNotFoundException"
-    )
+            await backends.prepare()
+        except TablesMissing as exc:
+            them = "it" if len(exc.tables) == 1 else "them"
+            error = (
+                f"{exc}: create {them} as the README's DynamoDB section shows, "
+                "or start with --create-table (development only)"
+            )
+        except StorageError as exc:
+            error = str(exc)
+        else:
+            break
+        log.error("storage_not_ready", error=error, retry_in_s=READY_POLL_SECONDS)
+        await asyncio.sleep(READY_POLL_SECONDS)
+    await server.wait_ready(retry_interval=READY_POLL_SECONDS)
 
 
 def authenticator(config: ServerConfig) -> Authenticator:
@@ -214,7 +187,7 @@ async def serve(
             )
             if listening is not None:
                 listening.set_result(server.port)
-            ready = asyncio.create_task(server.wait_ready())
+            ready = asyncio.create_task(become_ready(server, backends))
             await stop.wait()
             ready.cancel()
     finally:

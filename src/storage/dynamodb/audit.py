@@ -1,8 +1,8 @@
 """Audit events in a DynamoDB table: a key's or a principal's history is one Query.
 
-The item layout is in ``dynamodb_audit_items``, the table's checks in
-``dynamodb_audit_table``; writes go through the record store's batch machinery
-(``dynamodb_batch``): 25 items a request, retried with backoff until a deadline.
+The item layout is in ``audit_items``, the table's checks in ``audit_table``; writes go
+through the batch machinery the record store uses too (``batch``): 25 items a request,
+retried with backoff until a deadline.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from storage.dynamodb.audit_items import (
     partition,
     start_key,
 )
-from storage.dynamodb.audit_table import create_audit_table, map_audit_errors, verify_audit_table
+from storage.dynamodb.audit_table import map_audit_errors, verify_audit_table
 from storage.dynamodb.batch import MAX_WRITE_BATCH, BatchCall, BatchPolicy
 from storage.errors import StorageMisconfigured, StorageUnavailable
 
@@ -35,8 +35,6 @@ if TYPE_CHECKING:
     from types_aiobotocore_dynamodb.type_defs import AttributeValueTypeDef, QueryInputTypeDef
 
     from storage.dynamodb.items import Item
-
-__all__ = ["DynamoDBAuditStore", "create_audit_table"]
 
 #: With a filter, DynamoDB's Limit counts the items it reads, not the ones it returns: read
 #: at least this many a request so that a sparse filter does not cost a request per item.
@@ -156,10 +154,7 @@ class DynamoDBAuditStore:
                 for request in response.get("UnprocessedItems", {}).get(self._table, [])
             ]
 
-        # The record store's batch machinery cuts, bounds and retries the requests, and
-        # reports by id what stayed undone: its generic driver, not a copy of it.
-        call = BatchCall(self._client, self._table, self._policy)
-        failed = await call._run(list(by_id), MAX_WRITE_BATCH, send)
+        failed = await BatchCall(self._policy).send_in_batches(list(by_id), MAX_WRITE_BATCH, send)
         if failed:
             raise StorageUnavailable(
                 f"{len(failed)} of an audit event's {len(items)} items were not written to "

@@ -2,7 +2,7 @@
 
 The table has a string hash key ``pk`` and a string range key ``sk``. One event becomes
 several items that share one sort key, ``<time>#<event_id>``: the time in ISO-8601 UTC with
-microseconds (as ``dynamodb_items`` writes times), so sort keys order as ``(time, event_id)``
+microseconds (as ``items`` writes times), so sort keys order as ``(time, event_id)``
 and a time range is a range of sort keys. Each question the store answers is one partition:
 
     pk                          the item holds

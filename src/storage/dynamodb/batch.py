@@ -15,27 +15,16 @@ import itertools
 import random
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
-from storage.dynamodb.errors import Transient, map_dynamodb_errors
-from storage.dynamodb.items import key_item, key_of
+from storage.dynamodb.errors import Transient
 from storage.errors import StorageError, StorageUnavailable
 from storage.records import ItemFailed
-
-if TYPE_CHECKING:
-    from types_aiobotocore_dynamodb.client import DynamoDBClient
-    from types_aiobotocore_dynamodb.type_defs import (
-        KeysAndAttributesTypeDef,
-        WriteRequestOutputTypeDef,
-        WriteRequestTypeDef,
-    )
-
-    from storage.dynamodb.items import Item
 
 #: DynamoDB's limits on one BatchWriteItem and one BatchGetItem request.
 MAX_WRITE_BATCH = 25
 MAX_GET_BATCH = 100
 #: Sends one request for these keys and answers the keys DynamoDB left unprocessed.
+#: The store that sends it knows what a key stands for and how to map errors.
 Send = Callable[[list[str]], Awaitable[list[str]]]
 
 
@@ -75,9 +64,7 @@ class BatchCall:
     that is ``StorageUnavailable`` for the whole call, not a failure per item.
     """
 
-    def __init__(self, client: DynamoDBClient, table_name: str, policy: BatchPolicy) -> None:
-        self._client = client
-        self._table = table_name
+    def __init__(self, policy: BatchPolicy) -> None:
         self._policy = policy
         self._loop = asyncio.get_running_loop()
         self._deadline = self._loop.time() + policy.retry_deadline
@@ -85,53 +72,21 @@ class BatchCall:
         self._reached = False
         self._unreachable: Transient | None = None
 
-    async def write(self, requests: dict[str, WriteRequestTypeDef]) -> dict[str, ItemFailed]:
-        """Send one put or delete per key; answer the keys that failed."""
+    async def send_in_batches(
+        self, keys: Sequence[str], batch_size: int, send: Send
+    ) -> dict[str, ItemFailed]:
+        """Cut ``keys`` (unique) into batches of ``batch_size`` and ``send`` each, then what
+        is left of it, until nothing is or the deadline passes; answer the keys still undone.
 
-        async def send(keys: list[str]) -> list[str]:
-            response = await self._client.batch_write_item(
-                RequestItems={self._table: [requests[key] for key in keys]}
-            )
-            return [
-                _written_key(request)
-                for request in response.get("UnprocessedItems", {}).get(self._table, [])
-            ]
-
-        return await self._run(list(requests), MAX_WRITE_BATCH, send)
-
-    async def get(
-        self, keys: Sequence[str], attributes: Sequence[str] = ()
-    ) -> tuple[dict[str, Item], dict[str, ItemFailed]]:
-        """Read ``keys`` (unique), strongly consistent, only ``attributes`` if given.
-
-        Answers the items found by key, and the keys that failed; a key in neither is
-        not stored.
+        ``send`` raises storage errors (``map_dynamodb_errors``): a ``Transient`` one is
+        retried like unprocessed keys, any other stands for the whole call and is raised.
         """
-        found: dict[str, Item] = {}
-        request: KeysAndAttributesTypeDef = {"Keys": [], "ConsistentRead": True}
-        if attributes:
-            names = {f"#a{i}": name for i, name in enumerate(attributes)}
-            request["ProjectionExpression"] = ", ".join(names)
-            request["ExpressionAttributeNames"] = names
-
-        async def send(batch: list[str]) -> list[str]:
-            response = await self._client.batch_get_item(
-                RequestItems={self._table: {**request, "Keys": [key_item(k) for k in batch]}}
-            )
-            items = response.get("Responses", {}).get(self._table, [])
-            found.update((key_of(item), item) for item in items)
-            left = response.get("UnprocessedKeys", {}).get(self._table, {"Keys": []})
-            return [key_of(key) for key in left["Keys"]]
-
-        failed = await self._run(keys, MAX_GET_BATCH, send)
-        return found, failed
-
-    async def _run(self, keys: Sequence[str], size: int, send: Send) -> dict[str, ItemFailed]:
         failed: dict[str, ItemFailed] = {}
         try:
             async with asyncio.TaskGroup() as group:
-                for start in range(0, len(keys), size):
-                    group.create_task(self._drive(list(keys[start : start + size]), send, failed))
+                for start in range(0, len(keys), batch_size):
+                    batch = list(keys[start : start + batch_size])
+                    group.create_task(self._drive(batch, send, failed))
         except* StorageError as errors:
             # The first call-level error stands for the whole call.
             raise errors.exceptions[0]  # noqa: B904 - it carries its own cause already
@@ -144,8 +99,7 @@ class BatchCall:
         for attempt in itertools.count():
             try:
                 async with self._in_flight:
-                    with map_dynamodb_errors(self._table):
-                        pending = await send(pending)
+                    pending = await send(pending)
                 self._reached = True
                 reason = "DynamoDB left it unprocessed"
             except Transient as exc:
@@ -160,9 +114,3 @@ class BatchCall:
                 failed.update(dict.fromkeys(pending, ItemFailed(f"{reason} until the deadline")))
                 return
             await asyncio.sleep(delay)
-
-
-def _written_key(request: WriteRequestOutputTypeDef) -> str:
-    if "PutRequest" in request:
-        return key_of(request["PutRequest"]["Item"])
-    return key_of(request["DeleteRequest"]["Key"])

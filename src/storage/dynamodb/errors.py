@@ -3,7 +3,7 @@
     botocore error                                   becomes
     ├── ClientError
     │   ├── throttling codes, any 5xx                Transient (reached=True), retried
-    │   ├── ResourceNotFoundException                StorageMisconfigured: no such table
+    │   ├── ResourceNotFoundException                TablesMissing (StorageMisconfigured)
     │   ├── ValidationException                      StorageMisconfigured: wrong key schema
     │   ├── credential and signature codes           StorageMisconfigured: bad credentials
     │   ├── AccessDeniedException                    StorageMisconfigured: not authorised
@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 from botocore.exceptions import (
     ClientError,
@@ -61,9 +61,6 @@ _CREDENTIAL_ERRORS = (
     NoRegionError,
 )
 _MISCONFIGURED = {
-    "ResourceNotFoundException": (
-        "DynamoDB table {table!r} does not exist in this account and region"
-    ),
     "ValidationException": (
         "DynamoDB rejected a request to table {table!r} as invalid: check that its key is "
         "a single string HASH key {key!r}"
@@ -72,6 +69,19 @@ _MISCONFIGURED = {
     **dict.fromkeys(CREDENTIAL_CODES, "DynamoDB did not accept the AWS credentials"),
 }
 _SAFE_CODE = re.compile(r"[A-Za-z0-9.:#_-]{1,64}")
+
+
+class TablesMissing(StorageMisconfigured):
+    """Tables that do not exist in this account and region: ``ensure_tables(create=True)``
+    makes them (development), infrastructure code otherwise."""
+
+    def __init__(self, tables: Sequence[str]) -> None:
+        self.tables = tuple(tables)
+        names = ", ".join(repr(name) for name in self.tables)
+        if len(self.tables) == 1:
+            super().__init__(f"DynamoDB table {names} does not exist in this account and region")
+        else:
+            super().__init__(f"DynamoDB tables {names} do not exist in this account and region")
 
 
 class Transient(StorageUnavailable):
@@ -105,6 +115,8 @@ def _from_client_error(exc: ClientError, table_name: str) -> StorageError:
         return Transient("DynamoDB throttled the request", reached=True)
     if status >= 500:
         return Transient("DynamoDB failed to handle the request", reached=True)
+    if code == "ResourceNotFoundException":  # we use no indexes: it is the table
+        return TablesMissing([table_name])
     if code in _MISCONFIGURED:
         return StorageMisconfigured(_MISCONFIGURED[code].format(table=table_name, key=KEY))
     shown = code if _SAFE_CODE.fullmatch(code) else "unrecognised"

@@ -1,7 +1,7 @@
 """Records in a DynamoDB table, batch first.
 
-The item layout is in ``dynamodb_items``, the batching and retries in ``dynamodb_batch``,
-the error translation in ``dynamodb_errors``.
+The item layout is in ``items``, the batching and retries in ``batch``, the error
+translation in ``errors``.
 """
 
 from __future__ import annotations
@@ -10,16 +10,21 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from storage.dynamodb.batch import BatchCall, BatchPolicy
-from storage.dynamodb.items import CREATED_AT, KEY, decode, encode, encode_time, key_item
+from storage.dynamodb.batch import MAX_GET_BATCH, MAX_WRITE_BATCH, BatchCall, BatchPolicy
+from storage.dynamodb.errors import map_dynamodb_errors
+from storage.dynamodb.items import CREATED_AT, KEY, decode, encode, encode_time, key_item, key_of
 from storage.dynamodb.tables import Layout, create, verify
 from storage.records import ItemFailed, ReadOutcome, Record, WriteOutcome, utcnow
 
 if TYPE_CHECKING:
     from types_aiobotocore_dynamodb.client import DynamoDBClient
-    from types_aiobotocore_dynamodb.type_defs import WriteRequestTypeDef
+    from types_aiobotocore_dynamodb.type_defs import (
+        KeysAndAttributesTypeDef,
+        WriteRequestOutputTypeDef,
+        WriteRequestTypeDef,
+    )
 
-__all__ = ["BatchPolicy", "DynamoDBStorage", "create_table"]
+    from storage.dynamodb.items import Item
 
 
 LAYOUT = Layout("table", KEY)
@@ -60,7 +65,7 @@ class DynamoDBStorage:
 
     async def put_many(self, records: Sequence[Record]) -> list[WriteOutcome]:
         latest = {record.modified_value: record for record in records}
-        call = self._call()
+        call = BatchCall(self._policy)
         # BatchWriteItem replaces whole items, so keeping created_at takes a read first:
         # one strongly consistent BatchGetItem per 100 unique keys. The projection trims
         # the response, not the bill: each key costs a read unit (per 4 KB of its stored
@@ -68,7 +73,7 @@ class DynamoDBStorage:
         # A key whose read stays unprocessed is failed, not written with a guessed
         # created_at. Two concurrent first writes of one key both see nothing stored; the
         # later one's created_at stands.
-        stored, unread = await call.get(list(latest), attributes=(KEY, CREATED_AT))
+        stored, unread = await self._get(call, list(latest), attributes=(KEY, CREATED_AT))
         failed = {
             key: ItemFailed(f"not written, its createdAt unread: {failure.reason}")
             for key, failure in unread.items()
@@ -85,11 +90,11 @@ class DynamoDBStorage:
             for key, record in latest.items()
             if key not in failed
         }
-        failed |= await call.write(requests)
+        failed |= await self._write(call, requests)
         return [failed.get(record.modified_value) for record in records]
 
     async def get_many(self, keys: Sequence[str]) -> list[ReadOutcome]:
-        found, failed = await self._call().get(list(dict.fromkeys(keys)))
+        found, failed = await self._get(BatchCall(self._policy), list(dict.fromkeys(keys)))
         records = {key: decode(item) for key, item in found.items()}
         return [failed[key] if key in failed else records.get(key) for key in keys]
 
@@ -97,8 +102,56 @@ class DynamoDBStorage:
         requests: dict[str, WriteRequestTypeDef] = {
             key: {"DeleteRequest": {"Key": key_item(key)}} for key in keys
         }
-        failed = await self._call().write(requests)
+        failed = await self._write(BatchCall(self._policy), requests)
         return [failed.get(key) for key in keys]
 
-    def _call(self) -> BatchCall:
-        return BatchCall(self._client, self._table, self._policy)
+    async def _write(
+        self, call: BatchCall, requests: dict[str, WriteRequestTypeDef]
+    ) -> dict[str, ItemFailed]:
+        """Send one put or delete per key; answer the keys that failed."""
+
+        async def send(keys: list[str]) -> list[str]:
+            with map_dynamodb_errors(self._table):
+                response = await self._client.batch_write_item(
+                    RequestItems={self._table: [requests[key] for key in keys]}
+                )
+            return [
+                _written_key(request)
+                for request in response.get("UnprocessedItems", {}).get(self._table, [])
+            ]
+
+        return await call.send_in_batches(list(requests), MAX_WRITE_BATCH, send)
+
+    async def _get(
+        self, call: BatchCall, keys: Sequence[str], attributes: Sequence[str] = ()
+    ) -> tuple[dict[str, Item], dict[str, ItemFailed]]:
+        """Read ``keys`` (unique), strongly consistent, only ``attributes`` if given.
+
+        Answers the items found by key, and the keys that failed; a key in neither is
+        not stored.
+        """
+        found: dict[str, Item] = {}
+        request: KeysAndAttributesTypeDef = {"Keys": [], "ConsistentRead": True}
+        if attributes:
+            names = {f"#a{i}": name for i, name in enumerate(attributes)}
+            request["ProjectionExpression"] = ", ".join(names)
+            request["ExpressionAttributeNames"] = names
+
+        async def send(batch: list[str]) -> list[str]:
+            with map_dynamodb_errors(self._table):
+                response = await self._client.batch_get_item(
+                    RequestItems={self._table: {**request, "Keys": [key_item(k) for k in batch]}}
+                )
+            items = response.get("Responses", {}).get(self._table, [])
+            found.update((key_of(item), item) for item in items)
+            left = response.get("UnprocessedKeys", {}).get(self._table, {"Keys": []})
+            return [key_of(key) for key in left["Keys"]]
+
+        failed = await call.send_in_batches(keys, MAX_GET_BATCH, send)
+        return found, failed
+
+
+def _written_key(request: WriteRequestOutputTypeDef) -> str:
+    if "PutRequest" in request:
+        return key_of(request["PutRequest"]["Item"])
+    return key_of(request["DeleteRequest"]["Key"])

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from botocore.exceptions import ClientError, EndpointConnectionError
 
-from storage.dynamodb.records import BatchPolicy, DynamoDBStorage
+from storage.dynamodb import BatchPolicy, DynamoDBStorage
 
 if TYPE_CHECKING:
     from types_aiobotocore_dynamodb.client import DynamoDBClient

@@ -12,9 +12,13 @@ import pytest
 
 from storage import StorageMisconfigured, StorageUnavailable
 from storage.audit import AuditQuery, KeyOutcome
-from storage.dynamodb.audit import DynamoDBAuditStore, create_audit_table
-from storage.dynamodb.batch import BatchPolicy
-from storage.dynamodb.records import create_table
+from storage.dynamodb import (
+    BatchPolicy,
+    DynamoDBAuditStore,
+    TablesMissing,
+    create_audit_table,
+    create_table,
+)
 from tests.dynamodb_fixtures import dynamodb_client, fresh_table_name
 from tests.storage.audit_events import T0, audit_store_on, fresh_audit_table, make_event
 from tests.storage.dynamodb.faults import FAST_RETRIES, client_error, throttled
@@ -237,7 +241,7 @@ async def test_a_token_of_another_query_or_outside_the_range_is_refused(
 async def test_check_names_a_missing_table(dynamodb: DynamoDBClient) -> None:
     name = fresh_table_name()
 
-    with pytest.raises(StorageMisconfigured, match=f"'{name}' does not exist"):
+    with pytest.raises(TablesMissing, match=f"'{name}' does not exist"):
         await audit_store_on(dynamodb, name).check()
 
 

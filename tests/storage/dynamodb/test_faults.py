@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from storage import ItemFailed, Record, StorageMisconfigured, StorageUnavailable, WriteOutcome
-from storage.dynamodb.records import BatchPolicy
+from storage.dynamodb import BatchPolicy
 from tests.storage.dynamodb.faults import (
     GET,
     WRITE,

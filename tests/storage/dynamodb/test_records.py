@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from storage import ItemFailed, Record, StorageError, StorageMisconfigured, StorageUnavailable
-from storage.dynamodb.records import BatchPolicy, DynamoDBStorage, create_table
+from storage.dynamodb import BatchPolicy, DynamoDBStorage, TablesMissing, create_table
 from tests.dynamodb_fixtures import dynamodb_client, fresh_table_name
 from tests.storage.dynamodb.faults import GET, WRITE, FaultyClient, client_error, storage_on
 
@@ -273,8 +273,10 @@ def assert_our_message(error: BaseException) -> None:
 async def test_a_missing_table_is_misconfigured(dynamodb: DynamoDBClient) -> None:
     storage = storage_on(dynamodb, "no-such-table")
 
-    with pytest.raises(StorageMisconfigured, match="'no-such-table' does not exist") as caught:
+    with pytest.raises(TablesMissing, match="'no-such-table' does not exist") as caught:
         await storage.check()
+    assert isinstance(caught.value, StorageMisconfigured)
+    assert caught.value.tables == ("no-such-table",)
     assert_our_message(caught.value)
 
 
@@ -285,7 +287,7 @@ async def test_every_operation_on_a_missing_table_is_misconfigured(
     storage = storage_on(dynamodb, "no-such-table")
     argument = [Record("k", SECRET)] if operation == "put_many" else ["k"]
 
-    with pytest.raises(StorageMisconfigured, match="does not exist") as caught:
+    with pytest.raises(TablesMissing, match="does not exist") as caught:
         await getattr(storage, operation)(argument)
     assert_our_message(caught.value)
 

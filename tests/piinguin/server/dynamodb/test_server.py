@@ -14,11 +14,18 @@ from grpclib.client import Channel
 
 from piinguin.client import LawfulBasis, PiinguinClient, PiiRecord, RecordNotFound
 from piinguin.options import OptionError
+from piinguin.server.config import ServerConfig
+from piinguin.server.main import open_backends
 from piinguin.v1 import ListAuditEventsRequest, PiinguinStub
 from storage.audit import AuditQuery
-from storage.dynamodb.audit import DynamoDBAuditStore, create_audit_table
-from storage.dynamodb.records import create_table
-from tests.dynamodb_fixtures import dynamodb_client
+from storage.dynamodb import (
+    DynamoDBAuditStore,
+    DynamoDBStorage,
+    TablesMissing,
+    create_audit_table,
+    create_table,
+)
+from tests.dynamodb_fixtures import REGION, dynamodb_client, fresh_table_name
 
 from .conftest import ServerStarter, health, wait_for_health, wait_for_log
 
@@ -132,8 +139,11 @@ async def test_missing_tables_keep_it_not_serving_with_a_hint_until_they_exist(
         config = served.config
         error = (await wait_for_log(log_output, "storage_not_ready"))["error"]
         assert await health(served) == "NOT_SERVING"
-        assert f"DynamoDB table {config.table!r} does not exist" in error
-        assert "--create-table" in error
+        assert error == (
+            f"DynamoDB tables {config.table!r}, {config.audit_table!r} do not exist in this "
+            "account and region: create them as the README's DynamoDB section shows, "
+            "or start with --create-table (development only)"
+        )
         assert "ResourceNotFound" not in log_output()
         assert "Requested resource not found" not in log_output()  # moto's (and AWS's) text
 
@@ -170,3 +180,23 @@ async def test_no_region_anywhere_stops_the_server_naming_the_flag(
     with pytest.raises(OptionError, match="--region: no AWS region"):
         async with dynamodb_server(region=None):
             pass
+
+
+async def test_the_entry_point_hands_the_server_the_dynamodb_stores_themselves(
+    moto_endpoint: str, aws_chain: None
+) -> None:
+    config = ServerConfig(
+        port=0,
+        storage="dynamodb",
+        insecure_no_auth=True,
+        table=fresh_table_name(),
+        audit_table=fresh_table_name(),
+        dynamodb_endpoint=moto_endpoint,
+        region=REGION,
+    )
+    async with open_backends(config) as backends:
+        # No proxy in between: what the server calls is the store.
+        assert type(backends.records) is DynamoDBStorage
+        assert type(backends.audit) is DynamoDBAuditStore
+        with pytest.raises(TablesMissing):
+            await backends.prepare()

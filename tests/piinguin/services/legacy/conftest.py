@@ -12,7 +12,7 @@ from piinguin.access.auth import Authenticator
 from piinguin.server import PiinguinServer
 from storage import MemoryStorage, Storage
 from storage.audit import AuditEvent, AuditQuery
-from storage.dynamodb.records import DynamoDBStorage
+from storage.dynamodb import DynamoDBStorage
 from storage.memory import MemoryAuditStore
 from tests.conftest import ServerFactory
 from tests.dynamodb_fixtures import dynamodb_client, fresh_table

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from piinguin.access.auth import Authenticator
-from storage.dynamodb.records import DynamoDBStorage
+from storage.dynamodb import DynamoDBStorage
 from storage.memory import MemoryAuditStore
 from tests.conftest import ServerFactory
 from tests.dynamodb_fixtures import dynamodb_client, fresh_table
