@@ -180,7 +180,7 @@ async def test_an_item_unprocessed_past_the_deadline_fails_the_append(
     dynamodb: DynamoDBClient, audit_table: str
 ) -> None:
     stuck = HeldBack(dynamodb, lambda item, _attempt: item["pk"]["S"] == "KEY#k")
-    policy = BatchPolicy(retry_deadline=0.2, backoff_base=0.001, backoff_cap=0.01)
+    policy = BatchPolicy(retry_deadline=1.0, backoff_base=0.001, backoff_cap=0.01)
 
     with pytest.raises(StorageUnavailable, match="1 of an audit event's 5 items") as raised:
         await stuck.store(audit_table, policy).append(make_event("e1", keys={"k": 0, "j": 0}))

@@ -27,7 +27,8 @@ if TYPE_CHECKING:
     from types_aiobotocore_dynamodb.client import DynamoDBClient
 
 #: A deadline short enough for tests that wait for it to pass...
-SHORT = BatchPolicy(retry_deadline=0.05, backoff_base=0.001, backoff_cap=0.005)
+# Long enough for a few moto round trips on a loaded machine: the tests assert retries.
+SHORT = BatchPolicy(retry_deadline=0.5, backoff_base=0.001, backoff_cap=0.005)
 #: ...and one long enough for other batches to get done, even on a loaded machine, while
 #: stuck ones wait for it (they take ~0.1 s idle).
 AMPLE = BatchPolicy(retry_deadline=1.0, backoff_base=0.001, backoff_cap=0.005)
