@@ -245,8 +245,10 @@ class _Replayer:
                 # replay could write it.
                 unsettled += part.unique_keys - len(settled)
                 self._progress.update(len(page.records), self.summary, self.ranges)
-                if part.unique_keys and not part.written:
-                    self._stopped = True  # the server takes nothing: later ranges would fail too
+                if part.unique_keys and not settled:
+                    # The server settles nothing (refusing a pair is an answer): later
+                    # ranges would fail too.
+                    self._stopped = True
                     log.error("relay_stopped", reason="no pair of a whole page was written")
                     break
         except (ClientError, BotoCoreError) as exc:

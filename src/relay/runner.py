@@ -167,7 +167,8 @@ class _FileRelay:
         return code
 
     async def _relay_file(self, name: str, stdin: BinaryIO) -> bool:
-        """Relay one input; ``False`` when a whole chunk failed and the run should stop."""
+        """Relay one input; ``False`` when no pair of a whole chunk was settled (written,
+        or refused for good) and the run should stop."""
         label = "<stdin>" if name == STDIN else name
         with ExitStack() as stack:
             stored: BinaryIO | None = None  # the file as stored, to tell how far through it
@@ -188,7 +189,7 @@ class _FileRelay:
                     self._bytes = before + stored.tell()
                 self._progress.clear()
                 log_malformed(records, label="line")
-                summary, _ = await relay_records(
+                summary, settled = await relay_records(
                     self._connection,
                     records,
                     bulk_size=self._config.bulk_size,
@@ -201,7 +202,9 @@ class _FileRelay:
                     written=self._summary.written,
                     failed=self._summary.failed,
                 )
-                if summary.unique_keys and not summary.written:
+                # Stop only when the server settles nothing: a chunk it refuses for good
+                # (INVALID_ARGUMENT) says the server answers, and the next chunk may be fine.
+                if summary.unique_keys and not settled:
                     self._progress.clear()
                     log.error("relay_stopped", reason="no pair of a whole chunk was written")
                     return False

@@ -152,6 +152,28 @@ async def test_a_pair_refused_for_good_does_not_keep_its_message_on_the_queue(
     assert "pii-canary" not in log_output()
 
 
+async def test_a_range_the_server_refuses_whole_is_done_and_the_next_is_replayed(
+    aws: Aws, tmp_path: Path, log_output: Callable[[], str]
+) -> None:
+    """A server that answers every pair of a page with INVALID_ARGUMENT is up: the range
+    is settled, as in the Lambda, and the run goes on to the next one."""
+    lines = [
+        pii_line([pojo_item("user_id", f"pii-canary-{n} {outcome}")]).encode()
+        for n, outcome in enumerate(("refused", "ok"))
+    ]
+    arn, shard, numbers = await aws.stream(lines)
+    path = tmp_path / "messages.jsonl"
+    path.write_text(
+        "\n".join(
+            json.dumps(failure_message(arn, shard, numbers[n], numbers[n], 1)) for n in (0, 1)
+        )
+    )
+    async with serving_stricter() as target:
+        assert await replay(str(path), target=target) == 0
+    assert [r["done"] for r in logged(log_output, "replay_range")] == [True, True]
+    assert "relay_stopped" not in log_output()
+
+
 async def test_a_range_whose_end_the_shard_no_longer_holds_is_not_done(
     aws: Aws, vault: Vault, tmp_path: Path, log_output: Callable[[], str]
 ) -> None:

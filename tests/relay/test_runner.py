@@ -23,7 +23,7 @@ from tests.relay.factory import (
     pojo_item,
 )
 
-from .servers import Vault
+from .servers import Vault, serving_stricter
 
 pytestmark = pytest.mark.socket
 
@@ -131,6 +131,27 @@ async def test_an_unreachable_server_stops_the_run_after_one_chunk(
     assert "relay_stopped" in log_output()
     assert summary(log_output)["lines"] == 2
     assert "pii-canary" not in log_output()
+
+
+async def test_a_chunk_the_server_refuses_whole_does_not_stop_the_run(
+    log_output: Callable[[], str],
+) -> None:
+    """Every pair of the first chunk refused for good (INVALID_ARGUMENT): the server
+    answers, so the next chunk is still written; the refused pair fails the exit code."""
+    text = [
+        pii_line([pojo_item("user_id", f"pii-canary-{n} {outcome}")])
+        for n, outcome in enumerate(("refused", "ok"))
+    ]
+    async with serving_stricter() as target:
+        stdin = "\n".join(text).encode() + b"\n"
+        assert await relay(target=target, stdin=stdin, chunk_lines=1) == 1
+    assert "relay_stopped" not in log_output()
+    counters = summary(log_output)
+    assert (counters["lines"], counters["written"], counters["failed_invalid_argument"]) == (
+        2,
+        1,
+        1,
+    )
 
 
 async def test_progress_only_on_a_terminal(vault: Vault, log_output: Callable[[], str]) -> None:
