@@ -51,8 +51,11 @@ def parse_secret_arn(text: str) -> SecretRef:
     """The reference an ARN makes; ``ValueError`` for anything else."""
     match = _ARN.fullmatch(text)
     if match is None:
+        # What was given is not repeated: a token pasted where its ARN belongs is a secret.
         raise ValueError(
-            f"expected the ARN of a Secrets Manager secret or an SSM parameter, got {text!r}"
+            "expected the ARN of a Secrets Manager secret or an SSM parameter "
+            "(arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME or "
+            "arn:aws:ssm:REGION:ACCOUNT:parameter/NAME), which this is not"
         )
     if match["secretsmanager"]:
         return SecretRef(text, "secretsmanager", match["sm_region"])

@@ -54,6 +54,20 @@ def test_an_arn_names_its_service_and_region() -> None:
             parse_secret_arn(bad)
 
 
+def test_a_token_given_where_its_arn_belongs_is_never_echoed() -> None:
+    """PIINGUIN_TOKEN_SECRET names the secret; a token pasted there by mistake must not
+    reach the error, which Lambda logs."""
+    for environ in (
+        {"PIINGUIN_TOKEN_SECRET": TOKEN},
+        {"PIINGUIN_TLS": "1", "PIINGUIN_TLS_KEY_SECRET": TOKEN, "PIINGUIN_TLS_CERT_SECRET": SM_ARN},
+    ):
+        with pytest.raises(OptionError) as caught:
+            RelayConfig.from_environ({**TARGET, **environ})
+        assert "expected the ARN of a Secrets Manager secret" in str(caught.value)
+        assert TOKEN not in str(caught.value)
+        assert TOKEN[:8] not in str(caught.value)
+
+
 async def test_secrets_manager_and_both_kinds_of_ssm_parameter_are_read(aws: Aws) -> None:
     arns = [
         await aws.secret(TOKEN + "\n"),
