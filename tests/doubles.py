@@ -2,7 +2,7 @@
 
 - Storage: ``FaultyStorage`` (whole-call and per-key failures around a real MemoryStorage)
   and its variants that hold, crowd or stop the server; ``SlowStorage``.
-- Audit: ``RecordingAudit`` (keeps what was appended), ``BrokenAudit`` (appends fail),
+- Audit: ``RecordingAudit`` (keeps what was appended), ``FailingAuditStore`` (appends fail),
   ``UnreachableAudit`` (queries fail).
 - A scripted ``piinguin.v1`` service, for answers the real server never gives.
 - A Lambda context.
@@ -107,9 +107,10 @@ class SlowStorage(MemoryStorage):
 
 
 class FailingAuditStore(MemoryAuditStore):
-    """An audit store whose appends fail with ``error`` (a ``StorageError`` class)."""
+    """An audit store whose appends fail with ``error`` (a ``StorageError`` class): reads
+    must fail closed."""
 
-    def __init__(self, error: type[StorageError]) -> None:
+    def __init__(self, error: type[StorageError] = StorageUnavailable) -> None:
         super().__init__()
         self.error = error
 
@@ -185,13 +186,6 @@ class RecordingAudit(MemoryAuditStore):
     async def append(self, event: AuditEvent) -> None:
         await super().append(event)
         self.appended.append(event)
-
-
-class BrokenAudit(MemoryAuditStore):
-    """An audit log that cannot store events: reads must fail closed."""
-
-    async def append(self, event: AuditEvent) -> None:
-        raise StorageUnavailable("audit table unreachable")
 
 
 class UnreachableAudit(MemoryAuditStore):

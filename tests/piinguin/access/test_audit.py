@@ -18,7 +18,7 @@ from storage import Record
 from storage.audit import AuditEvent, AuditPage, AuditQuery
 from storage.memory import MemoryAuditStore
 from tests.conftest import ServerFactory
-from tests.doubles import BrokenAudit, UnreachableAudit
+from tests.doubles import FailingAuditStore, UnreachableAudit
 
 from .conftest import Vault
 
@@ -106,7 +106,9 @@ async def test_a_read_whose_event_cannot_be_stored_fails_with_no_pii(
 ) -> None:
     await stock(vault)
     async with (
-        start_server(vault.storage, auth=Authenticator.insecure(), audit=BrokenAudit()) as server,
+        start_server(
+            vault.storage, auth=Authenticator.insecure(), audit=FailingAuditStore()
+        ) as server,
         PiinguinClient(f"127.0.0.1:{server.port}") as client,
     ):
         call = (
@@ -131,7 +133,7 @@ async def test_a_delete_whose_event_cannot_be_stored_stands_and_answers_ok(
     await stock(vault)
     async with (
         start_server(  # type: ignore[attr-defined]
-            vault.storage, auth=Authenticator.insecure(), audit=BrokenAudit()
+            vault.storage, auth=Authenticator.insecure(), audit=FailingAuditStore()
         ) as server,
         PiinguinClient(f"127.0.0.1:{server.port}") as client,
     ):
@@ -177,7 +179,9 @@ async def test_a_denial_stands_when_the_audit_store_fails(
     start_server: ServerFactory, policy_file: Path
 ) -> None:
     async with (
-        start_server(auth=Authenticator.from_file(policy_file), audit=BrokenAudit()) as server,
+        start_server(
+            auth=Authenticator.from_file(policy_file), audit=FailingAuditStore()
+        ) as server,
         PiinguinClient(f"127.0.0.1:{server.port}", token="relay-token-3f9a") as client,
     ):
         with pytest.raises(PermissionDenied):

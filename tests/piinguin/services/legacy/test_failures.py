@@ -28,7 +28,7 @@ from piinguin.services.legacy_protocol import (
 from piinguin.wire import from_wire, to_wire
 from storage import MemoryStorage, Record, StorageMisconfigured, StorageUnavailable
 from tests.conftest import ServerFactory
-from tests.doubles import BrokenAudit, FaultyStorage
+from tests.doubles import FailingAuditStore, FaultyStorage
 
 pytestmark = pytest.mark.socket
 
@@ -120,7 +120,7 @@ async def test_a_read_whose_audit_event_cannot_be_stored_returns_nothing(
 ) -> None:
     storage = MemoryStorage()
     await storage.put_many([Record("stored", VALUE)])
-    async with start_server(storage, legacy_api=True, audit=BrokenAudit()) as server:
+    async with start_server(storage, legacy_api=True, audit=FailingAuditStore()) as server:
         channel = Channel("127.0.0.1", server.port)
         try:
             stub = PiinguinStub(channel)
@@ -142,7 +142,7 @@ async def test_a_delete_whose_audit_event_cannot_be_stored_stands_and_succeeds(
 ) -> None:
     storage = MemoryStorage()
     await storage.put_many([Record(key, VALUE) for key in ("one", "two", "three")])
-    async with start_server(storage, legacy_api=True, audit=BrokenAudit()) as server:
+    async with start_server(storage, legacy_api=True, audit=FailingAuditStore()) as server:
         channel = Channel("127.0.0.1", server.port)
         try:
             stub = PiinguinStub(channel)
