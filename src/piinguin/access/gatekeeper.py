@@ -7,7 +7,8 @@ Each handler names the operation it performs (``require``, ``record``); events c
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import asyncio
+from collections.abc import Awaitable, Sequence
 
 from grpclib.const import Status
 from grpclib.exceptions import GRPCError
@@ -17,6 +18,7 @@ from piinguin.access.auth import Caller
 from piinguin.access.context import CallContext, current_call
 from piinguin.access.policy import Operation
 from piinguin.limits import key_problem
+from storage import WriteOutcome
 from storage.audit import AuditEvent, KeyOutcome
 
 
@@ -73,19 +75,51 @@ class Gatekeeper:
             )
         )
 
+    async def delete(
+        self,
+        keys: Sequence[str],
+        deletion: Awaitable[list[WriteOutcome]],
+        *,
+        per_item: bool = True,
+        legacy: bool = False,
+    ) -> list[WriteOutcome]:
+        """Await ``deletion`` (of ``keys``) and record what it did: the event's code is the
+        call's, OK where the answer carries each key's outcome (``per_item``), else the one
+        key's. A deletion that raises or is cancelled partway may have removed some records
+        already: it is recorded with every key UNAVAILABLE (its outcome unknown) before the
+        error goes on, so no delete that happened goes unrecorded."""
+        try:
+            outcomes = await deletion
+        except BaseException:
+            unknown = Status.UNAVAILABLE
+            await self.record_deletion(
+                unknown, [KeyOutcome(k, unknown.value) for k in keys], legacy
+            )
+            raise
+        ok, failed = Status.OK.value, Status.UNAVAILABLE.value
+        await self.record_deletion(
+            Status.OK if per_item or outcomes[0] is None else Status.UNAVAILABLE,
+            [
+                KeyOutcome(k, ok if o is None else failed)
+                for k, o in zip(keys, outcomes, strict=True)
+            ],
+            legacy,
+        )
+        return outcomes
+
     async def record_deletion(
-        self, code: Status, keys: Sequence[KeyOutcome], *, legacy: bool = False
+        self, code: Status, keys: Sequence[KeyOutcome], legacy: bool = False
     ) -> None:
         """Record a delete that has happened. It is not undone, nor answered as failed,
         when its event cannot be stored: a delete discloses nothing, and refusing to answer
         it truly would tell the caller its records are still there. The event is still on
-        the ``piinguin.audit`` log, beside the audit store's failure, logged with its id."""
-        context = current_call()
-        await self.auditor.record_done(
-            self._event(
-                context, self.caller(), "delete", code, keys, basis=0, purpose="", legacy=legacy
-            )
+        the ``piinguin.audit`` log, beside the audit store's failure, logged with its id.
+        Shielded: a call cancelled now (a client's deadline, the drain's end) still leaves
+        its event."""
+        event = self._event(
+            current_call(), self.caller(), "delete", code, keys, basis=0, purpose="", legacy=legacy
         )
+        await asyncio.shield(self.auditor.record_done(event))
 
     async def _deny(
         self,

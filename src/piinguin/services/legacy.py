@@ -268,13 +268,4 @@ class LegacyPiinguinService(PiinguinBase):
         return outcomes
 
     async def _remove(self, keys: list[str]) -> list[WriteOutcome]:
-        outcomes = await stored(self._storage.delete_many(keys))
-        await self._gate.record_deletion(
-            Code.OK,
-            [
-                KeyOutcome(key, Code.OK.value if o is None else Code.UNAVAILABLE.value)
-                for key, o in zip(keys, outcomes, strict=True)
-            ],
-            legacy=True,
-        )
-        return outcomes
+        return await self._gate.delete(keys, stored(self._storage.delete_many(keys)), legacy=True)

@@ -123,6 +123,9 @@ class PiinguinService(PiinguinBase):
         if count > self._max_bulk_items:
             raise invalid_argument(f"too many items: {count} > {self._max_bulk_items} per call")
 
+    async def _delete_many(self, keys: Sequence[str]) -> list[WriteOutcome]:
+        return await stored(self._storage.delete_many(keys)) if keys else []
+
     async def _justified_read(self, basis: int, purpose: str, keys: Sequence[str]) -> None:
         problem = justification_problem(basis, purpose)
         if problem is not None:
@@ -168,9 +171,7 @@ class PiinguinService(PiinguinBase):
         problem = key_problem(key)
         if problem is not None:
             raise invalid_argument(problem)
-        [outcome] = await stored(self._storage.delete_many([key]))
-        code = Status.OK if outcome is None else Status.UNAVAILABLE
-        await self._gate.record_deletion(code, [KeyOutcome(key, code.value)])
+        [outcome] = await self._gate.delete([key], self._delete_many([key]), per_item=False)
         if outcome is not None:
             _raise_for(outcome)
         return DeletePiiRecordResponse()
@@ -232,14 +233,7 @@ class PiinguinService(PiinguinBase):
         positions, valid, rejected = split_keys(keys)
         for i, problem in rejected:
             results[i] = _item(Status.INVALID_ARGUMENT, problem)
-        outcomes = await stored(self._storage.delete_many(valid)) if valid else []
-        await self._gate.record_deletion(
-            Status.OK,
-            [
-                KeyOutcome(k, Status.OK.value if o is None else Status.UNAVAILABLE.value)
-                for k, o in zip(valid, outcomes, strict=True)
-            ],
-        )
+        outcomes = await self._gate.delete(valid, self._delete_many(valid))
         for i, outcome in zip(positions, outcomes, strict=True):
             results[i] = _write_status(outcome)
         return DeletePiiRecordsResponse(results=results)

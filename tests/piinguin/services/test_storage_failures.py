@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 
 import pytest
 from grpclib.client import Channel
@@ -23,10 +23,11 @@ from piinguin.v1 import (
     ReadPiiRecordRequest,
     ReadPiiRecordsRequest,
 )
-from storage import Record, StorageMisconfigured, StorageUnavailable
+from storage import Record, StorageMisconfigured, StorageUnavailable, WriteOutcome
+from storage.audit import AuditEvent
 from storage.memory import MemoryAuditStore
 from tests.conftest import ServerFactory
-from tests.doubles import FaultyStorage
+from tests.doubles import FaultyStorage, RecordingAudit
 
 
 @pytest.fixture
@@ -136,3 +137,77 @@ async def test_health_stays_not_serving_until_storage_answers(faulty: FaultyStor
         faulty.down = None
         await ready
         assert server.serving.__status__() is True
+
+
+class DeletesThenFails(FaultyStorage):
+    """Deletes the first key, then fails the rest of the call, as a batched backend does
+    when a later batch meets an error after earlier ones were written."""
+
+    async def delete_many(self, keys: Sequence[str]) -> list[WriteOutcome]:
+        await self.inner.delete_many(keys[:1])
+        raise StorageUnavailable("the second batch could not be sent")
+
+
+class DeletesForever(FaultyStorage):
+    """A delete that never returns, so the call ends by cancellation."""
+
+    async def delete_many(self, keys: Sequence[str]) -> list[WriteOutcome]:
+        await self.inner.delete_many(keys)
+        await asyncio.Event().wait()
+        raise AssertionError("unreachable")
+
+
+class NotifyingAudit(RecordingAudit):
+    def __init__(self) -> None:
+        super().__init__()
+        self.arrived = asyncio.Event()
+
+    async def append(self, event: AuditEvent) -> None:
+        await super().append(event)
+        self.arrived.set()
+
+
+@pytest.mark.parametrize("bulk", [False, True])
+async def test_a_delete_that_fails_partway_is_still_audited(
+    start_server: ServerFactory, *, bulk: bool
+) -> None:
+    storage, audit = DeletesThenFails(), NotifyingAudit()
+    await storage.inner.put_many([Record("a", "x@acme.com"), Record("b", "y@acme.com")])
+    async with start_server(storage, audit=audit) as server:
+        channel = Channel("127.0.0.1", server.port)
+        stub = PiinguinStub(channel)
+        call = (
+            stub.delete_pii_records(DeletePiiRecordsRequest(modified_values=["a", "b"]))
+            if bulk
+            else stub.delete_pii_record(DeletePiiRecordRequest(modified_value="a"))
+        )
+        with pytest.raises(GRPCError) as raised:
+            await call
+        channel.close()
+    assert raised.value.status is Status.UNAVAILABLE
+    assert await storage.inner.get_many(["a"]) == [None]  # it happened
+    [event] = audit.appended
+    assert event.operation == "delete"
+    assert event.code == Status.UNAVAILABLE.value
+    keys = ["a", "b"] if bulk else ["a"]
+    assert [(k.modified_value, k.code) for k in event.keys] == [
+        (key, Status.UNAVAILABLE.value) for key in keys
+    ]
+
+
+async def test_a_delete_cancelled_by_the_clients_deadline_is_still_audited(
+    start_server: ServerFactory,
+) -> None:
+    storage, audit = DeletesForever(), NotifyingAudit()
+    await storage.inner.put_many([Record("a", "x@acme.com")])
+    async with start_server(storage, audit=audit) as server:
+        channel = Channel("127.0.0.1", server.port)
+        with pytest.raises((GRPCError, asyncio.TimeoutError)):
+            await PiinguinStub(channel).delete_pii_record(
+                DeletePiiRecordRequest(modified_value="a"), timeout=0.3
+            )
+        await asyncio.wait_for(audit.arrived.wait(), 5)
+        channel.close()
+    [event] = audit.appended
+    assert event.operation == "delete"
+    assert [(k.modified_value, k.code) for k in event.keys] == [("a", Status.UNAVAILABLE.value)]
