@@ -22,10 +22,14 @@ from grpclib.const import Status
 from grpclib.exceptions import GRPCError
 
 from piinguin.server import PiinguinServer
+from piinguin.v1 import AuditEvent as V1AuditEvent
 from piinguin.v1 import (
+    AuditKey,
     DeletePiiRecordsRequest,
     DeletePiiRecordsResponse,
     ItemStatus,
+    ListAuditEventsRequest,
+    ListAuditEventsResponse,
     PiinguinBase,
     ReadPiiRecordRequest,
     ReadPiiRecordResponse,
@@ -228,6 +232,20 @@ class ScriptedService(PiinguinBase):
         self, message: DeletePiiRecordsRequest
     ) -> DeletePiiRecordsResponse:
         return DeletePiiRecordsResponse(results=[])
+
+    async def list_audit_events(self, message: ListAuditEventsRequest) -> ListAuditEventsResponse:
+        # One event whose codes a newer server might send: gRPC defines no 99.
+        return ListAuditEventsResponse(
+            events=[
+                V1AuditEvent(
+                    event_id="e1",
+                    principal="relay",
+                    operation="read",
+                    code=99,
+                    keys=[AuditKey(modified_value="k1", code=99)],
+                )
+            ]
+        )
 
 
 @dataclass

@@ -15,13 +15,13 @@ from datetime import UTC, datetime
 from typing import TextIO, TypeAlias
 
 import betterproto2
-from grpclib.const import Status
 
 from piinguin.cli.exit_codes import EXIT_OK, EXIT_UNAVAILABLE, EXIT_USAGE, describe, exit_code
 from piinguin.cli.importing import STDIN, create_many, tsv_value
 from piinguin.client import ItemResult, LawfulBasis, PiinguinClient, PiiRecord
 from piinguin.client.errors import error_for_status
 from piinguin.limits import control_character_problem
+from piinguin.logs import STATUS_NAMES
 from piinguin.v1 import LAWFUL_BASES, AuditEvent, basis_name
 
 #: The bases as the CLI spells them, in kebab-case (it accepts snake_case too).
@@ -214,14 +214,19 @@ def _timestamp(text: str) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
+def _status_name(code: int) -> str:
+    """A code from a newer server may be one this version does not know: print it as is."""
+    return STATUS_NAMES.get(code) or str(code)
+
+
 def _audit_json(event: AuditEvent) -> str:
     return json.dumps(
         {
             "time": event.time.isoformat() if event.time else None,
             "principal": event.principal,
             "operation": event.operation,
-            "code": Status(event.code).name,
-            "keys": {k.modified_value: Status(k.code).name for k in event.keys},
+            "code": _status_name(event.code),
+            "keys": {k.modified_value: _status_name(k.code) for k in event.keys},
             "lawful_basis": basis_name(event.lawful_basis),
             "purpose": event.purpose,
             "request_id": event.request_id,

@@ -252,6 +252,16 @@ async def test_the_token_goes_as_a_bearer_authorization(
     assert [call.metadata for call in vault.calls] == [expected]
 
 
+async def test_audit_prints_a_status_code_it_does_not_know_as_a_number(
+    scripted: Scripted,
+) -> None:
+    outcome = await piinguin("audit", "--key", "k1", target=scripted.target)
+
+    assert outcome.code == 0, outcome.stderr
+    event = json.loads(outcome.stdout)
+    assert (event["code"], event["keys"]) == ("99", {"k1": "99"})
+
+
 # -- bulk ---------------------------------------------------------------------------------
 
 

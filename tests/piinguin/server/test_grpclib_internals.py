@@ -33,7 +33,7 @@ def test_the_installed_grpclib_is_the_one_these_uses_were_checked_against() -> N
     assert grpclib.__version__ == PINNED_VERSION, (
         f"grpclib is {grpclib.__version__}, but piinguin.server.grpclib_internals was "
         f"checked against {PINNED_VERSION}: re-check Server._protocol_factory, "
-        "Server._server, H2Protocol.processor (EventsProcessor.close) and grpclib._typing "
+        "H2Protocol.processor (EventsProcessor.close) and grpclib._typing "
         "(IServable, IServerMethodFunc) in the new release before moving PINNED_VERSION"
     )
 
