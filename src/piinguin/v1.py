@@ -40,6 +40,9 @@ LAWFUL_BASES: Mapping[str, LawfulBasis] = {
     basis.name.lower(): basis for basis in LawfulBasis if basis != LawfulBasis.UNSPECIFIED
 }
 
+#: The numbers of the bases a read may claim.
+KNOWN_BASES = frozenset(int(basis) for basis in LAWFUL_BASES.values())
+
 #: ``consent``, ``legitimate_interests``, ... by number: how the audit log and the CLI name
 #: a lawful basis (``unspecified`` where none was given: writes, deletes, listings).
 BASIS_NAMES = {basis.value: basis.name.lower() for basis in LawfulBasis}
@@ -53,6 +56,7 @@ def basis_name(value: int) -> str:
 __all__ = [
     "BASIS_NAMES",
     "DESCRIPTOR_POOL",
+    "KNOWN_BASES",
     "LAWFUL_BASES",
     "SERVICE_NAME",
     "AuditEvent",

@@ -31,13 +31,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, get_args
 
-from piinguin.v1 import LAWFUL_BASES, LawfulBasis
+from piinguin.v1 import KNOWN_BASES, LAWFUL_BASES, basis_name
 
 #: What a grant can allow; every handler names the one it performs to the gatekeeper.
 Operation = Literal["write", "read", "delete", "audit"]
 OPERATIONS: frozenset[str] = frozenset(get_args(Operation))
 #: Plain ints, as a grant's bases are: they are checked on every read.
-_KNOWN_BASES = frozenset(int(basis) for basis in LAWFUL_BASES.values())
 _DIGEST = re.compile(r"[0-9a-f]{64}")
 _KNOWN_FIELDS = {
     "token_sha256",
@@ -77,7 +76,7 @@ class Grant:
             # The legacy API sends no purpose: its stand-in must not pass a real pattern.
             return f"principal {self.principal!r} needs a purpose; the legacy API sends none"
         if basis not in self.lawful_bases:
-            name = LawfulBasis(basis).name.lower() if basis in _KNOWN_BASES else str(basis)
+            name = basis_name(basis)
             return f"principal {self.principal!r} may not claim the lawful basis {name}"
         # fullmatch: with search, '^ticket-[0-9]+$' accepts "ticket-1\n" ($ matches before
         # a final newline) and an unanchored pattern accepts anything that contains it.
@@ -90,7 +89,7 @@ class Grant:
 EVERYTHING = Grant(
     principal="anonymous",
     operations=OPERATIONS,
-    lawful_bases=_KNOWN_BASES,
+    lawful_bases=KNOWN_BASES,
     legacy_consent_reads=True,
 )
 

@@ -12,13 +12,12 @@ from grpclib.const import Status
 from grpclib.exceptions import GRPCError
 
 from piinguin.limits import MAX_PURPOSE_CHARS, key_problem, record_problem
-from piinguin.v1 import LAWFUL_BASES, LawfulBasis
+from piinguin.v1 import KNOWN_BASES, LawfulBasis
 
 __all__ = ["invalid_argument", "justification_problem", "key_problem", "record_problem"]
 
 #: Plain ints, not the mapping's values: this runs for every read, and hashing an enum
 #: member costs three times an int's.
-_BASES = frozenset(int(basis) for basis in LAWFUL_BASES.values())
 
 
 def invalid_argument(problem: str) -> GRPCError:
@@ -28,7 +27,7 @@ def invalid_argument(problem: str) -> GRPCError:
 def justification_problem(basis: int, purpose: str) -> str | None:
     if basis == LawfulBasis.UNSPECIFIED:
         return "lawful_basis is required: state the GDPR Art. 6 basis for this read"
-    if int(basis) not in _BASES:
+    if int(basis) not in KNOWN_BASES:
         return f"lawful_basis {int(basis)} is not a known basis"
     if not purpose.strip():
         return "purpose is required: say why the original value is needed"
