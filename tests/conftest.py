@@ -29,6 +29,7 @@ from piinguin.access.auth import Authenticator
 from piinguin.logs import configure_logging
 from piinguin.server import PiinguinServer
 from piinguin.server.config import ServerConfig
+from piinguin.server.guard import WireLimits
 from piinguin.server.main import serve
 from piinguin.v1 import PiinguinStub
 from storage import AuditStore, MemoryStorage, Storage
@@ -64,6 +65,7 @@ async def running_server(
     legacy_api: bool = False,
     port: int = 0,
     ssl_context: ssl.SSLContext | None = None,
+    wire: WireLimits | None = None,
 ) -> AsyncIterator[PiinguinServer]:
     """A server on 127.0.0.1 (``port`` 0: any free port), SERVING; drained on exit."""
     async with PiinguinServer(
@@ -77,6 +79,7 @@ async def running_server(
         port=port,
         ssl_context=ssl_context,
         grace_period=grace_period,
+        wire=wire,
     ) as server:
         await server.wait_ready()
         yield server

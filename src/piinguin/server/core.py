@@ -6,6 +6,7 @@ import asyncio
 import socket
 import ssl
 import weakref
+from dataclasses import replace
 from types import TracebackType
 from typing import Self
 
@@ -24,6 +25,7 @@ from piinguin.codec import LimitedProtoCodec
 from piinguin.server.calls import CallTracker
 from piinguin.server.coalesce import coalesce_writes
 from piinguin.server.grpclib_internals import close_connection
+from piinguin.server.guard import WireLimits, guard_connections
 from piinguin.services.legacy import LegacyPiinguinService
 from piinguin.services.vault import PiinguinService
 from piinguin.v1 import DESCRIPTOR_POOL
@@ -50,7 +52,8 @@ class PiinguinServer:
     it SERVING once storage answers. Leaving the block drains: NOT_SERVING, refuse new calls,
     let the ones in flight finish within ``grace_period`` seconds, then close.
     ``legacy_api`` also serves the original piinguin's protocol (``piinguin.services.legacy``);
-    ``reuse_port`` lets ``--workers`` processes listen on one port.
+    ``reuse_port`` lets ``--workers`` processes listen on one port; ``wire`` limits what
+    a peer may hold (``piinguin.server.guard``).
     """
 
     def __init__(
@@ -67,6 +70,7 @@ class PiinguinServer:
         ssl_context: ssl.SSLContext | None = None,
         reuse_port: bool = False,
         grace_period: float = 10.0,
+        wire: WireLimits | None = None,
     ) -> None:
         self.storage = storage
         self.audit = audit
@@ -95,6 +99,9 @@ class PiinguinServer:
         # grpclib's close() stops listening and cancels calls but leaves client connections
         # open; drain closes them, so it keeps each connection's protocol.
         self._connections: weakref.WeakSet[H2Protocol] = weakref.WeakSet()
+        self.connections = guard_connections(
+            self.grpc, replace(wire or WireLimits(), max_message_bytes=max_message_bytes)
+        )
         coalesce_writes(self.grpc, self._connections.add)
 
     @property
