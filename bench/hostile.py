@@ -156,7 +156,7 @@ class Peer:
                     self.writer.write(pending)
                 self._changed.set()
         except OSError:
-            pass
+            pass  # reset by the server: what came before it is in ``events``
         finally:
             self.closed = True
             self._changed.set()
@@ -243,6 +243,7 @@ async def rapid_reset(peer: Peer, count: int, *, seconds: float = 10) -> int:
             await peer.flush()
         except OSError:
             break
+        await asyncio.sleep(0)  # the reader's turn: it may have seen a GOAWAY
         if time.monotonic() > deadline:
             break
     return sent
@@ -280,15 +281,17 @@ async def oversized_message(
 async def tiny_frames(
     peer: Peer, count: int, *, path: str = HEALTH_CHECK, seconds: float = 10
 ) -> int:
-    """A prefix declaring ``count`` bytes, then ``count`` one-byte DATA frames; the stream
-    stays open. Returns the stream id."""
+    """A prefix declaring ``count`` bytes, then ``count`` one-byte DATA frames, written as
+    raw frames (h2 would spend seconds building them); the stream stays open. Returns the
+    stream id."""
     stream_id = peer.headers(grpc_headers(path))
     peer.data(stream_id, message(length=count))
+    await peer.flush()
+    frame = struct.pack(">I", 1)[1:] + b"\0\0" + stream_id.to_bytes(4, "big") + b"\0"
     deadline = time.monotonic() + seconds
-    for start in range(0, count, 4096):
-        for _ in range(min(4096, count - start)):
-            peer.data(stream_id, b"\0")
-        await peer.flush()
+    for start in range(0, count, 8192):
+        peer.writer.write(frame * min(8192, count - start))
+        await peer.writer.drain()
         if time.monotonic() > deadline or peer.outcome(stream_id) is not None:
             break
     return stream_id

@@ -87,6 +87,12 @@ class CoalescingTransport:
         self._closed = True
         self._transport.close()
 
+    def write_eof(self) -> None:
+        # Like close: what was gathered goes first, nothing after.
+        self.flush()
+        self._closed = True
+        self._transport.write_eof()
+
     def is_closing(self) -> bool:
         return self._transport.is_closing()
 

@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 
 from piinguin.logs import LOG_LEVELS
 from piinguin.options import Option, OptionError, build_parser, number, resolve, whole_number
+from piinguin.server.guard import WireLimits
 
 StorageKind = Literal["memory", "dynamodb"]
 
@@ -37,6 +38,30 @@ OPTIONS: tuple[Option, ...] = (
         "largest request message accepted, in bytes",
         4 * 1024 * 1024,
         whole_number,
+    ),
+    Option(
+        "--max-concurrent-streams",
+        "calls one connection may have open at once (announced in SETTINGS); more are refused",
+        100,
+        whole_number,
+    ),
+    Option(
+        "--max-connections",
+        "open connections; past it the oldest idle one is closed, or the new one refused",
+        1000,
+        whole_number,
+    ),
+    Option(
+        "--idle-timeout",
+        "seconds a connection without calls stays open",
+        300.0,
+        number,
+    ),
+    Option(
+        "--body-timeout",
+        "seconds a request message may take to arrive whole",
+        30.0,
+        number,
     ),
     Option(
         "--grace-period",
@@ -102,6 +127,10 @@ class ServerConfig:
     log_format: Literal["json", "console"] = "json"
     max_bulk_items: int = 1000
     max_message_bytes: int = 4 * 1024 * 1024
+    max_concurrent_streams: int = 100
+    max_connections: int = 1000
+    idle_timeout: float = 300.0
+    body_timeout: float = 30.0
     grace_period: float = 10.0
     policy: str | None = None
     insecure_no_auth: bool = False
@@ -132,6 +161,7 @@ class ServerConfig:
                 "--max-message-bytes",
                 f"must be between 1024 and {256 * 1024 * 1024}, got {self.max_message_bytes}",
             )
+        self._check_wire()
         if not 0 <= self.grace_period <= 3600:
             raise OptionError(
                 "--grace-period", f"must be between 0 and 3600 seconds, got {self.grace_period}"
@@ -151,6 +181,33 @@ class ServerConfig:
         if self.tls_client_ca and not self.tls_cert:
             raise OptionError("--tls-client-ca", "needs --tls-cert and --tls-key")
         self._check_dynamodb()
+
+    def _check_wire(self) -> None:
+        if not 1 <= self.max_concurrent_streams <= 10_000:
+            raise OptionError(
+                "--max-concurrent-streams",
+                f"must be between 1 and 10000, got {self.max_concurrent_streams}",
+            )
+        if not 1 <= self.max_connections <= 1_000_000:
+            raise OptionError(
+                "--max-connections", f"must be between 1 and 1000000, got {self.max_connections}"
+            )
+        for flag, seconds in (
+            ("--idle-timeout", self.idle_timeout),
+            ("--body-timeout", self.body_timeout),
+        ):
+            if not 0.01 <= seconds <= 86_400:
+                raise OptionError(flag, f"must be between 0.01 and 86400 seconds, got {seconds}")
+
+    def wire(self) -> WireLimits:
+        """What one peer may hold, for the server's HTTP/2 layer."""
+        return WireLimits(
+            max_message_bytes=self.max_message_bytes,
+            max_concurrent_streams=self.max_concurrent_streams,
+            max_connections=self.max_connections,
+            idle_timeout=self.idle_timeout,
+            body_timeout=self.body_timeout,
+        )
 
     def _check_dynamodb(self) -> None:
         for flag, name in (("--table", self.table), ("--audit-table", self.audit_table)):

@@ -69,6 +69,8 @@ HEADER_BYTES_HARD_LIMIT = 1024 * 1024
 #: (each ping, reset or refusal it sends makes an answer); a legitimate slow reader stays
 #: under a few frames per stream.
 MAX_UNSENT_BYTES = 4 * 1024 * 1024
+#: How long a connection closed with GOAWAY reads and drops what its peer still sends.
+LINGER_SECONDS = 1.0
 _GRPC_CONTENT_TYPE = "application/grpc"
 
 
@@ -199,6 +201,13 @@ class GuardedProtocol(H2Protocol):
             # h2 has queued a GOAWAY naming the error: send it before closing.
             self._close(f"protocol error: {type(exc).__name__}", exc.error_code)
             return
+        h2 = connection.h2
+        if h2.refused:
+            # Opening streams past the announced limit is resetting them before they run.
+            refused, h2.refused = h2.refused, 0
+            if not self.processor.take_resets(refused):
+                self.goaway(ErrorCodes.ENHANCE_YOUR_CALM, "too many streams reset")
+                return
         connection.flush()
         process = self.processor.process
         for event in events:
@@ -220,6 +229,8 @@ class GuardedProtocol(H2Protocol):
         if self._idle_timer is not None:
             self._idle_timer.cancel()
         super().connection_lost(exc)
+        # The server drops a closed handler's tasks only every tenth new connection.
+        asyncio.get_running_loop().call_soon(cast(Handler, self.handler).__gc_collect__)
 
     def is_idle(self) -> bool:
         return not self.processor.streams
@@ -241,6 +252,7 @@ class GuardedProtocol(H2Protocol):
             )
         self.connection.flush()
         self.connections.remove(self)
+        self.connection.linger = True
         self.processor.close(reason)
 
     def _check_idle(self) -> None:
@@ -289,6 +301,7 @@ class _H2Connection(H2Connection):
         #: Streams whose handler is still running (the processor's), set once it exists.
         self.running: Sized = ()
         self._accepted = 0  # new streams of the current receive_data, not yet registered
+        self.refused = 0  # streams refused since the protocol last looked
 
     def receive_data(self, data: Any) -> list[Any]:
         self._accepted = 0
@@ -310,6 +323,7 @@ class _H2Connection(H2Connection):
         stream = self._get_or_create_stream(frame.stream_id, AllowedStreamIDs.ODD)
         frames, _ = stream.receive_headers(headers, "END_STREAM" in frame.flags, None)
         frames += stream.reset_stream(ErrorCodes.REFUSED_STREAM)
+        self.refused += 1
         return frames, events
 
 
@@ -325,6 +339,27 @@ class _Connection(Connection):
         super().__init__(h2, transport, config=config)
         self.h2 = h2
         self.limits = limits
+
+    #: Set for a close this module decides on, after a GOAWAY that must reach the peer.
+    linger = False
+
+    def close(self) -> None:
+        transport = getattr(self, "_transport", None)
+        if (
+            self.linger
+            and transport is not None
+            and transport.can_write_eof()
+            and not transport.is_closing()
+        ):
+            # Closing a socket with unread input resets it, and the peer can lose the
+            # GOAWAY sent before: end our side, drop what still comes, then let go.
+            transport.write_eof()
+            asyncio.get_running_loop().call_later(LINGER_SECONDS, transport.abort)
+            del self._transport
+            # grpclib breaks this cycle in its own close, for memory's sake
+            with contextlib.suppress(AttributeError):
+                del self.h2._frame_dispatch_table
+        super().close()
 
     def create_stream(self, *, stream_id: int | None = None, wrapper: Any = None) -> _Stream:
         return _Stream(self, self.h2, self._transport, stream_id=stream_id, wrapper=wrapper)
@@ -347,6 +382,7 @@ class _Processor(EventsProcessor):
         self._reset_burst = float(limits.reset_burst)
         self._reset_tokens = self._reset_burst
         self._reset_refilled = time.monotonic()
+        self._reset: list[Stream] = []
 
     def process_request_received(self, event: RequestReceived) -> None:
         stream_id = event.stream_id
@@ -391,20 +427,34 @@ class _Processor(EventsProcessor):
         super().process_stream_reset(event)  # cancels the handler's task
         if stream is None:
             return
-        # A task cancelled before its first step never runs its handler's ``finally``, which
-        # is what releases the stream (grpclib#217): release it once the task has had it.
-        asyncio.get_running_loop().call_soon(self.release, stream)
-        if event.remote_reset and not self._take_reset():
+        self._reset.append(stream)
+        if len(self._reset) == 1:
+            asyncio.get_running_loop().call_soon(self._sweep)
+        if event.remote_reset and not self.take_resets(1):
             self.protocol.goaway(ErrorCodes.ENHANCE_YOUR_CALM, "too many streams reset")
 
-    def _take_reset(self) -> bool:
+    def _sweep(self) -> None:
+        """After the handlers of reset streams have had their turn."""
+        reset, self._reset = self._reset, []
+        # A task cancelled before its first step never runs its handler's ``finally``,
+        # which is what releases the stream (grpclib#217).
+        for stream in reset:
+            self.release(stream)
+        # The handler keeps cancelled tasks, and through them their streams, until its
+        # next tenth call; a flood of resets brings no next call.
+        self.handler.__gc_collect__()
+
+    def take_resets(self, count: int) -> bool:
+        """Count ``count`` streams the peer gave up before their handler finished (a token
+        bucket: ``reset_burst`` at once, ``reset_rate`` a second after); False once the
+        peer has had more."""
         now = time.monotonic()
         tokens = min(
             self._reset_burst, self._reset_tokens + (now - self._reset_refilled) * self._reset_rate
         )
         self._reset_refilled = now
-        self._reset_tokens = tokens - 1
-        return tokens >= 1
+        self._reset_tokens = tokens - count
+        return self._reset_tokens >= 0
 
     def _answer(self, stream_id: int, status: Status, message: str) -> None:
         """A trailers-only gRPC answer to a request no handler will see, and a reset if

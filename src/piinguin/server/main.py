@@ -175,6 +175,7 @@ async def serve(
                 ssl_context=ssl_context,
                 reuse_port=reuse_port,
                 grace_period=config.grace_period,
+                wire=config.wire(),
             ) as server,
         ):
             log.info(
