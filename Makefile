@@ -13,7 +13,7 @@ PROTOS := $(shell find protos -name '*.proto')
 HOST   ?= 127.0.0.1
 PORT   ?= 50051
 
-.PHONY: install run test pytest lint typecheck proto proto-check constraints e2e bench clean
+.PHONY: install run test pytest lint typecheck proto proto-check constraints e2e bench soak clean
 
 $(RUN_STAMP): pyproject.toml $(LOCK)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -93,6 +93,12 @@ bench: $(BENCH_STAMP)
 	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nghttp2-client > /dev/null 2>&1; } ; \
 	  command -v h2load > /dev/null || echo "note: h2load unavailable; the load falls back to grpcio clients"; }
 	$(BIN)/python -m bench $(BENCH_ARGS)
+
+## Every HTTP/2 flood of issue 12 against a server process while a normal client keeps
+## calling, about two minutes: see README "Hostile peers". SOAK_ARGS passes options, e.g.
+## SOAK_ARGS="--seconds 3 --only rapid-reset,tiny-frames". Fails if a normal call does.
+soak: $(STAMP)
+	$(BIN)/python -m bench.soak $(SOAK_ARGS)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

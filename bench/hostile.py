@@ -188,7 +188,7 @@ class Peer:
                 if status is not None:
                     return Status(int(status)).name
         if self.goaway is not None:
-            return f"goaway {_code_name(self.goaway.error_code)}"
+            return f"goaway {_code_name(self.goaway.error_code or 0)}"
         if self.closed:
             return "connection closed"
         return None

@@ -9,6 +9,10 @@ fails loudly, naming them, when the installed grpclib is not ``PINNED_VERSION``)
 - ``H2Protocol.processor``: set in ``connection_made``; its ``close(reason)`` ends the
   connection's streams. ``Server.close()`` leaves client connections open; this closes them.
 - ``grpclib._typing``: the protocols of servables and server methods, for type checking only.
+
+The HTTP/2 layer's subclasses of grpclib's ``H2Protocol``, ``EventsProcessor``,
+``Connection`` and ``Stream`` are a concern of their own, in ``piinguin.server.guard``,
+pinned to the same release.
 """
 
 from __future__ import annotations

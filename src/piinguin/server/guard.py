@@ -22,8 +22,9 @@ grpclib (or h2) that a hostile peer could use, and changes nothing else:
   that ends early or does not arrive in time gets a status, and received bytes are kept in
   one buffer (grpclib kept an object per DATA frame, ~450 bytes each).
 
-These are grpclib's and h2's private classes, so both are pinned: the test of this module
-fails when the installed versions are not ``PINNED``.
+These are grpclib's and h2's private classes (``grpclib_internals`` holds grpclib's other
+private parts), so both are pinned: the test of this module fails, naming what to re-check,
+when the installed versions are not ``PINNED``.
 """
 
 from __future__ import annotations
@@ -57,10 +58,12 @@ from h2.exceptions import ProtocolError
 from h2.settings import SettingCodes, Settings
 from hyperframe.frame import HeadersFrame
 
+from piinguin.server.grpclib_internals import PINNED_VERSION, wrap_protocol_factory
+
 log = structlog.get_logger("piinguin.server.guard")
 
 #: The releases whose private classes this module subclasses.
-PINNED = {"grpclib": "0.4.9", "h2": "4.4.1"}
+PINNED = {"grpclib": PINNED_VERSION, "h2": "4.4.1"}
 
 #: Header blocks up to this size are decoded (HPACK state must stay in step) and refused
 #: per stream; beyond it the connection cannot continue and gets GOAWAY.
@@ -69,6 +72,12 @@ HEADER_BYTES_HARD_LIMIT = 1024 * 1024
 #: (each ping, reset or refusal it sends makes an answer); a legitimate slow reader stays
 #: under a few frames per stream.
 MAX_UNSENT_BYTES = 4 * 1024 * 1024
+#: A read larger than this goes to h2 in slices of it, so that one connection's flood of
+#: tiny frames cannot hold the event loop (and every other connection) for long.
+SLICE_BYTES = 16 * 1024
+TURN_SECONDS = 0.01
+#: How long after finding a connection idle it is looked at again before it is closed.
+IDLE_RECHECK_SECONDS = 0.1
 #: How long a connection closed with GOAWAY reads and drops what its peer still sends.
 LINGER_SECONDS = 1.0
 _GRPC_CONTENT_TYPE = "application/grpc"
@@ -102,8 +111,10 @@ class Connections:
 
     def admit(self, protocol: GuardedProtocol) -> bool:
         if len(self._open) >= self.limits.max_connections:
-            # Idle connections must not lock out a caller: the oldest idle one makes room.
-            idle = next((p for p in self._open if p.is_idle()), None)
+            # Idle connections must not lock out a caller: the one idle longest makes room.
+            idle = min(
+                (p for p in self._open if p.is_idle()), key=lambda p: p.last_call, default=None
+            )
             if idle is None:
                 return False
             idle.goaway(ErrorCodes.NO_ERROR, "connection limit reached, closing idle connection")
@@ -116,16 +127,19 @@ class Connections:
 
 def guard_connections(server: Server, limits: WireLimits) -> Connections:
     """Serve ``server``'s connections through ``GuardedProtocol``; call before anything
-    else wraps its protocol factory, and before ``server.start``."""
+    else wraps its protocol factory, and before the server starts."""
     connections = Connections(limits)
-    make_protocol = server._protocol_factory
 
-    def guarded_protocol() -> GuardedProtocol:
-        # grpclib's own protocol registers its handler with the server; keep its parts.
-        made = make_protocol()
-        return GuardedProtocol(cast(Handler, made.handler), made.config, _H2_CONFIG, connections)
+    def guarding(make_protocol: Callable[[], H2Protocol]) -> Callable[[], GuardedProtocol]:
+        def guarded_protocol() -> GuardedProtocol:
+            # grpclib's own protocol registers its handler with the server; keep its parts.
+            made = make_protocol()
+            handler = cast(Handler, made.handler)
+            return GuardedProtocol(handler, made.config, _H2_CONFIG, connections)
 
-    server._protocol_factory = guarded_protocol  # type: ignore[method-assign]
+        return guarded_protocol
+
+    wrap_protocol_factory(server, guarding)
     return connections
 
 
@@ -159,6 +173,8 @@ class GuardedProtocol(H2Protocol):
         self._transport: asyncio.Transport | None = None
         self._idle_timer: asyncio.TimerHandle | None = None
         self._connected_at = 0.0
+        self._backlog = b""  # received, not yet given to h2 (see _work_through_backlog)
+        self._reading_paused = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # grpclib's own connection_made, with the guarded parts.
@@ -184,14 +200,48 @@ class GuardedProtocol(H2Protocol):
         self.connection.initialize()
         self.processor = _Processor(cast(Handler, self.handler), self.connection, self)
         h2.running = self.processor.streams
+        self._connected_at = time.monotonic()
         if not self.connections.admit(self):
             self.goaway(ErrorCodes.ENHANCE_YOUR_CALM, "too many connections", log_level="info")
             return
         loop = asyncio.get_running_loop()
-        self._connected_at = time.monotonic()
         self._idle_timer = loop.call_later(limits.idle_timeout, self._check_idle)
 
     def data_received(self, data: bytes) -> None:
+        if self._backlog:  # reading is paused; this is what the transport still had
+            self._backlog += data
+        elif len(data) <= SLICE_BYTES:
+            self._receive(data)
+        else:
+            self._backlog = data
+            self._work_through_backlog()
+
+    def _work_through_backlog(self) -> None:
+        """Slice by slice, until the loop turn has had ``TURN_SECONDS``; the rest waits for
+        the next turn, with reading paused. h2 takes some 17 µs a frame, so a read full of
+        one-byte frames would hold the loop for half a second; ordinary reads are done
+        within one turn."""
+        deadline = time.monotonic() + TURN_SECONDS
+        data, offset = self._backlog, 0
+        while offset < len(data):
+            self._receive(data[offset : offset + SLICE_BYTES])
+            offset += SLICE_BYTES
+            if self.connection.is_closing():
+                self._backlog = b""
+                return
+            if offset < len(data) and time.monotonic() > deadline:
+                self._backlog = data[offset:]
+                if not self._reading_paused:
+                    self._reading_paused = True
+                    cast(asyncio.Transport, self._transport).pause_reading()
+                asyncio.get_running_loop().call_soon(self._work_through_backlog)
+                return
+        self._backlog = b""
+        if self._reading_paused:
+            self._reading_paused = False
+            cast(asyncio.Transport, self._transport).resume_reading()
+
+    def _receive(self, data: bytes) -> None:
         connection = self.connection
         if connection.is_closing():
             return
@@ -235,6 +285,15 @@ class GuardedProtocol(H2Protocol):
     def is_idle(self) -> bool:
         return not self.processor.streams
 
+    @property
+    def last_call(self) -> float:
+        """When the connection last started or finished a call (or was made)."""
+        return max(
+            self._connected_at,
+            self.connection.last_stream_created or 0.0,
+            self.processor.last_release,
+        )
+
     def goaway(self, code: ErrorCodes, reason: str, *, log_level: str = "warning") -> None:
         """Tell the peer why (GOAWAY), then close the connection and its streams."""
         connection = self.connection
@@ -255,25 +314,30 @@ class GuardedProtocol(H2Protocol):
         self.connection.linger = True
         self.processor.close(reason)
 
-    def _check_idle(self) -> None:
+    def _check_idle(self, *, seen_idle_at: float | None = None) -> None:
         # One timer per connection, moved on only when it fires: calls pay nothing for it.
         connection = self.connection
         if connection.is_closing():
             return
         timeout = self.limits.idle_timeout
+        loop = asyncio.get_running_loop()
         if self.processor.streams:
             delay = timeout
         else:
-            last_call = max(
-                self._connected_at,
-                connection.last_stream_created or 0.0,
-                self.processor.last_release,
-            )
+            last_call = self.last_call
             delay = last_call + timeout - time.monotonic()
             if delay <= 0:
-                self.goaway(ErrorCodes.NO_ERROR, f"idle for {timeout:g} s")
+                if seen_idle_at == last_call:
+                    self.goaway(ErrorCodes.NO_ERROR, f"idle for {timeout:g} s")
+                    return
+                # A loop too busy to read may fire this before the request waiting in the
+                # socket: look again once it has read.
+                self._idle_timer = loop.call_later(
+                    min(IDLE_RECHECK_SECONDS, timeout),
+                    partial(self._check_idle, seen_idle_at=last_call),
+                )
                 return
-        self._idle_timer = asyncio.get_running_loop().call_later(delay, self._check_idle)
+        self._idle_timer = loop.call_later(delay, self._check_idle)
 
 
 def _code_name(code: ErrorCodes | int) -> str:

@@ -7,14 +7,18 @@ Memory under floods is measured from outside a server process in ``test_guard_me
 from __future__ import annotations
 
 import asyncio
+import gc
+import socket
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from typing import Any
 
 import grpclib
 import h2
 import h2.errors
 import pytest
+import uvloop
 from grpclib.health.v1.health_pb2 import HealthCheckRequest
 
 from bench.hostile import (
@@ -26,6 +30,7 @@ from bench.hostile import (
     message,
     oversized_message,
     rapid_reset,
+    tiny_frames,
 )
 from piinguin.client import LawfulBasis, PiinguinClient
 from piinguin.server import PiinguinServer
@@ -39,22 +44,22 @@ HEALTHY = message(HealthCheckRequest(service="piinguin.v1.Piinguin").SerializeTo
 READ = "/piinguin.v1.Piinguin/ReadPiiRecord"
 
 
+Connect = Callable[[], Awaitable[Peer]]
+
+
 @asynccontextmanager
-async def serving(**limits: float) -> AsyncIterator[tuple[PiinguinServer, Callable[[], Peer]]]:
+async def serving(**limits: Any) -> AsyncIterator[tuple[PiinguinServer, Connect]]:
     """A server with ``limits``, and a way to connect peers that are closed at the end."""
-    wire = WireLimits(**limits)  # type: ignore[arg-type]
     peers: list[Peer] = []
-    async with running_server(wire=wire, max_message_bytes=64 * 1024) as server:
-        assert server.port is not None
-        port = server.port
+    async with running_server(wire=WireLimits(**limits), max_message_bytes=64 * 1024) as server:
 
         async def connect() -> Peer:
-            peer = await Peer.connect(port)
+            peer = await Peer.connect(server.port)
             peers.append(peer)
             return peer
 
         try:
-            yield server, connect  # type: ignore[misc]
+            yield server, connect
         finally:
             for peer in peers:
                 await peer.close()
@@ -67,8 +72,15 @@ async def healthy_call(peer: Peer) -> str:
 
 
 def test_the_grpclib_and_h2_releases_are_the_ones_the_guard_was_written_for() -> None:
-    """The guard subclasses private classes of both: an upgrade must re-check it."""
-    assert {"grpclib": grpclib.__version__, "h2": h2.__version__} == PINNED
+    installed = {"grpclib": grpclib.__version__, "h2": h2.__version__}
+    assert installed == PINNED, (
+        f"{installed} installed, piinguin.server.guard written for {PINNED}: re-check "
+        "grpclib's H2Protocol.connection_made, EventsProcessor (register, "
+        "process_request_received, process_stream_reset), Handler (mapping, accept, cancel, "
+        "__gc_collect__), Connection (close, create_stream), Stream (init_stream, "
+        "recv_data), Buffer and stream.recv_message's recv_data(5) then recv_data(length); "
+        "and h2's H2Connection._receive_headers_frame and _decode_headers, before moving PINNED"
+    )
 
 
 # -- 1. rapid reset ------------------------------------------------------------------------
@@ -188,7 +200,9 @@ async def open_call(peer: Peer) -> int:
 
 
 async def finish_call(peer: Peer, stream_id: int) -> str:
-    request = ReadPiiRecordRequest(modified_value="k", lawful_basis=1, purpose="ticket 1")
+    request = ReadPiiRecordRequest(
+        modified_value="k", lawful_basis=LawfulBasis.CONSENT, purpose="ticket 1"
+    )
     peer.data(stream_id, message(bytes(request)), end=True)
     await peer.flush()
     return await peer.answer(stream_id)
@@ -243,6 +257,37 @@ async def test_streams_over_the_announced_limit_are_refused_one_by_one() -> None
         assert peer.goaway is None
 
 
+async def test_a_flood_of_one_byte_frames_holds_the_event_loop_only_briefly() -> None:
+    """h2 takes some 17 µs a frame: a 256 KiB read of one-byte frames fed at once held the
+    loop, and every other connection, for half a second."""
+    longest_gap = 0.0
+    flooding = True
+
+    async def heartbeat() -> None:
+        nonlocal longest_gap
+        last = time.monotonic()
+        while flooding:
+            await asyncio.sleep(0.002)
+            now = time.monotonic()
+            longest_gap = max(longest_gap, now - last)
+            last = now
+
+    # As the server's entry point does: a full collection over the whole test process
+    # would be a pause of its own.
+    gc.freeze()
+    try:
+        async with serving(body_timeout=30) as (_, connect):
+            peer = await connect()
+            beating = asyncio.create_task(heartbeat())
+            stream_id = await tiny_frames(peer, 60_000)
+            assert await peer.answer(stream_id) == "INVALID_ARGUMENT"  # 60,000 zero bytes
+            flooding = False
+            await beating
+    finally:
+        gc.unfreeze()
+    assert longest_gap < 0.3  # 0.7 to 0.9 s when a read went to h2 whole
+
+
 # -- 4. idle and slow peers ----------------------------------------------------------------
 
 
@@ -259,6 +304,36 @@ async def test_an_idle_connection_is_closed_with_goaway_and_a_busy_one_is_not() 
         await asyncio.sleep(0.5)
         assert busy.goaway is None
         assert await finish_call(busy, in_flight) == "NOT_FOUND"
+
+
+def test_a_request_the_loop_had_no_time_to_read_keeps_its_connection_open() -> None:
+    """uvloop runs due timers before it reads sockets: after a callback held the loop up,
+    the idle timer must not take a connection whose request waits unread for idle."""
+
+    async def scenario() -> None:
+        loop = asyncio.get_running_loop()
+        async with serving(idle_timeout=0.3) as (_, connect):
+            peer = await connect()
+            await asyncio.sleep(0.25)
+            stream_id = peer.request(HEALTH_CHECK, HEALTHY)
+            wake, blocker = socket.socketpair()
+
+            def busy_callback() -> None:
+                # a socket's callback, as a flooded connection's read is
+                loop.remove_reader(blocker)
+                peer.writer.write(peer.h2.data_to_send())  # arrives while the loop is held
+                time.sleep(0.2)
+
+            loop.add_reader(blocker, busy_callback)
+            wake.send(b"!")
+            try:
+                assert await peer.answer(stream_id) == "OK"
+                assert peer.goaway is None
+            finally:
+                wake.close()
+                blocker.close()
+
+    uvloop.run(scenario())
 
 
 async def test_a_request_whose_body_never_completes_is_answered_after_the_body_timeout() -> None:
@@ -307,7 +382,7 @@ async def test_over_the_connection_cap_with_every_connection_busy_the_newcomer_i
     async with serving(max_connections=2) as (server, connect):
         busy = [await connect() for _ in range(2)]
         calls = [await open_call(peer) for peer in busy]
-        refused = await Peer.connect(server.port or 0)
+        refused = await Peer.connect(server.port)
         try:
             await refused.wait(lambda: refused.goaway is not None)
             assert refused.goaway is not None
