@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import sys
 import tempfile
 import time
@@ -183,35 +184,46 @@ FLOODS: dict[str, Flood] = {
 }
 
 
+async def call_normally(port: int) -> None:
+    """The normal client (``--normal PORT``, in a process of its own so that the floods'
+    work on this side cannot delay it): a write, then a read of it, again and again; one
+    line per pair: seconds taken, then ``ok`` or what went wrong."""
+    async with PiinguinClient(f"127.0.0.1:{port}") as client:
+        n = 0
+        while True:
+            n += 1
+            key = f"soak-{n % 1000}"
+            started = time.monotonic()
+            outcome = "ok"
+            try:
+                async with asyncio.timeout(60):
+                    await client.create_record(
+                        PiiRecord(modified_value=key, original_value=f"value {n}")
+                    )
+                    record = await client.read_record(
+                        key, basis=LawfulBasis.CONSENT, purpose="soak"
+                    )
+                if record.original_value != f"value {n}":
+                    outcome = "wrong-value"
+            except (PiinguinError, TimeoutError) as exc:
+                outcome = type(exc).__name__
+            print(f"{time.monotonic() - started:.6f} {outcome}", flush=True)
+            await asyncio.sleep(0.01)
+
+
 @dataclass
 class Normal:
-    """A well-behaved client calling throughout: a write, then a read of it, again and again."""
+    """What the normal client's process reports, gathered as it comes."""
 
-    port: int
     latencies: list[float] = field(default_factory=list)
     failures: Counter[str] = field(default_factory=Counter)
 
-    async def run(self, stop: asyncio.Event) -> None:
-        async with PiinguinClient(f"127.0.0.1:{self.port}") as client:
-            n = 0
-            while not stop.is_set():
-                n += 1
-                key = f"soak-{n % 1000}"
-                started = time.monotonic()
-                try:
-                    async with asyncio.timeout(30):
-                        await client.create_record(
-                            PiiRecord(modified_value=key, original_value=f"value {n}")
-                        )
-                        record = await client.read_record(
-                            key, basis=LawfulBasis.CONSENT, purpose="soak"
-                        )
-                    if record.original_value != f"value {n}":
-                        self.failures["wrong value"] += 1
-                except (PiinguinError, TimeoutError) as exc:
-                    self.failures[f"{type(exc).__name__}: {exc}"] += 1
-                self.latencies.append(time.monotonic() - started)
-                await asyncio.sleep(0.01)
+    async def gather(self, lines: asyncio.StreamReader) -> None:
+        while line := await lines.readline():
+            seconds, outcome = line.decode().split()
+            self.latencies.append(float(seconds))
+            if outcome != "ok":
+                self.failures[outcome] += 1
 
     def take(self) -> tuple[list[float], Counter[str]]:
         taken = self.latencies, self.failures
@@ -240,9 +252,12 @@ class Result:
 
 
 async def soak(port: int, pid: int, names: Sequence[str], seconds: float) -> list[Result]:
-    normal = Normal(port)
-    stop = asyncio.Event()
-    calling = asyncio.create_task(normal.run(stop))
+    normal = Normal()
+    client = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bench.soak", "--normal", str(port), stdout=asyncio.subprocess.PIPE
+    )
+    assert client.stdout is not None
+    gathering = asyncio.create_task(normal.gather(client.stdout))
     results = []
     try:
         await asyncio.sleep(1)
@@ -273,8 +288,9 @@ async def soak(port: int, pid: int, names: Sequence[str], seconds: float) -> lis
             )
             print(f"  {name}: {results[-1].calls} normal calls, {tally.describe()}", flush=True)
     finally:
-        stop.set()
-        await calling
+        client.terminate()
+        await client.wait()
+        await gathering
     return results
 
 
@@ -302,6 +318,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )  # fmt: skip
     parser.add_argument("--max-latency", type=float, default=5.0, help="seconds (default 5)")
     parser.add_argument("--max-growth", type=float, default=64.0, help="MB (default 64)")
+    parser.add_argument("--normal", type=int, metavar="PORT", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     unknown = set(args.only or ()) - set(FLOODS)
     if unknown:
@@ -313,6 +330,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.normal:
+        with contextlib.suppress(KeyboardInterrupt, BrokenPipeError):
+            asyncio.run(call_normally(args.normal))
+        return 0
     names = args.only or list(FLOODS)
     cores = Cores.split(1)
     with tempfile.TemporaryDirectory(prefix="piinguin-soak-") as tmp, Processes(Path(tmp)) as procs:
