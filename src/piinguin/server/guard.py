@@ -104,7 +104,7 @@ class Connections:
 
     def __init__(self, limits: WireLimits) -> None:
         self.limits = limits
-        self._open: dict[GuardedProtocol, None] = {}  # oldest first
+        self._open: set[GuardedProtocol] = set()
 
     def __len__(self) -> int:
         return len(self._open)
@@ -118,11 +118,11 @@ class Connections:
             if idle is None:
                 return False
             idle.goaway(ErrorCodes.NO_ERROR, "connection limit reached, closing idle connection")
-        self._open[protocol] = None
+        self._open.add(protocol)
         return True
 
     def remove(self, protocol: GuardedProtocol) -> None:
-        self._open.pop(protocol, None)
+        self._open.discard(protocol)
 
 
 def guard_connections(server: Server, limits: WireLimits) -> Connections:
