@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
 import structlog
@@ -22,9 +22,16 @@ log = structlog.get_logger("piinguin.audit")
 AUDIT_LOG = "the audit log"
 
 
+def _nothing() -> None:
+    return None
+
+
 class Auditor:
-    def __init__(self, store: AuditStore) -> None:
+    """``failed`` is called each time the store refuses an event (the metrics count it)."""
+
+    def __init__(self, store: AuditStore, *, failed: Callable[[], None] = _nothing) -> None:
         self.store = store
+        self._failed = failed
         # Resolved once, as CallTracker does: one audit line per read.
         self._lines = log.bind()
 
@@ -63,6 +70,7 @@ class Auditor:
         try:
             await self.store.append(event)
         except StorageError as exc:
+            self._failed()
             raise storage_failure(exc, store=AUDIT_LOG, event_id=event.event_id) from exc
 
     async def record_done(self, event: AuditEvent) -> None:

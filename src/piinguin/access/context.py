@@ -1,6 +1,7 @@
-"""The running call's context: who is calling, on which method, and how many items the
-call carries. The server's call tracker enters it; services and the gatekeeper read it.
-It lives here, below both, so access control never imports the server runtime."""
+"""The running call's context: who is calling, on which method, how many items the call
+carries and why it was refused. The server's call tracker enters it; services and the
+gatekeeper read it. It lives here, below both, so access control never imports the server
+runtime."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from contextvars import ContextVar, Token
 from dataclasses import dataclass
 
 from piinguin.access.auth import Caller
+from piinguin.access.policy import DenialReason
 from piinguin.ids import new_id
 
 
@@ -18,6 +20,8 @@ class CallContext:
     request_id: str
     caller: Caller | None = None
     items: int = 0
+    #: Why the call was refused, if it was (for the metrics).
+    denial: DenialReason | None = None
 
 
 _current: ContextVar[CallContext | None] = ContextVar("piinguin_call", default=None)

@@ -16,7 +16,7 @@ from grpclib.exceptions import GRPCError
 from piinguin.access.auditing import Auditor
 from piinguin.access.auth import Caller
 from piinguin.access.context import CallContext, current_call
-from piinguin.access.policy import Operation
+from piinguin.access.policy import Operation, Refusal
 from piinguin.limits import key_problem
 from storage import WriteOutcome
 from storage.audit import AuditEvent, KeyOutcome
@@ -38,18 +38,18 @@ class Gatekeeper:
     ) -> Caller:
         caller = self.caller()
         if not caller.grant.allows(operation):
-            problem = f"principal {caller.principal!r} may not {operation}"
-            await self._deny(caller, operation, problem, keys, legacy=legacy)
+            refusal = Refusal("operation", f"principal {caller.principal!r} may not {operation}")
+            await self._deny(caller, operation, refusal, keys, legacy=legacy)
         return caller
 
     async def require_read(
         self, basis: int, purpose: str, keys: Sequence[str], *, legacy: bool = False
     ) -> Caller:
         caller = self.caller()
-        problem = caller.grant.read_problem(basis, purpose, legacy=legacy)
-        if problem is not None:
+        refusal = caller.grant.read_problem(basis, purpose, legacy=legacy)
+        if refusal is not None:
             await self._deny(
-                caller, "read", problem, keys, basis=basis, purpose=purpose, legacy=legacy
+                caller, "read", refusal, keys, basis=basis, purpose=purpose, legacy=legacy
             )
         return caller
 
@@ -125,7 +125,7 @@ class Gatekeeper:
         self,
         caller: Caller,
         operation: Operation,
-        problem: str,
+        refusal: Refusal,
         keys: Sequence[str],
         *,
         basis: int = 0,
@@ -136,9 +136,11 @@ class Gatekeeper:
         # A refusal comes before validation, so its keys are not yet known to be keys: one
         # holding a control character could be a read-many line, value and all.
         outcomes = [KeyOutcome(key, denied.value) for key in keys if key_problem(key) is None]
+        context = current_call()
+        context.denial = refusal.reason
         await self.auditor.record_done(
             self._event(
-                current_call(),
+                context,
                 caller,
                 operation,
                 denied,
@@ -148,7 +150,7 @@ class Gatekeeper:
                 legacy=legacy,
             )
         )
-        raise GRPCError(denied, problem)
+        raise GRPCError(denied, refusal.message)
 
     def _event(
         self,

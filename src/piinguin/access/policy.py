@@ -29,13 +29,17 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import Any, Literal, NamedTuple, get_args
 
 from piinguin.v1 import KNOWN_BASES, LAWFUL_BASES, basis_name
 
 #: What a grant can allow; every handler names the one it performs to the gatekeeper.
 Operation = Literal["write", "read", "delete", "audit"]
 OPERATIONS: frozenset[str] = frozenset(get_args(Operation))
+#: Why a call was refused, in a word: metrics count refusals by it, so it is one of a
+#: fixed few and never the message (which names the principal).
+DenialReason = Literal["unauthenticated", "operation", "legacy_api", "lawful_basis", "purpose"]
+DENIAL_REASONS: tuple[DenialReason, ...] = get_args(DenialReason)
 #: Plain ints, as a grant's bases are: they are checked on every read.
 _DIGEST = re.compile(r"[0-9a-f]{64}")
 _KNOWN_FIELDS = {
@@ -45,6 +49,11 @@ _KNOWN_FIELDS = {
     "purpose_pattern",
     "legacy_consent_reads",
 }
+
+
+class Refusal(NamedTuple):
+    reason: DenialReason
+    message: str
 
 
 class PolicyError(ValueError):
@@ -66,22 +75,24 @@ class Grant:
     def allows(self, operation: str) -> bool:
         return operation in self.operations
 
-    def read_problem(self, basis: int, purpose: str, *, legacy: bool = False) -> str | None:
+    def read_problem(self, basis: int, purpose: str, *, legacy: bool = False) -> Refusal | None:
         """Why this principal may not read with this basis and purpose, or None."""
+        who = f"principal {self.principal!r}"
         if "read" not in self.operations:
-            return f"principal {self.principal!r} may not read"
+            return Refusal("operation", f"{who} may not read")
         if legacy and not self.legacy_consent_reads:
-            return f"principal {self.principal!r} may not read through the legacy API"
+            return Refusal("legacy_api", f"{who} may not read through the legacy API")
         if legacy and self.purpose_pattern is not None:
             # The legacy API sends no purpose: its stand-in must not pass a real pattern.
-            return f"principal {self.principal!r} needs a purpose; the legacy API sends none"
+            return Refusal("purpose", f"{who} needs a purpose; the legacy API sends none")
         if basis not in self.lawful_bases:
-            name = basis_name(basis)
-            return f"principal {self.principal!r} may not claim the lawful basis {name}"
+            return Refusal(
+                "lawful_basis", f"{who} may not claim the lawful basis {basis_name(basis)}"
+            )
         # fullmatch: with search, '^ticket-[0-9]+$' accepts "ticket-1\n" ($ matches before
         # a final newline) and an unanchored pattern accepts anything that contains it.
         if self.purpose_pattern is not None and not self.purpose_pattern.fullmatch(purpose):
-            return f"principal {self.principal!r}: purpose does not match the required pattern"
+            return Refusal("purpose", f"{who}: purpose does not match the required pattern")
         return None
 
 

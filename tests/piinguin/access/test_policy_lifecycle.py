@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from piinguin.access.policy import Policy, PolicyError
+from piinguin.access.policy import Policy, PolicyError, Refusal
 from piinguin.client import LawfulBasis, PiinguinClient, PiiRecord, Unauthenticated
 from piinguin.server.config import ServerConfig
 from tests.conftest import running_entry_point
@@ -216,4 +216,6 @@ def test_a_purpose_pattern_must_match_the_whole_purpose(
 
     assert (problem is None) is allowed
     if not allowed:
-        assert problem == "principal 's': purpose does not match the required pattern"
+        assert problem == Refusal(
+            "purpose", "principal 's': purpose does not match the required pattern"
+        )
