@@ -31,6 +31,7 @@ from piinguin.server import PiinguinServer
 from piinguin.server.config import ServerConfig
 from piinguin.server.guard import WireLimits
 from piinguin.server.main import serve
+from piinguin.server.metrics import Metrics
 from piinguin.v1 import PiinguinStub
 from storage import AuditStore, MemoryStorage, Storage
 from storage.memory import MemoryAuditStore
@@ -66,6 +67,7 @@ async def running_server(
     port: int = 0,
     ssl_context: ssl.SSLContext | None = None,
     wire: WireLimits | None = None,
+    metrics: Metrics | None = None,
 ) -> AsyncIterator[PiinguinServer]:
     """A server on 127.0.0.1 (``port`` 0: any free port), SERVING; drained on exit."""
     async with PiinguinServer(
@@ -80,6 +82,7 @@ async def running_server(
         ssl_context=ssl_context,
         grace_period=grace_period,
         wire=wire,
+        metrics=metrics,
     ) as server:
         await server.wait_ready()
         yield server

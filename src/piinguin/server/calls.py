@@ -1,5 +1,5 @@
-"""Per-call bookkeeping: authentication, one log line per call, and the in-flight count
-that drain waits on.
+"""Per-call bookkeeping: authentication, one log line per call, the metrics, and the
+in-flight count that drain waits on.
 
 ``CallTracker.wrap`` wraps each method of a service where grpclib looks it up (the
 service's ``__mapping__``), so the wrapper runs in the call's own task and sees exactly
@@ -28,6 +28,7 @@ from piinguin.logs import STATUS_NAMES
 
 if TYPE_CHECKING:
     from piinguin.server.grpclib_internals import IServable, IServerMethodFunc
+    from piinguin.server.metrics import Metrics
 
 #: The call lines' logger; CallTracker resolves it once (see there).
 log = structlog.get_logger("piinguin.server.calls")
@@ -55,12 +56,15 @@ def _request_id(metadata: object) -> str:
 
 
 class CallTracker:
-    """Wraps every call: authenticates, logs it, counts it in flight, and refuses new ones
-    while draining."""
+    """Wraps every call: authenticates, logs it, counts it in flight and in ``metrics``,
+    and refuses new ones while draining."""
 
-    def __init__(self, auth: Authenticator, auditor: Auditor) -> None:
+    def __init__(
+        self, auth: Authenticator, auditor: Auditor, metrics: Metrics | None = None
+    ) -> None:
         self.auth = auth
         self.auditor = auditor
+        self._metrics = metrics
         self._in_flight = 0
         self._idle = asyncio.Event()
         self._idle.set()
@@ -85,12 +89,15 @@ class CallTracker:
         as they are)."""
         return _Tracked(self, service)
 
-    def track(self, name: str, method: IServerMethodFunc, operation: str = "") -> IServerMethodFunc:
+    def track(
+        self, name: str, method: IServerMethodFunc, operation: str = "", *, bulk: bool = False
+    ) -> IServerMethodFunc:
         """``method`` (the grpclib handler of ``name``) authenticated, counted in flight,
         refused while draining, and logged; ``operation`` is what a refusal of an
-        unauthenticated call is audited as."""
+        unauthenticated call is audited as; a ``bulk`` method's items are measured."""
         if name in INFRASTRUCTURE_METHODS:
             return method
+        measured = self._metrics.method(name, bulk=bulk) if self._metrics is not None else None
 
         async def tracked(stream: Stream[Any, Any]) -> None:
             if self.draining:
@@ -105,6 +112,8 @@ class CallTracker:
             )
             self._in_flight += 1
             self._idle.clear()
+            if measured is not None:
+                measured.in_flight.inc()
             token = enter_call(context)
             status = Status.OK
             started = time.perf_counter()
@@ -112,6 +121,7 @@ class CallTracker:
                 try:
                     context.caller = self.auth.authenticate(metadata, peer)
                 except GRPCError as exc:
+                    context.denial = "unauthenticated"
                     await self._record_unauthenticated(context, operation, exc.status)
                     raise
                 await method(stream)
@@ -136,7 +146,11 @@ class CallTracker:
                 self._in_flight -= 1
                 if self._in_flight == 0:
                     self._idle.set()
-                self._log(context, status, time.perf_counter() - started)
+                seconds = time.perf_counter() - started
+                if measured is not None:
+                    measured.in_flight.dec()
+                    measured.finished(status, seconds, context.items, context.denial)
+                self._log(context, status, seconds)
 
         return tracked
 
@@ -183,11 +197,18 @@ class _Tracked:
         self._service = service
 
     def __mapping__(self) -> dict[str, Handler]:
-        # Piinguin's services declare what each method does; health and reflection don't.
+        # Piinguin's services declare what each method does and which carry many items;
+        # health and reflection don't.
         operations: Mapping[str, str] = getattr(self._service, "operations", {})
+        bulk: frozenset[str] = getattr(self._service, "bulk_methods", frozenset())
         return {
             name: handler._replace(
-                func=self._tracker.track(name, handler.func, operations.get(name, ""))
+                func=self._tracker.track(
+                    name,
+                    handler.func,
+                    operations.get(name, ""),
+                    bulk=name in bulk,
+                )
             )
             for name, handler in self._service.__mapping__().items()
         }

@@ -21,6 +21,10 @@ def _optional(text: str) -> str | None:
     return text or None
 
 
+def _optional_port(text: str) -> int | None:
+    return whole_number(text) if text else None
+
+
 #: DynamoDB's rule for table names, and botocore's for region names (a DNS label).
 _TABLE_NAME = re.compile(r"[A-Za-z0-9_.-]{3,255}")
 _REGION_NAME = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
@@ -110,6 +114,12 @@ OPTIONS: tuple[Option, ...] = (
         whole_number,
     ),
     Option(
+        "--metrics-port",
+        "port serving Prometheus metrics at /metrics (on --host); none means no metrics",
+        None,
+        _optional_port,
+    ),
+    Option(
         "--legacy-api",
         "also serve the original piinguin's gRPC protocol, for its generated clients",
         False,
@@ -143,6 +153,7 @@ class ServerConfig:
     region: str | None = None
     create_table: bool = False
     workers: int = 1
+    metrics_port: int | None = None
     legacy_api: bool = False
 
     def __post_init__(self) -> None:
@@ -150,6 +161,12 @@ class ServerConfig:
             raise OptionError("--host", "must not be empty")
         if not 0 <= self.port <= 65535:
             raise OptionError("--port", f"must be between 0 and 65535, got {self.port}")
+        if self.metrics_port is not None and not 0 <= self.metrics_port <= 65535:
+            raise OptionError(
+                "--metrics-port", f"must be between 0 and 65535, got {self.metrics_port}"
+            )
+        if self.metrics_port == self.port != 0:
+            raise OptionError("--metrics-port", f"must differ from --port ({self.port})")
         if not 1 <= self.workers <= 64:
             raise OptionError("--workers", f"must be between 1 and 64, got {self.workers}")
         if not 1 <= self.max_bulk_items <= 100_000:

@@ -26,6 +26,7 @@ from piinguin.server.calls import CallTracker
 from piinguin.server.coalesce import coalesce_writes
 from piinguin.server.grpclib_internals import close_connection
 from piinguin.server.guard import WireLimits, guard_connections
+from piinguin.server.metrics import Metrics
 from piinguin.services.legacy import LegacyPiinguinService
 from piinguin.services.vault import PiinguinService
 from piinguin.v1 import DESCRIPTOR_POOL
@@ -53,7 +54,8 @@ class PiinguinServer:
     let the ones in flight finish within ``grace_period`` seconds, then close.
     ``legacy_api`` also serves the original piinguin's protocol (``piinguin.services.legacy``);
     ``reuse_port`` lets ``--workers`` processes listen on one port; ``wire`` limits what
-    a peer may hold (``piinguin.server.guard``).
+    a peer may hold (``piinguin.server.guard``); ``metrics`` counts its calls, refusals,
+    audit failures and readiness.
     """
 
     def __init__(
@@ -71,6 +73,7 @@ class PiinguinServer:
         reuse_port: bool = False,
         grace_period: float = 10.0,
         wire: WireLimits | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.storage = storage
         self.audit = audit
@@ -79,7 +82,10 @@ class PiinguinServer:
         self._address = (host, port)
         self._ssl_context = ssl_context
         self._reuse_port = reuse_port
-        auditor = Auditor(audit)
+        self.metrics = metrics
+        auditor = (
+            Auditor(audit) if metrics is None else Auditor(audit, failed=metrics.audit_failures.inc)
+        )
         gate = Gatekeeper(auditor)
         self.service = PiinguinService(storage, gate, max_bulk_items=max_bulk_items)
         apis: list[PiinguinService | LegacyPiinguinService] = [self.service]
@@ -89,7 +95,7 @@ class PiinguinServer:
         self.serving.set(False)
         self.health = Health({api: [self.serving] for api in apis})
         services = ServerReflection.extend([*apis, self.health], pool=_reflection_pool())
-        self.tracker = CallTracker(auth, auditor)
+        self.tracker = CallTracker(auth, auditor, metrics)
         self.grpc = Server(
             [self.tracker.wrap(service) for service in services],
             codec=LimitedProtoCodec(max_message_bytes),
@@ -142,6 +148,8 @@ class PiinguinServer:
             else:
                 break
         self.serving.set(True)
+        if self.metrics is not None:
+            self.metrics.ready.set(1)
         log.info("serving")
 
     async def drain(self, grace_period: float | None = None) -> None:
@@ -151,6 +159,8 @@ class PiinguinServer:
             period = self.grace_period if grace_period is None else grace_period
             # New calls are refused from this call on, not from the next loop turn.
             self.serving.set(False)
+            if self.metrics is not None:
+                self.metrics.ready.set(0)
             self.tracker.draining = True
             log.info("draining", in_flight=self.tracker.in_flight, grace_period_s=period)
             self._stopped = asyncio.ensure_future(self._close(period))

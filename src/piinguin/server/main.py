@@ -20,7 +20,7 @@ from piinguin.access.auth import Authenticator
 from piinguin.access.policy import PolicyError
 from piinguin.logs import configure_logging
 from piinguin.options import OptionError
-from piinguin.server import PiinguinServer
+from piinguin.server import PiinguinServer, metrics
 from piinguin.server.config import ServerConfig
 from piinguin.server.workers import supervise
 from piinguin.tls import server_context
@@ -143,11 +143,13 @@ async def serve(
     stop: asyncio.Event | None = None,
     listening: asyncio.Future[int] | None = None,
     reuse_port: bool = False,
+    worker: bool = False,
 ) -> None:
     """Serve until ``stop`` is set or SIGTERM/SIGINT arrives, then drain.
 
     ``listening`` learns the port once the server listens (tests start on port 0);
-    ``reuse_port`` lets workers share it.
+    ``reuse_port`` lets workers share it; a ``worker``'s metrics are served by its
+    supervisor.
     """
     stop = stop or asyncio.Event()
     auth = authenticator(config)
@@ -162,6 +164,7 @@ async def serve(
     loop.add_signal_handler(signal.SIGHUP, reload_policy, auth)
     try:
         async with (
+            metrics.exposed(config.host, config.metrics_port, serve=not worker) as measured,
             open_backends(config) as backends,
             PiinguinServer(
                 backends.records,
@@ -176,6 +179,7 @@ async def serve(
                 reuse_port=reuse_port,
                 grace_period=config.grace_period,
                 wire=config.wire(),
+                metrics=measured,
             ) as server,
         ):
             log.info(
@@ -215,12 +219,12 @@ def _tune_gc() -> None:
     gc.set_threshold(7000, 10, 10)
 
 
-def _serve_one(config: ServerConfig, *, reuse_port: bool = False) -> None:
+def _serve_one(config: ServerConfig, *, worker: bool = False) -> None:
     _tune_gc()
     loop_kind = _install_uvloop()
     log.info("starting", event_loop=loop_kind, legacy_api=config.legacy_api)
     try:
-        asyncio.run(serve(config, reuse_port=reuse_port))
+        asyncio.run(serve(config, reuse_port=worker, worker=worker))
     except OptionError as exc:
         sys.exit(f"piinguin-server: error: {exc}")
     except OSError as exc:
@@ -231,7 +235,7 @@ def worker_main(config: ServerConfig, index: int) -> None:
     """One of ``--workers N``: a whole server on the shared port (runs in a child process)."""
     configure_logging(config.log_level, config.log_format)
     structlog.contextvars.bind_contextvars(worker=index)
-    _serve_one(config, reuse_port=True)
+    _serve_one(config, worker=True)
 
 
 def run(argv: Sequence[str] | None = None) -> None:
@@ -249,9 +253,15 @@ def run(argv: Sequence[str] | None = None) -> None:
             detail="each worker keeps its own in-memory records: benchmarks and development only",
         )
     try:
-        sys.exit(supervise(config, worker_main))
+        with (
+            metrics.shared_by_workers(config.host, config.metrics_port)
+            if config.metrics_port is not None
+            else contextlib.nullcontext()
+        ):
+            code = supervise(config, worker_main)
     except OSError as exc:
         sys.exit(f"piinguin-server: error: cannot serve: {exc.strerror or exc}")
+    sys.exit(code)
 
 
 if __name__ == "__main__":

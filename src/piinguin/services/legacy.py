@@ -149,6 +149,14 @@ class LegacyPiinguinService(PiinguinBase):
         f"/{SERVICE_NAME}/DeletePiiRecord": "delete",
         f"/{SERVICE_NAME}/DeletePiiRecords": "delete",
     }
+    #: The methods that carry many items: the metrics keep how many each call carried.
+    bulk_methods: ClassVar[frozenset[str]] = frozenset(
+        {
+            f"/{SERVICE_NAME}/CreatePiiRecords",
+            f"/{SERVICE_NAME}/ReadPiiRecords",
+            f"/{SERVICE_NAME}/DeletePiiRecords",
+        }
+    )
 
     def __init__(self, storage: Storage, gate: Gatekeeper, *, max_bulk_items: int) -> None:
         self._storage = storage

@@ -6,20 +6,24 @@ import asyncio
 import json
 import os
 import signal
+from pathlib import Path
+from typing import Any
 
 import pytest
 
-from piinguin.client import PiinguinClient, PiiRecord
+from piinguin.client import LawfulBasis, PiinguinClient, PiiRecord, RecordNotFound
 
-from .conftest import BIN, REPO, wait_serving
+from .conftest import BIN, REPO, scrape, wait_serving
 
 pytestmark = pytest.mark.socket
 
 
-async def start_workers(count: int) -> tuple[asyncio.subprocess.Process, int, list[str]]:
+async def start_workers(
+    count: int, *flags: str
+) -> tuple[asyncio.subprocess.Process, int, list[str]]:
     process = await asyncio.create_subprocess_exec(
         str(BIN / "piinguin-server"),
-        *("--port", "0", "--workers", str(count), "--insecure-no-auth"),
+        *("--port", "0", "--workers", str(count), "--insecure-no-auth", *flags),
         cwd=REPO,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
@@ -41,25 +45,58 @@ async def start_workers(count: int) -> tuple[asyncio.subprocess.Process, int, li
 
 
 async def test_two_workers_share_the_port_serve_connections_and_drain_together() -> None:
-    process, port, lines = await start_workers(2)
+    process, port, _lines = await start_workers(2)
     try:
         for _ in range(12):  # each client is one connection; the kernel spreads them
             async with PiinguinClient(f"127.0.0.1:{port}") as client:
                 await client.create_record(PiiRecord(modified_value="k", original_value="v"))
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        assert process.stdout is not None
-        rest = await asyncio.wait_for(process.stdout.read(), 30)
-        code = await asyncio.wait_for(process.wait(), 30)
+        code, events = await stop(process)
 
-    text = "".join(lines) + rest.decode()
-    events = [json.loads(line) for line in text.splitlines()]
     calls = [e for e in events if e["event"] == "call"]
     assert len(calls) == 12
     assert {c["worker"] for c in calls} == {0, 1}
     assert sorted(e["worker"] for e in events if e["event"] == "stopped") == [0, 1]
     assert events[-1]["event"] == "workers_stopped"
     assert code == 0
+
+
+async def stop(process: asyncio.subprocess.Process) -> tuple[int, list[dict[str, Any]]]:
+    """SIGTERM the supervisor; its exit code and the log lines it and its workers wrote."""
+    os.killpg(process.pid, signal.SIGTERM)
+    assert process.stdout is not None
+    rest = await asyncio.wait_for(process.stdout.read(), 30)
+    code = await asyncio.wait_for(process.wait(), 30)
+    return code, [json.loads(line) for line in rest.decode().splitlines()]
+
+
+async def test_one_scrape_of_the_supervisor_sums_every_worker_and_the_folder_goes() -> None:
+    process, port, lines = await start_workers(2, "--metrics-port", "0")
+    [listening] = [json.loads(line) for line in lines if '"metrics_listening"' in line]
+    folder = Path(listening["workers_dir"])
+    try:
+        for _ in range(12):  # each client is one connection; the kernel spreads them
+            async with PiinguinClient(f"127.0.0.1:{port}") as client:
+                await client.create_record(PiiRecord(modified_value="k", original_value="v"))
+                with pytest.raises(RecordNotFound):
+                    await client.read_record("nope", basis=LawfulBasis.CONSENT, purpose="p")
+        seen = await scrape(listening["port"])
+    finally:
+        code, events = await stop(process)
+
+    calls = [e for e in events if e["event"] == "call"]
+    assert {c["worker"] for c in calls} == {0, 1}  # both workers took calls...
+    create = "/piinguin.v1.Piinguin/CreatePiiRecord"
+    read = "/piinguin.v1.Piinguin/ReadPiiRecord"
+    # ...and the one scrape counted all of them.
+    assert seen.value("piinguin_calls_total", method=create, code="OK") == 12
+    assert seen.value("piinguin_calls_total", method=read, code="NOT_FOUND") == 12
+    assert seen.value("piinguin_call_duration_seconds_count", method=read) == 12
+    assert seen.value("piinguin_calls_in_flight") == 0
+    assert seen.value("piinguin_storage_ready") == 1  # every worker is serving
+    assert '"v"' not in seen.text
+    assert code == 0
+    assert not await asyncio.to_thread(folder.exists)
 
 
 async def test_a_worker_that_dies_stops_the_others_and_fails_the_unit() -> None:
