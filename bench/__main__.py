@@ -41,6 +41,7 @@ ROWS: dict[str, Callable[[Bench], list[Row]]] = {
 }
 ALIASES = {
     "unary-floor": "unary",
+    "unary-metrics": "unary",
     "bulk-create": "bulk",
     "bulk-read": "bulk",
     "relay-memory": "relay-handler",

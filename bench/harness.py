@@ -4,6 +4,7 @@ file, and how each kind of server is started (and stopped when the row is done).
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -94,6 +95,12 @@ class Bench:
         """``bench.vault_server``: Piinguin built in-process, see there."""
         argv = python("vault_server", "--policy", str(self.policy), *flags)
         return self.server(name, argv)
+
+    def server_cpu_s(self, port: int) -> float:
+        """CPU seconds (user and system, every thread) the server on ``port`` has used."""
+        stat = Path(f"/proc/{self.pids[port]}/stat").read_text()
+        fields = stat.rsplit(")", 1)[1].split()  # after the command name, which may hold spaces
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     def calls_per_s(self, port: int, call: Call, how: Concurrency, expected_bytes: int) -> float:
         measured = self.load.measure(port, call, self.seconds, how)

@@ -1,6 +1,6 @@
 """The server's figures: Piinguin against the grpcio reference (and, to show the unary
-ceiling, a bare grpclib server against it too), one worker against two, and audit on
-against audit off. Each row starts its servers, seeds them, checks one call
+ceiling, a bare grpclib server against it too), metrics on against off, one worker against
+two, and audit on against audit off. Each row starts its servers, seeds them, checks one call
 of each kind, then measures them in interleaved rounds."""
 
 from __future__ import annotations
@@ -11,11 +11,12 @@ import subprocess
 from bench import calls
 from bench.harness import BULK, SPREAD, UNARY, Bench
 from bench.load import Concurrency
-from bench.procs import Cores, venv_script
+from bench.procs import Cores, free_port, venv_script
 from bench.results import Goal, Row, interleave, not_available, paired
 
 UNARY_FIGURE = "unary ReadPiiRecord, auth + audit on"
 FLOOR_FIGURE = "unary ReadPiiRecord, bare grpclib floor"
+METRICS_FIGURE = "unary ReadPiiRecord, `--metrics-port` on"
 REFERENCE = "grpcio reference"
 
 
@@ -36,23 +37,30 @@ def _read_rounds(
 
 
 def unary(bench: Bench) -> list[Row]:
-    """Piinguin, the bare grpclib floor and the grpcio reference, measured in the same
-    interleaved rounds (Piinguin, floor, reference in each), the floor row informational."""
+    """Piinguin, Piinguin with metrics on, the bare grpclib floor and the grpcio reference,
+    measured in the same interleaved rounds (in that order in each); the floor row is
+    informational, the metrics row compares Piinguin with itself."""
     call = calls.unary_read()
+
+    def measure(port: int, size: int) -> tuple[float, float]:
+        """Calls/s, and the server's CPU seconds per call (its warm-up's CPU included)."""
+        cpu = bench.server_cpu_s(port)
+        per_s = bench.calls_per_s(port, call, UNARY, size)
+        return per_s, (bench.server_cpu_s(port) - cpu) / (per_s * bench.seconds)
+
     with (
         bench.piinguin() as piinguin,
+        bench.piinguin("--metrics-port", str(free_port())) as metered,
         bench.floor() as floor,
         bench.reference() as reference,
     ):
-        servers = (piinguin, floor, reference)
+        servers = (piinguin, metered, floor, reference)
         sizes = [calls.seed(port, 1) for port in servers]
-        rounds = [
-            [
-                bench.calls_per_s(port, call, UNARY, size)
-                for port, size in zip(servers, sizes, strict=True)
-            ]
+        measured = [
+            [measure(port, size) for port, size in zip(servers, sizes, strict=True)]
             for _ in range(bench.rounds)
         ]
+    rounds = [[per_s for per_s, _ in round_] for round_ in measured]
     compared_with = f"{REFERENCE} (no auth, no audit)"
     vault = paired(
         "unary",
@@ -60,9 +68,18 @@ def unary(bench: Bench) -> list[Row]:
         "calls/s",
         compared_with,
         Goal(">= 0.85x", 0.85),
-        [(p, r) for p, _, r in rounds],
+        [(p, r) for p, _, _, r in rounds],
     )
-    floor_rounds = [(f, r) for _, f, r in rounds]
+    metrics_row = paired(
+        "unary-metrics",
+        METRICS_FIGURE,
+        "calls/s",
+        "the same, metrics off",
+        Goal(">= 0.97x", 0.97),
+        [(m, p) for p, m, _, _ in rounds],
+        *_cpu_note([(on[1], off[1]) for off, on, _, _ in measured]),
+    )
+    floor_rounds = [(f, r) for _, _, f, r in rounds]
     floor_ratio = statistics.median(f / r for f, r in floor_rounds)  # as paired() takes it
     share = _stack_share(vault.ratio, floor_ratio)
     floor_row = paired(
@@ -75,7 +92,22 @@ def unary(bench: Bench) -> list[Row]:
         _floor_note(vault.ratio, floor_ratio, share),
         {"stack_share_of_gap": share},
     )
-    return [vault, floor_row]
+    return [vault, metrics_row, floor_row]
+
+
+def _cpu_note(rounds: list[tuple[float, float]]) -> tuple[str, dict[str, object]]:
+    """The metrics row's note and extra figures, from each round's server CPU per call
+    (on, off). A clock tick is 10 ms: very short rounds may measure none."""
+    ratios = [on / off for on, off in rounds if on > 0 and off > 0]
+    if not ratios:
+        return "server CPU per call: rounds too short to measure", {}
+    ratio = statistics.median(ratios)
+    note = (
+        f"server CPU time per call, metrics on over off: {ratio:.3f}x (rounds "
+        f"{min(ratios):.3f}x to {max(ratios):.3f}x): the cost itself, which other processes "
+        "taking the cores do not move as they move calls/s"
+    )
+    return note, {"cpu_per_call_ratio": ratio, "cpu_per_call_ratio_rounds": ratios}
 
 
 def _stack_share(piinguin: float | None, floor: float) -> float | None:

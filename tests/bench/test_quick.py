@@ -20,6 +20,7 @@ INFORMATIONAL = {"unary-floor"}
 ROWS = {
     "unary",
     "unary-floor",
+    "unary-metrics",
     "workers",
     "bulk-create",
     "bulk-read",
@@ -111,3 +112,7 @@ def test_quick_run_reports_every_row_with_real_numbers(tmp_path: Path) -> None:
     # The floor is measured in the same rounds as the unary row, against the same reference.
     assert len(rows["unary-floor"]["rounds"]) == len(rows["unary"]["rounds"])
     assert [r[1] for r in rows["unary-floor"]["rounds"]] == [r[1] for r in rows["unary"]["rounds"]]
+    # Metrics on is measured in the same rounds against the unary row's Piinguin (off).
+    assert [r[1] for r in rows["unary-metrics"]["rounds"]] == [
+        r[0] for r in rows["unary"]["rounds"]
+    ]
