@@ -7,6 +7,7 @@
   ``--insecure-no-auth`` does, so tests of other concerns need no tokens. ``running_vault``
   adds the storage under it and every call it received.
 - ``running_entry_point`` runs the entry point's own ``serve()`` in this process.
+- ``scrape`` reads a server's ``/metrics``.
 - ``moto_endpoint``: one moto server for the session, started by the first test that asks;
   ``tests/dynamodb_fixtures.py`` has the clients and tables to use with it.
 """
@@ -17,6 +18,7 @@ import asyncio
 import contextlib
 import io
 import ssl
+import urllib.request
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Generic, NamedTuple, Self, TypeVar
@@ -24,6 +26,7 @@ from typing import Any, Generic, NamedTuple, Self, TypeVar
 import pytest
 from grpclib.client import Channel
 from grpclib.events import RecvRequest, listen
+from prometheus_client.parser import text_string_to_metric_families
 
 from piinguin.access.auth import Authenticator
 from piinguin.logs import configure_logging
@@ -207,3 +210,27 @@ def moto_endpoint() -> Iterator[str]:
     host, port = server.get_host_and_port()
     yield f"http://{host}:{port}"
     server.stop()
+
+
+@dataclass(frozen=True)
+class Scrape:
+    """One scrape of ``/metrics``: its text, and each sample's value by name and labels."""
+
+    text: str
+
+    def value(self, name: str, **labels: str) -> float | None:
+        for family in text_string_to_metric_families(self.text):
+            for sample in family.samples:
+                if sample.name == name and sample.labels == labels:
+                    return float(sample.value)
+        return None
+
+
+async def scrape(port: int) -> Scrape:
+    def get() -> str:
+        url = f"http://127.0.0.1:{port}/metrics"
+        with urllib.request.urlopen(url, timeout=10) as response:
+            assert response.status == 200
+            return str(response.read().decode())
+
+    return Scrape(await asyncio.to_thread(get))

@@ -29,6 +29,7 @@ import pytest
 import yaml
 
 from piinguin.client import LawfulBasis, PiinguinClient, PiiRecord
+from tests.conftest import scrape
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -148,9 +149,9 @@ def environment(built: Image, service: Mapping[str, Any]) -> dict[str, str]:
     return env
 
 
-def container_port(service: Mapping[str, Any]) -> int:
-    [published] = service["ports"]
-    return int(str(published).rsplit(":", 1)[1].split("/")[0])
+def container_ports(service: Mapping[str, Any]) -> list[int]:
+    """The container side of each published port, the service's own port first."""
+    return [int(str(published).rsplit(":", 1)[1].split("/")[0]) for published in service["ports"]]
 
 
 def enabled(profile: str | None) -> dict[str, dict[str, Any]]:
@@ -174,14 +175,20 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def on_host(text: str, own: tuple[int, int], ports: Mapping[str, tuple[int, int]]) -> str:
+Ports = dict[int, int]  # a service's published ports: container port -> host port
+
+
+def on_host(text: str, own: Ports, ports: Mapping[str, Ports]) -> str:
     """``text`` as it must read on this host: another service's ``name:port`` becomes
-    ``127.0.0.1:host_port``, this service's container port its host port (``own`` is the
-    pair), and ``0.0.0.0`` loopback. ``ports`` maps each service to its pair."""
-    for name, (inside, outside) in ports.items():
-        text = re.sub(rf"(?<![\w.-]){re.escape(name)}:{inside}(?!\d)", f"127.0.0.1:{outside}", text)
-    inside, outside = own
-    text = re.sub(rf"(?<![\d.]){inside}(?!\d)", str(outside), text)
+    ``127.0.0.1:host_port``, this service's container ports its host ports (``own``), and
+    ``0.0.0.0`` loopback. ``ports`` maps each service to its ports."""
+    for name, published in ports.items():
+        for inside, outside in published.items():
+            text = re.sub(
+                rf"(?<![\w.-]){re.escape(name)}:{inside}(?!\d)", f"127.0.0.1:{outside}", text
+            )
+    for inside, outside in own.items():
+        text = re.sub(rf"(?<![\d.]){inside}(?!\d)", str(outside), text)
     return text.replace("0.0.0.0", "127.0.0.1")
 
 
@@ -191,6 +198,7 @@ class Started:
     argv: list[str]
     process: asyncio.subprocess.Process
     host_port: int
+    host_ports: Ports
     output: bytes = b""
 
     async def stop(self) -> int:
@@ -226,7 +234,9 @@ async def healthy(started: Started, check: list[str], env: Mapping[str, str]) ->
 async def stack(profile: str | None, tmp_path: Path) -> AsyncIterator[dict[str, Started]]:
     """Every service of ``profile`` running on the host, each one healthy before the next."""
     services = enabled(profile)
-    ports = {name: (container_port(s), free_port()) for name, s in services.items()}
+    ports = {
+        name: {inside: free_port() for inside in container_ports(s)} for name, s in services.items()
+    }
     started: dict[str, Started] = {}
     async with AsyncExitStack() as stack:
         for name, service in services.items():
@@ -242,7 +252,8 @@ async def stack(profile: str | None, tmp_path: Path) -> AsyncIterator[dict[str, 
                 stderr=asyncio.subprocess.STDOUT,
                 start_new_session=True,
             )
-            started[name] = Started(name, argv, process, ports[name][1])
+            host_port = ports[name][container_ports(service)[0]]
+            started[name] = Started(name, argv, process, host_port, ports[name])
             stack.push_async_callback(started[name].stop)
             check = [on_host(arg, own, ports) for arg in healthcheck_argv(built, service)]
             await healthy(started[name], check, env)
@@ -294,7 +305,10 @@ def test_only_the_dynamodb_profile_adds_moto_and_its_server() -> None:
     assert list(enabled("dynamodb")) == ["piinguin", "moto", "piinguin-dynamodb"]
     ports = {name: s["ports"] for name, s in compose()["services"].items()}
     assert ports == {
-        "piinguin": ["127.0.0.1:${PIINGUIN_HOST_PORT:-50051}:50051"],
+        "piinguin": [
+            "127.0.0.1:${PIINGUIN_HOST_PORT:-50051}:50051",
+            "127.0.0.1:${PIINGUIN_METRICS_HOST_PORT:-9464}:9464",
+        ],
         "moto": ["127.0.0.1:${MOTO_HOST_PORT:-5000}:5000"],
         "piinguin-dynamodb": ["127.0.0.1:${PIINGUIN_DYNAMODB_HOST_PORT:-50052}:50051"],
     }
@@ -332,8 +346,12 @@ async def test_every_service_runs_as_docker_runs_it_and_passes_its_health_check(
         assert len(servers) == (2 if profile else 1)
         for server in servers:
             await round_trip(server.host_port)
+        # The default service serves its metrics on the port it publishes for them.
+        metrics = await scrape(started["piinguin"].host_ports[9464])
         codes = {s.name: await s.stop() for s in servers}
     assert codes == dict.fromkeys(codes, 0)  # drained on SIGTERM, as `docker stop` sends
+    create = "/piinguin.v1.Piinguin/CreatePiiRecord"
+    assert metrics.value("piinguin_calls_total", method=create, code="OK") == 1
     for server in servers:
         lines = [json.loads(line) for line in server.output.decode().splitlines()]
         assert "v@acme.com" not in server.output.decode()

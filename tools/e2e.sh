@@ -25,13 +25,14 @@ docker info > /dev/null 2>&1 || die "no Docker daemon answers ('docker info' fai
 
 name=$(basename "$PWD" | tr 'A-Z' 'a-z' | tr -c 'a-z0-9_\n' '-')
 export COMPOSE_PROJECT_NAME="piinguin-e2e-$name" PIINGUIN_IMAGE_TAG="e2e-$name"
-read -r PIINGUIN_HOST_PORT PIINGUIN_DYNAMODB_HOST_PORT MOTO_HOST_PORT < <("$PY" -c '
+read -r PIINGUIN_HOST_PORT PIINGUIN_DYNAMODB_HOST_PORT MOTO_HOST_PORT PIINGUIN_METRICS_HOST_PORT \
+  < <("$PY" -c '
 import socket
-socks = [socket.socket() for _ in range(3)]
+socks = [socket.socket() for _ in range(4)]
 for s in socks:
     s.bind(("127.0.0.1", 0))
 print(*(s.getsockname()[1] for s in socks))')
-export PIINGUIN_HOST_PORT PIINGUIN_DYNAMODB_HOST_PORT MOTO_HOST_PORT
+export PIINGUIN_HOST_PORT PIINGUIN_DYNAMODB_HOST_PORT MOTO_HOST_PORT PIINGUIN_METRICS_HOST_PORT
 
 everything=("${compose[@]}" --profile dynamodb)  # every service, so `down` removes them all
 down() { "${everything[@]}" down --volumes --remove-orphans --timeout 20 >> "$LOG" 2>&1 || true; }
@@ -109,6 +110,12 @@ phase() {  # LABEL LIMIT [--profile P]: up, healthy, versions, round trips, down
   wait_healthy "$limit" "$@"
   check_versions "piinguin:$PIINGUIN_IMAGE_TAG" piinguin
   round_trip piinguin "$PIINGUIN_HOST_PORT"
+  "$PY" -c 'import sys, urllib.request
+url = f"http://127.0.0.1:{sys.argv[1]}/metrics"
+text = urllib.request.urlopen(url, timeout=5).read().decode()
+sys.exit("piinguin_calls_total{" not in text)' "$PIINGUIN_METRICS_HOST_PORT" \
+    || fail "piinguin: its /metrics counts no call"
+  say "  piinguin: /metrics on 127.0.0.1:$PIINGUIN_METRICS_HOST_PORT counts its calls"
   if [ "$*" = "--profile dynamodb" ]; then
     check_versions "piinguin-moto:$PIINGUIN_IMAGE_TAG" 'moto[server,dynamodb]'
     round_trip piinguin-dynamodb "$PIINGUIN_DYNAMODB_HOST_PORT"

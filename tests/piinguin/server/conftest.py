@@ -7,13 +7,10 @@ import os
 import signal
 import socket
 import sys
-import urllib.request
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-
-from prometheus_client.parser import text_string_to_metric_families
 
 from piinguin.cli.healthcheck import check
 from piinguin.client import PiinguinError
@@ -78,27 +75,3 @@ async def running(
     finally:
         if process.returncode is None:
             await run.stop()
-
-
-@dataclass(frozen=True)
-class Scrape:
-    """One scrape of ``/metrics``: its text, and each sample's value by name and labels."""
-
-    text: str
-
-    def value(self, name: str, **labels: str) -> float | None:
-        for family in text_string_to_metric_families(self.text):
-            for sample in family.samples:
-                if sample.name == name and sample.labels == labels:
-                    return float(sample.value)
-        return None
-
-
-async def scrape(port: int) -> Scrape:
-    def get() -> str:
-        url = f"http://127.0.0.1:{port}/metrics"
-        with urllib.request.urlopen(url, timeout=10) as response:
-            assert response.status == 200
-            return str(response.read().decode())
-
-    return Scrape(await asyncio.to_thread(get))

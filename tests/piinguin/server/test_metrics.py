@@ -25,10 +25,10 @@ from piinguin.server.config import ServerConfig
 from piinguin.server.metrics import Endpoint, Metrics
 from storage import MemoryStorage, StorageUnavailable
 from storage.memory import MemoryAuditStore
-from tests.conftest import ServerFactory
+from tests.conftest import ServerFactory, scrape
 from tests.doubles import FailingAuditStore, SlowStorage
 
-from .conftest import BIN, free_port, running, scrape
+from .conftest import BIN, free_port, running
 
 pytestmark = pytest.mark.socket
 

@@ -12,8 +12,9 @@ from typing import Any
 import pytest
 
 from piinguin.client import LawfulBasis, PiinguinClient, PiiRecord, RecordNotFound
+from tests.conftest import scrape
 
-from .conftest import BIN, REPO, scrape, wait_serving
+from .conftest import BIN, REPO, wait_serving
 
 pytestmark = pytest.mark.socket
 
