@@ -1,5 +1,5 @@
-"""The server runtime: ``PiinguinServer``, its entry point, workers, call tracking and
-write coalescing."""
+"""The server runtime: ``PiinguinServer``, its entry point, workers, call tracking,
+metrics and write coalescing."""
 
 from piinguin.server.core import PiinguinServer
 
