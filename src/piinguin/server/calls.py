@@ -65,6 +65,8 @@ class CallTracker:
         self.auth = auth
         self.auditor = auditor
         self._metrics = metrics
+        if metrics is not None:
+            metrics.watch_in_flight(lambda: self._in_flight)
         self._in_flight = 0
         self._idle = asyncio.Event()
         self._idle.set()
@@ -113,7 +115,7 @@ class CallTracker:
             self._in_flight += 1
             self._idle.clear()
             if measured is not None:
-                measured.in_flight.inc()
+                measured.started()
             token = enter_call(context)
             status = Status.OK
             started = time.perf_counter()
@@ -148,7 +150,6 @@ class CallTracker:
                     self._idle.set()
                 seconds = time.perf_counter() - started
                 if measured is not None:
-                    measured.in_flight.dec()
                     measured.finished(status, seconds, context.items, context.denial)
                 self._log(context, status, seconds)
 

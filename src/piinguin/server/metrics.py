@@ -23,7 +23,7 @@ import contextlib
 import os
 import shutil
 import tempfile
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 
 import structlog
 from grpclib.const import Status
@@ -87,12 +87,13 @@ class Metrics:
             registry=registry,
         )
         # Across workers: calls in flight add up; the unit is ready when every worker is.
-        self.in_flight = Gauge(
+        self._in_flight = Gauge(
             "piinguin_calls_in_flight",
             "Calls being handled now.",
             registry=registry,
             multiprocess_mode="livesum",
         )
+        self.in_flight_per_call: Gauge | None = None
         self.ready = Gauge(
             "piinguin_storage_ready",
             "1 once storage and the audit store answered and health reports SERVING; "
@@ -101,16 +102,25 @@ class Metrics:
             multiprocess_mode="livemin",
         )
 
+    def watch_in_flight(self, count: Callable[[], int]) -> None:
+        """Show ``count()`` as the calls in flight. In one process a scrape reads it, and
+        calls pay nothing. Under ``--workers`` the supervisor reads the workers' files, not
+        their memory: each call updates the gauge as it starts and ends."""
+        if MULTIPROC_DIR in os.environ:  # as prometheus-client decides, when imported
+            self.in_flight_per_call = self._in_flight
+        else:
+            self._in_flight.set_function(count)
+
     def method(self, name: str, *, bulk: bool) -> MethodMetrics:
         return MethodMetrics(self, name, bulk=bulk)
 
 
 class MethodMetrics:
     """One method's children, resolved when the server is built: a call costs a list
-    index, a counter increment and a histogram observation, and no label lookups."""
+    index, a counter increment and a histogram observation, and no label lookup."""
 
     __slots__ = (
-        "_by_code", "_calls", "_denials", "_method", "bulk_items", "duration", "in_flight",
+        "_by_code", "_calls", "_denials", "_in_flight", "_method", "bulk_items", "duration",
     )  # fmt: skip
 
     def __init__(self, metrics: Metrics, name: str, *, bulk: bool) -> None:
@@ -122,11 +132,17 @@ class MethodMetrics:
         self._by_code: list[Counter | None] = [None] * (max(s.value for s in Status) + 1)
         self.duration = metrics.duration.labels(name)
         self.bulk_items = metrics.bulk_items.labels(name) if bulk else None
-        self.in_flight = metrics.in_flight
+        self._in_flight = metrics.in_flight_per_call
+
+    def started(self) -> None:
+        if self._in_flight is not None:
+            self._in_flight.inc()
 
     def finished(
         self, status: Status, seconds: float, items: int, denial: DenialReason | None
     ) -> None:
+        if self._in_flight is not None:
+            self._in_flight.dec()
         counter = self._by_code[status.value]
         if counter is None:
             counter = self._by_code[status.value] = self._calls.labels(
