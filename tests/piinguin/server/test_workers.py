@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -10,8 +11,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from grpclib.client import Channel, Stream
+from grpclib.const import Cardinality
 
 from piinguin.client import LawfulBasis, PiinguinClient, PiiRecord, RecordNotFound
+from piinguin.codec import UpbCodec
+from piinguin.v1 import ReadPiiRecordRequest, ReadPiiRecordResponse
 from tests.conftest import scrape
 
 from .conftest import BIN, REPO, wait_serving
@@ -82,6 +87,7 @@ async def test_one_scrape_of_the_supervisor_sums_every_worker_and_the_folder_goe
                 with pytest.raises(RecordNotFound):
                     await client.read_record("nope", basis=LawfulBasis.CONSENT, purpose="p")
         seen = await scrape(listening["port"])
+        held = await calls_in_flight_seen(port, listening["port"], 4)
     finally:
         code, events = await stop(process)
 
@@ -95,9 +101,37 @@ async def test_one_scrape_of_the_supervisor_sums_every_worker_and_the_folder_goe
     assert seen.value("piinguin_call_duration_seconds_count", method=read) == 12
     assert seen.value("piinguin_calls_in_flight") == 0
     assert seen.value("piinguin_storage_ready") == 1  # every worker is serving
+    assert held == 4
     assert '"v"' not in seen.text
     assert code == 0
     assert not await asyncio.to_thread(folder.exists)
+
+
+async def calls_in_flight_seen(port: int, metrics_port: int, count: int) -> float | None:
+    """Hold ``count`` calls in flight, on a connection each, until a scrape counts them
+    all (or 10 s pass); the last count seen. A call whose request headers arrived and its
+    message not yet is in flight: its handler waits for the message."""
+    read = "/piinguin.v1.Piinguin/ReadPiiRecord"
+    channels = [Channel("127.0.0.1", port, codec=UpbCodec()) for _ in range(count)]
+    seen: float | None = None
+    async with contextlib.AsyncExitStack() as stack:
+        for channel in channels:
+            stack.callback(channel.close)
+            stream: Stream[
+                ReadPiiRecordRequest, ReadPiiRecordResponse
+            ] = await stack.enter_async_context(
+                channel.request(
+                    read, Cardinality.UNARY_UNARY, ReadPiiRecordRequest, ReadPiiRecordResponse
+                )
+            )
+            await stream.send_request()
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(10):
+                while seen != count:
+                    seen = (await scrape(metrics_port)).value("piinguin_calls_in_flight")
+        for channel in channels:
+            channel.close()
+    return seen
 
 
 async def test_a_worker_that_dies_stops_the_others_and_fails_the_unit() -> None:
