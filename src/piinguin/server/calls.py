@@ -92,11 +92,18 @@ class CallTracker:
         return _Tracked(self, service)
 
     def track(
-        self, name: str, method: IServerMethodFunc, operation: str = "", *, bulk: bool = False
+        self,
+        name: str,
+        method: IServerMethodFunc,
+        operation: str = "",
+        *,
+        bulk: bool = False,
+        legacy: bool = False,
     ) -> IServerMethodFunc:
         """``method`` (the grpclib handler of ``name``) authenticated, counted in flight,
-        refused while draining, and logged; ``operation`` is what a refusal of an
-        unauthenticated call is audited as; a ``bulk`` method's items are measured."""
+        refused while draining, and logged; ``operation`` (and ``legacy``, for the original
+        protocol's methods) is what a refusal of an unauthenticated call is audited as; a
+        ``bulk`` method's items are measured."""
         if name in INFRASTRUCTURE_METHODS:
             return method
         measured = self._metrics.method(name, bulk=bulk) if self._metrics is not None else None
@@ -124,7 +131,7 @@ class CallTracker:
                     context.caller = self.auth.authenticate(metadata, peer)
                 except GRPCError as exc:
                     context.denial = "unauthenticated"
-                    await self._record_unauthenticated(context, operation, exc.status)
+                    await self._record_unauthenticated(context, operation, exc.status, legacy)
                     raise
                 await method(stream)
             except GRPCError as exc:
@@ -156,7 +163,7 @@ class CallTracker:
         return tracked
 
     async def _record_unauthenticated(
-        self, context: CallContext, operation: str, code: Status
+        self, context: CallContext, operation: str, code: Status, legacy: bool
     ) -> None:
         # The request is not read: an unauthenticated caller learns nothing, and the
         # keys it named are not recorded.
@@ -168,6 +175,7 @@ class CallTracker:
                 code=code,
                 request_id=context.request_id,
                 peer=context.peer,
+                legacy=legacy,
             )
         )
 
@@ -202,6 +210,7 @@ class _Tracked:
         # health and reflection don't.
         operations: Mapping[str, str] = getattr(self._service, "operations", {})
         bulk: frozenset[str] = getattr(self._service, "bulk_methods", frozenset())
+        legacy: bool = getattr(self._service, "legacy", False)
         return {
             name: handler._replace(
                 func=self._tracker.track(
@@ -209,6 +218,7 @@ class _Tracked:
                     handler.func,
                     operations.get(name, ""),
                     bulk=name in bulk,
+                    legacy=legacy,
                 )
             )
             for name, handler in self._service.__mapping__().items()

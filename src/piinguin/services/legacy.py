@@ -141,6 +141,9 @@ class LegacyPiinguinService(PiinguinBase):
 
     #: What each method does, for the audit event of a call refused before its handler
     #: runs (no valid credential); a handler names its operation to the gatekeeper itself.
+    #: Its calls are audited as the original protocol's, refusals of unauthenticated
+    #: callers (made before any handler runs) included.
+    legacy: ClassVar[bool] = True
     operations: ClassVar[Mapping[str, Operation]] = {
         f"/{SERVICE_NAME}/CreatePiiRecord": "write",
         f"/{SERVICE_NAME}/CreatePiiRecords": "write",

@@ -8,6 +8,7 @@ purpose pattern cannot make them, and their audit events say ``legacy``.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import grpc
@@ -20,7 +21,8 @@ from piinguin.server import PiinguinServer
 from piinguin.services.legacy import PURPOSE
 from piinguin.services.legacy_protocol import SERVICE_NAME
 from piinguin.v1 import LawfulBasis
-from storage.audit import AuditEvent, KeyOutcome
+from storage.audit import AuditEvent, AuditQuery, KeyOutcome
+from storage.memory import MemoryAuditStore
 
 from .original_client import BASES, Connect
 
@@ -182,8 +184,8 @@ async def test_legacy_deletes_are_audited_as_legacy(connect: Connect, events_of:
 
 
 @pytest.mark.parametrize("token", [None, "not-a-known-token"])
-async def test_unauthenticated_calls_fail_with_a_grpc_status(
-    connect: Connect, token: str | None
+async def test_unauthenticated_calls_fail_with_a_grpc_status_and_are_audited_as_legacy(
+    connect: Connect, audit: MemoryAuditStore, token: str | None
 ) -> None:
     client = connect(None, token=token)
 
@@ -194,6 +196,11 @@ async def test_unauthenticated_calls_fail_with_a_grpc_status(
 
     assert unary.value.code() is grpc.StatusCode.UNAUTHENTICATED
     assert stream.value.code() is grpc.StatusCode.UNAUTHENTICATED
+    page = await audit.query(AuditQuery(since=datetime(2000, 1, 1, tzinfo=UTC)))
+    assert [(e.principal, e.operation, e.legacy) for e in page.events] == [
+        ("", "read", True),
+        ("", "delete", True),
+    ]
 
 
 async def test_the_legacy_service_reports_health(server: PiinguinServer) -> None:
