@@ -33,6 +33,9 @@ class AuditEvent(NamedTuple):
     #: The call came through the original piinguin's API, whose enum makes CONSENT the
     #: default: its basis cannot be told apart from one the caller left out.
     legacy: bool = False
+    #: How many calls the event stands for: more than one only for the unauthenticated
+    #: calls from one address past its audit budget within one second, recorded together.
+    calls: int = 1
 
 
 class AuditQuery(NamedTuple):

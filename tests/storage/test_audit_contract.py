@@ -71,6 +71,7 @@ async def test_every_field_round_trips(audit: AuditStore) -> None:
         request_id="req-1",
         peer="ipv4:10.0.0.1:5000",
         legacy=True,
+        calls=2,
     )
     await audit.append(event)
 

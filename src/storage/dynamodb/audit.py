@@ -1,34 +1,38 @@
-"""Audit events in a DynamoDB table: a key's or a principal's history is one Query.
+"""Audit events in a DynamoDB table, sharded so that no partition runs hot.
 
-The item layout is in ``audit_items``, the table's checks in ``audit_table``; writes go
-through the batch machinery the record store uses too (``batch``): 25 items a request,
-retried with backoff until a deadline.
+The item layout is in ``audit_items`` (and the first layout, still read, in
+``audit_legacy``), the table's checks in ``audit_table``; writes go through the batch
+machinery the record store uses too (``batch``): 25 items a request, retried with backoff
+until a deadline. A key's history is one Query; a principal's, and a time range's, query
+every shard of the view at once and merge them in time order.
 """
 
 from __future__ import annotations
 
+import asyncio
+import heapq
+import json
+import zlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from storage.audit import AuditEvent, AuditPage, AuditQuery
 from storage.dynamodb.audit_items import (
-    DAYS,
-    PK,
-    SK,
     day_index_item,
-    day_of,
-    day_partition,
+    day_partitions,
     decode,
     event_items,
-    iso,
-    last_day_before,
+    home_of,
+    is_pointer,
     page_token,
-    partition,
-    start_key,
+    parts_of,
+    principal_partitions,
+    resume_after,
 )
+from storage.dynamodb.audit_keys import DAYS, PK, SK, day_of, iso, last_day_before, partition
 from storage.dynamodb.audit_table import map_audit_errors, verify_audit_table
-from storage.dynamodb.batch import MAX_WRITE_BATCH, BatchCall, BatchPolicy
-from storage.errors import StorageMisconfigured, StorageUnavailable
+from storage.dynamodb.batch import MAX_GET_BATCH, MAX_WRITE_BATCH, BatchCall, BatchPolicy
+from storage.errors import StorageError, StorageMisconfigured, StorageUnavailable
 
 if TYPE_CHECKING:
     from types_aiobotocore_dynamodb.client import DynamoDBClient
@@ -39,7 +43,12 @@ if TYPE_CHECKING:
 #: With a filter, DynamoDB's Limit counts the items it reads, not the ones it returns: read
 #: at least this many a request so that a sparse filter does not cost a request per item.
 FILTERED_READ = 100
-FOREIGN_TOKEN = "page_token was not issued for this query"  # noqa: S105 - a message
+#: Sorts after any ``DAYS`` sort key of a day (``<day>`` or ``<day>#<shards>``), before
+#: the next day's.
+_END_OF_DAY = "~"
+#: Parts are up to 256 KiB each: two a request keep a request under 1 MB of JSON, past
+#: which aiohttp warns that the body blocks the event loop while it is sent.
+PARTS_PER_REQUEST = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,8 +66,11 @@ class _Bounds:
     def empty(self) -> bool:
         return self.low is not None and self.high is not None and self.low > self.high
 
-    def contains(self, value: str) -> bool:
-        return (self.low is None or value >= self.low) and (self.high is None or value <= self.high)
+    def from_(self, start: str | None) -> _Bounds:
+        """These bounds, starting no earlier than ``start``."""
+        if start is None or (self.low is not None and self.low >= start):
+            return self
+        return _Bounds(start, self.high)
 
     def condition(self) -> tuple[str, dict[str, AttributeValueTypeDef]]:
         """The sort key's part of a KeyConditionExpression (on ``#sk``), and its values."""
@@ -82,9 +94,10 @@ class DynamoDBAuditStore:
     Takes a ready aioboto3 DynamoDB client and never opens or closes it. ``append`` returns
     once every item of the event is written; if some are still unprocessed at the retry
     deadline it raises ``StorageUnavailable`` (the items already written stay: the log then
-    holds an attempt that was answered UNAVAILABLE, never less than what happened). Queries
-    are strongly consistent and answer whole pages: a page token is given only when more
-    events follow.
+    holds an attempt that was answered UNAVAILABLE, never less than what happened; a
+    principal's pointer whose event was not written leads nowhere and is passed over).
+    Queries are strongly consistent and answer whole pages: a page token is given only
+    when more events follow, and is refused by any other query.
     """
 
     def __init__(
@@ -101,46 +114,60 @@ class DynamoDBAuditStore:
 
     async def append(self, event: AuditEvent) -> None:
         day = day_of(event.time)
-        items = event_items(event)
+        parts, items = event_items(event)
         if day not in self._indexed_days:
             items.append(day_index_item(day))
-        await self._put(items)
+        if parts:
+            await self._put(parts, of=len(parts) + len(items), per_request=PARTS_PER_REQUEST)
+        await self._put(items, of=len(parts) + len(items))
         self._indexed_days.add(day)
 
     async def query(self, query: AuditQuery) -> AuditPage:
-        start = start_key(query.page_token) if query.page_token else None
+        after = resume_after(query)
         times = _Bounds(
             iso(query.since) if query.since is not None else None,
             iso(query.until) if query.until is not None else None,
-        )
-        if start is not None and not times.contains(start[1]):
-            raise ValueError(FOREIGN_TOKEN)
+        ).from_(after)
         limit = max(query.limit, 1)
         if times.empty:
             return AuditPage()
-        if query.modified_value or query.principal:
-            pk = (
-                partition("KEY", query.modified_value)
-                if query.modified_value
-                else partition("PRINCIPAL", query.principal)
-            )
-            if start is not None and start[0] != pk:
-                raise ValueError(FOREIGN_TOKEN)
-            principal = query.principal if query.modified_value else ""
-            items = await self._read(pk, times, limit + 1, start, principal=principal)
+        # One more than the page, to know whether another follows; and one more again,
+        # since the bounds include the item the token names.
+        want = limit + (2 if after is not None else 1)
+        if query.modified_value:
+            pk = partition("KEY", query.modified_value)
+            items = await self._read(pk, times, want, principal=query.principal)
+        elif query.principal:
+            items = await self._merged(principal_partitions(query.principal), times, want)
         else:
-            items = await self._read_days(query, times, limit + 1, start)
+            items = await self._read_days(query, times, want)
+        items = [item for item in items if item[SK]["S"] != after][: limit + 1]
         page = items[:limit]
         try:
-            events = tuple(decode(item) for item in page)
-        except (KeyError, ValueError) as exc:
+            events = await self._events(page, query.modified_value)
+        except (KeyError, ValueError, zlib.error) as exc:
             # Neither the item nor the exception (which may quote it) goes any further.
             raise StorageMisconfigured(
                 f"DynamoDB audit table {self._table!r} holds an item that is not an audit event"
             ) from exc
-        return AuditPage(events, page_token(page[-1]) if len(items) > limit else "")
+        token = page_token(query, page[-1][SK]["S"]) if len(items) > limit else ""
+        return AuditPage(events, token)
 
-    async def _put(self, items: list[Item]) -> None:
+    async def _events(self, items: list[Item], key: str) -> list[AuditEvent]:
+        """The events ``items`` stand for: pointers followed to their homes (those that
+        lead nowhere passed over), homes' parts fetched."""
+        pointers = [home_of(item) for item in items if is_pointer(item)]
+        homes = await self._get(pointers)
+        whole = [homes.get(home_of(item)) if is_pointer(item) else item for item in items]
+        found = [item for item in whole if item is not None]
+        parts = await self._get([part for item in found for part in parts_of(item)])
+        return [
+            decode(item, key=key, parts=tuple(parts[part] for part in parts_of(item)))
+            for item in found
+        ]
+
+    async def _put(self, items: list[Item], *, of: int, per_request: int = MAX_WRITE_BATCH) -> None:
+        """Write ``items``, some of an event's ``of``, ``per_request`` a request."""
         by_id = {str(index): item for index, item in enumerate(items)}
         ids = {(item[PK]["S"], item[SK]["S"]): index for index, item in by_id.items()}
 
@@ -154,52 +181,77 @@ class DynamoDBAuditStore:
                 for request in response.get("UnprocessedItems", {}).get(self._table, [])
             ]
 
-        failed = await BatchCall(self._policy).send_in_batches(list(by_id), MAX_WRITE_BATCH, send)
+        failed = await BatchCall(self._policy).send_in_batches(list(by_id), per_request, send)
         if failed:
             raise StorageUnavailable(
-                f"{len(failed)} of an audit event's {len(items)} items were not written to "
+                f"{len(failed)} of an audit event's {of} items were not written to "
                 f"DynamoDB table {self._table!r} before the retry deadline"
             )
 
-    async def _read_days(
-        self, query: AuditQuery, times: _Bounds, want: int, start: tuple[str, str] | None
-    ) -> list[Item]:
-        """Up to ``want`` events of a time range alone, day partition after day partition."""
+    async def _get(self, keys: list[tuple[str, str]]) -> dict[tuple[str, str], Item]:
+        """The items stored under ``keys`` (unique), strongly consistent; missing ones
+        are absent."""
+        if not keys:
+            return {}
+        by_id = {json.dumps(key): key for key in keys}
+        found: dict[tuple[str, str], Item] = {}
+
+        async def send(batch: list[str]) -> list[str]:
+            request = [{PK: {"S": by_id[i][0]}, SK: {"S": by_id[i][1]}} for i in batch]
+            with map_audit_errors(self._table):
+                response = await self._client.batch_get_item(
+                    RequestItems={self._table: {"Keys": request, "ConsistentRead": True}}
+                )
+            for item in response.get("Responses", {}).get(self._table, []):
+                found[item[PK]["S"], item[SK]["S"]] = item
+            unprocessed = response.get("UnprocessedKeys", {})
+            left = unprocessed[self._table]["Keys"] if self._table in unprocessed else []
+            return [json.dumps([key[PK]["S"], key[SK]["S"]]) for key in left]
+
+        failed = await BatchCall(self._policy).send_in_batches(list(by_id), MAX_GET_BATCH, send)
+        if failed:
+            raise StorageUnavailable(
+                f"{len(failed)} audit items were not read from DynamoDB table "
+                f"{self._table!r} before the retry deadline"
+            )
+        return found
+
+    async def _read_days(self, query: AuditQuery, times: _Bounds, want: int) -> list[Item]:
+        """Up to ``want`` events of a time range alone, day after day, each day's
+        partitions merged."""
         days = _Bounds(
             day_of(query.since) if query.since is not None else None,
-            last_day_before(query.until) if query.until is not None else None,
-        )
-        partitions = [day_partition(day) for day in await self._indexed(days)]
-        if start is not None:
-            if start[0] not in partitions:
-                raise ValueError(FOREIGN_TOKEN)
-            partitions = partitions[partitions.index(start[0]) :]
+            last_day_before(query.until) + _END_OF_DAY if query.until is not None else None,
+        ).from_(times.low[:10] if times.low is not None else None)
+        by_day: dict[str, list[str]] = {}
+        if not days.empty:
+            for item in await self._read(DAYS, days, want=None):
+                index_sk = item[SK]["S"]
+                by_day.setdefault(index_sk[:10], []).extend(day_partitions(index_sk))
         items: list[Item] = []
-        for pk in partitions:
-            resume = start if start is not None and pk == start[0] else None
-            items += await self._read(pk, times, want - len(items), resume)
+        for day in sorted(by_day):
+            items += await self._merged(by_day[day], times, want - len(items))
             if len(items) >= want:
                 break
         return items
 
-    async def _indexed(self, days: _Bounds) -> list[str]:
-        """The days between ``days``' bounds that have events, oldest first."""
-        if days.empty:
-            return []
-        items = await self._read(DAYS, days, want=None, start=None)
-        return [item[SK]["S"] for item in items]
+    async def _merged(self, partitions: list[str], bounds: _Bounds, want: int) -> list[Item]:
+        """The first ``want`` items of ``partitions`` within ``bounds``, in sort key
+        order: every partition is read at once, up to ``want`` items each."""
+        try:
+            async with asyncio.TaskGroup() as group:
+                reads = [group.create_task(self._read(pk, bounds, want)) for pk in partitions]
+        except* StorageError as errors:
+            # The first one stands for the query, as one failed read of a batch does.
+            raise errors.exceptions[0]  # noqa: B904 - it carries its own cause already
+        merged = heapq.merge(*(read.result() for read in reads), key=lambda i: i[SK]["S"])
+        return [item for _, item in zip(range(want), merged, strict=False)]
 
     async def _read(
-        self,
-        pk: str,
-        bounds: _Bounds,
-        want: int | None,
-        start: tuple[str, str] | None,
-        *,
-        principal: str = "",
+        self, pk: str, bounds: _Bounds, want: int | None, *, principal: str = ""
     ) -> list[Item]:
-        """Up to ``want`` (or all) items of partition ``pk`` within ``bounds``, after
-        ``start``, oldest first; only those of ``principal`` if given."""
+        """Up to ``want`` (or all) items of partition ``pk`` within ``bounds``, oldest
+        first; only those of ``principal`` if given."""
         sort_condition, values = bounds.condition()
         names = {"#pk": PK} | ({"#sk": SK} if sort_condition else {})
         request: QueryInputTypeDef = {
@@ -214,8 +266,6 @@ class DynamoDBAuditStore:
             values[":principal"] = {"S": principal}
         request["ExpressionAttributeNames"] = names
         request["ExpressionAttributeValues"] = values
-        if start is not None:
-            request["ExclusiveStartKey"] = {PK: {"S": start[0]}, SK: {"S": start[1]}}
         items: list[Item] = []
         while want is None or len(items) < want:
             if want is not None:
@@ -227,4 +277,4 @@ class DynamoDBAuditStore:
             if "LastEvaluatedKey" not in response:
                 break
             request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
-        return items
+        return items if want is None else items[:want]

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from botocore.exceptions import ClientError
 
-from storage.dynamodb.audit_items import PK, SK
+from storage.dynamodb.audit_keys import PK, SK
 from storage.dynamodb.errors import map_dynamodb_errors
 from storage.dynamodb.tables import Layout, create, verify
 from storage.errors import StorageMisconfigured
