@@ -71,6 +71,7 @@ async def running_server(
     ssl_context: ssl.SSLContext | None = None,
     wire: WireLimits | None = None,
     metrics: Metrics | None = None,
+    unauthenticated_audit_budget: int = 100,
 ) -> AsyncIterator[PiinguinServer]:
     """A server on 127.0.0.1 (``port`` 0: any free port), SERVING; drained on exit."""
     async with PiinguinServer(
@@ -86,6 +87,7 @@ async def running_server(
         grace_period=grace_period,
         wire=wire,
         metrics=metrics,
+        unauthenticated_audit_budget=unauthenticated_audit_budget,
     ) as server:
         await server.wait_ready()
         yield server

@@ -2,7 +2,8 @@
 
 - Storage: ``FaultyStorage`` (whole-call and per-key failures around a real MemoryStorage)
   and its variants that hold, crowd or stop the server; ``SlowStorage``.
-- Audit: ``RecordingAudit`` (keeps what was appended), ``FailingAuditStore`` (appends fail),
+- Audit: ``RecordingAudit`` (keeps what was appended), ``WatchedAudit`` (any store, its
+  appends awaitable), ``FailingAuditStore`` (appends fail),
   ``UnreachableAudit`` (queries fail).
 - A scripted ``piinguin.v1`` service, for answers the real server never gives.
 - A Lambda context.
@@ -15,7 +16,7 @@ DynamoDB's request shapes, used by the DynamoDB backend's tests alone.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from grpclib.const import Status
@@ -38,6 +39,7 @@ from piinguin.v1 import (
     ReadResult,
 )
 from storage import (
+    AuditStore,
     ItemFailed,
     MemoryStorage,
     ReadOutcome,
@@ -190,6 +192,33 @@ class RecordingAudit(MemoryAuditStore):
     async def append(self, event: AuditEvent) -> None:
         await super().append(event)
         self.appended.append(event)
+
+
+class WatchedAudit:
+    """Any audit store, whose appends a test can wait for (``wait_for``) instead of
+    polling it."""
+
+    def __init__(self, inner: AuditStore) -> None:
+        self.inner = inner
+        self.appended: list[AuditEvent] = []
+        self._changed = asyncio.Condition()
+
+    async def check(self) -> None:
+        await self.inner.check()
+
+    async def append(self, event: AuditEvent) -> None:
+        await self.inner.append(event)
+        async with self._changed:
+            self.appended.append(event)
+            self._changed.notify_all()
+
+    async def query(self, query: AuditQuery) -> AuditPage:
+        return await self.inner.query(query)
+
+    async def wait_for(self, done: Callable[[list[AuditEvent]], bool]) -> None:
+        """Until ``done(appended)``, ten seconds at most."""
+        async with asyncio.timeout(10), self._changed:
+            await self._changed.wait_for(lambda: done(self.appended))
 
 
 class UnreachableAudit(MemoryAuditStore):

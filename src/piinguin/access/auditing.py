@@ -10,6 +10,7 @@ import structlog
 from grpclib.const import Status
 from grpclib.exceptions import GRPCError
 
+from piinguin.access.unauthenticated import UnauthenticatedAudit
 from piinguin.ids import new_id
 from piinguin.logs import STATUS_NAMES
 from piinguin.stored import storage_failure
@@ -27,13 +28,22 @@ def _nothing() -> None:
 
 
 class Auditor:
-    """``failed`` is called each time the store refuses an event (the metrics count it)."""
+    """Records audit events. ``failed`` is called each time the store refuses an event (the
+    metrics count it); ``unauthenticated`` records the events of calls that failed
+    authentication, within ``unauthenticated_per_second`` a second for each peer address."""
 
-    def __init__(self, store: AuditStore, *, failed: Callable[[], None] = _nothing) -> None:
+    def __init__(
+        self,
+        store: AuditStore,
+        *,
+        failed: Callable[[], None] = _nothing,
+        unauthenticated_per_second: int = 100,
+    ) -> None:
         self.store = store
         self._failed = failed
         # Resolved once, as CallTracker does: one audit line per read.
         self._lines = log.bind()
+        self.unauthenticated = UnauthenticatedAudit(self.record_done, unauthenticated_per_second)
 
     def event(
         self,
@@ -94,4 +104,5 @@ class Auditor:
             request_id=event.request_id,
             peer=event.peer,
             legacy=event.legacy,
+            calls=event.calls,
         )

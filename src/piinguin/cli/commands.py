@@ -232,6 +232,7 @@ def _audit_json(event: AuditEvent) -> str:
             "request_id": event.request_id,
             "peer": event.peer,
             "legacy": event.legacy,
+            "calls": event.calls,
             "event_id": event.event_id,
         }
     )

@@ -167,7 +167,7 @@ class CallTracker:
     ) -> None:
         # The request is not read: an unauthenticated caller learns nothing, and the
         # keys it named are not recorded.
-        await self.auditor.record_done(
+        await self.auditor.unauthenticated.record(
             self.auditor.event(
                 operation=operation,
                 principal="",

@@ -73,6 +73,13 @@ OPTIONS: tuple[Option, ...] = (
         10.0,
         number,
     ),
+    Option(
+        "--unauthenticated-audit-budget",
+        "calls failing authentication audited one by one, per peer address and second; "
+        "the rest of the second is one event with their count",
+        100,
+        whole_number,
+    ),
     Option("--policy", "TOML file of principals, token digests and grants; SIGHUP reloads it"),
     Option(
         "--insecure-no-auth",
@@ -142,6 +149,7 @@ class ServerConfig:
     idle_timeout: float = 300.0
     body_timeout: float = 30.0
     grace_period: float = 10.0
+    unauthenticated_audit_budget: int = 100
     policy: str | None = None
     insecure_no_auth: bool = False
     tls_cert: str | None = None
@@ -183,6 +191,10 @@ class ServerConfig:
             raise OptionError(
                 "--grace-period", f"must be between 0 and 3600 seconds, got {self.grace_period}"
             )
+        self._check_access()
+        self._check_dynamodb()
+
+    def _check_access(self) -> None:
         if self.policy and self.insecure_no_auth:
             raise OptionError("--insecure-no-auth", "cannot be combined with --policy")
         if not self.policy and not self.insecure_no_auth:
@@ -197,7 +209,11 @@ class ServerConfig:
             )
         if self.tls_client_ca and not self.tls_cert:
             raise OptionError("--tls-client-ca", "needs --tls-cert and --tls-key")
-        self._check_dynamodb()
+        if not 0 <= self.unauthenticated_audit_budget <= 1_000_000:
+            raise OptionError(
+                "--unauthenticated-audit-budget",
+                f"must be between 0 and 1000000, got {self.unauthenticated_audit_budget}",
+            )
 
     def _check_wire(self) -> None:
         if not 1 <= self.max_concurrent_streams <= 10_000:

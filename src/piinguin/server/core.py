@@ -55,7 +55,9 @@ class PiinguinServer:
     ``legacy_api`` also serves the original piinguin's protocol (``piinguin.services.legacy``);
     ``reuse_port`` lets ``--workers`` processes listen on one port; ``wire`` limits what
     a peer may hold (``piinguin.server.guard``); ``metrics`` counts its calls, refusals,
-    audit failures and readiness.
+    audit failures and readiness; ``unauthenticated_audit_budget`` is how many calls failing
+    authentication are audited one by one per peer address and second
+    (``piinguin.access.unauthenticated``).
     """
 
     def __init__(
@@ -74,6 +76,7 @@ class PiinguinServer:
         grace_period: float = 10.0,
         wire: WireLimits | None = None,
         metrics: Metrics | None = None,
+        unauthenticated_audit_budget: int = 100,
     ) -> None:
         self.storage = storage
         self.audit = audit
@@ -83,8 +86,10 @@ class PiinguinServer:
         self._ssl_context = ssl_context
         self._reuse_port = reuse_port
         self.metrics = metrics
-        auditor = (
-            Auditor(audit) if metrics is None else Auditor(audit, failed=metrics.audit_failures.inc)
+        self._auditor = auditor = Auditor(
+            audit,
+            failed=(lambda: None) if metrics is None else metrics.audit_failures.inc,
+            unauthenticated_per_second=unauthenticated_audit_budget,
         )
         gate = Gatekeeper(auditor)
         self.service = PiinguinService(storage, gate, max_bulk_items=max_bulk_items)
@@ -176,6 +181,8 @@ class PiinguinServer:
             log.warning("grace_period_over", cancelled=self.tracker.in_flight)
         self.grpc.close()
         await self.grpc.wait_closed()
+        # No call comes any more: write the unauthenticated calls still only counted.
+        await self._auditor.unauthenticated.close()
         for protocol in list(self._connections):
             close_connection(protocol, "server stopped")
         log.info("stopped")

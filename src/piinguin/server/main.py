@@ -180,6 +180,7 @@ async def serve(
                 grace_period=config.grace_period,
                 wire=config.wire(),
                 metrics=measured,
+                unauthenticated_audit_budget=config.unauthenticated_audit_budget,
             ) as server,
         ):
             log.info(

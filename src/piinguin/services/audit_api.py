@@ -58,6 +58,7 @@ def _message(event: StoredEvent) -> AuditEvent:
         request_id=event.request_id,
         peer=event.peer,
         legacy=event.legacy,
+        calls=event.calls,
     )
 
 
