@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NoReturn
 
-from bench import relay_rows, server_rows
+from bench import audit_rows, relay_rows, server_rows
 from bench.harness import Bench, Sizes
 from bench.load import pick
 from bench.procs import ROOT, Cores, Processes
@@ -38,6 +38,7 @@ ROWS: dict[str, Callable[[Bench], list[Row]]] = {
     "relay-parse": relay_rows.parse,
     "relay-handler": relay_rows.handler,
     "dynamodb": relay_rows.dynamodb,
+    "audit-capacity": audit_rows.capacity,
 }
 ALIASES = {
     "unary-floor": "unary",
@@ -45,6 +46,9 @@ ALIASES = {
     "bulk-create": "bulk",
     "bulk-read": "bulk",
     "relay-memory": "relay-handler",
+    "audit-single": "audit-capacity",
+    "audit-bulk": "audit-capacity",
+    "audit-partition": "audit-capacity",
 }
 RESULTS = ROOT / "bench" / "results"
 

@@ -9,6 +9,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bench.audit_capacity import Mix
 from bench.calls import TOKEN, Call
 from bench.load import Concurrency, Load
 from bench.procs import Cores, Processes, free_port, python, venv_script
@@ -27,10 +28,14 @@ class Sizes:
     handler_records: int = 10_000
     dynamodb_pairs: int = 1_000
     parse_events: int = 2_000
+    audit_mix: Mix = field(default_factory=Mix)
 
     @classmethod
     def quick(cls) -> Sizes:
-        return cls(bulk_items=20, handler_records=200, dynamodb_pairs=100, parse_events=100)
+        return cls(
+            bulk_items=20, handler_records=200, dynamodb_pairs=100, parse_events=100,
+            audit_mix=Mix.quick(),
+        )  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)

@@ -146,7 +146,7 @@ def handler(bench: Bench) -> list[Row]:
 
 
 @contextlib.contextmanager
-def _moto(bench: Bench) -> Iterator[str]:
+def moto(bench: Bench) -> Iterator[str]:
     """A moto server on the load's cores; its endpoint URL."""
     port = free_port()
     argv = [venv_script("moto_server"), "-H", "127.0.0.1", "-p", str(port)]
@@ -177,7 +177,7 @@ def dynamodb(bench: Bench) -> list[Row]:
     pure = not _handler_available()
     event = _event_file(bench, "dynamodb-batch", 2 * users, users)
     counts_file = bench.workdir / "dynamodb-counts.json"
-    with _moto(bench) as url:
+    with moto(bench) as url:
         flags = ("--dynamodb", url, "--counts", str(counts_file))
         with bench.vault("vault-dynamodb", *flags) as port:
             _drive(bench, port, event, pure=pure)  # one invocation: its requests are counted

@@ -29,6 +29,9 @@ ROWS = {
     "relay-handler",
     "relay-memory",
     "dynamodb",
+    "audit-single",
+    "audit-bulk",
+    "audit-partition",
 }
 
 
