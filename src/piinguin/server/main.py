@@ -26,6 +26,7 @@ from piinguin.server.workers import supervise
 from piinguin.tls import server_context
 from storage import AuditStore, MemoryAuditStore, MemoryStorage, Storage, StorageError
 from storage.dynamodb import (
+    BatchObserver,
     DynamoDBAuditStore,
     DynamoDBStorage,
     TablesMissing,
@@ -54,7 +55,11 @@ class Backends:
 
 
 @contextlib.asynccontextmanager
-async def open_backends(config: ServerConfig) -> AsyncIterator[Backends]:
+async def open_backends(
+    config: ServerConfig, *, observer: BatchObserver | None = None
+) -> AsyncIterator[Backends]:
+    """The stores ``config`` chooses, open for the block; DynamoDB's retries are told to
+    ``observer`` (the metrics)."""
     if config.storage == "memory":
         log.warning("memory_storage", detail="records live in this process and are lost on exit")
         yield Backends(MemoryStorage(), MemoryAuditStore())
@@ -77,8 +82,8 @@ async def open_backends(config: ServerConfig) -> AsyncIterator[Backends]:
             create_table=config.create_table,
         )
         yield Backends(
-            DynamoDBStorage(client, config.table),
-            DynamoDBAuditStore(client, config.audit_table),
+            DynamoDBStorage(client, config.table, observer=observer),
+            DynamoDBAuditStore(client, config.audit_table, observer=observer),
             functools.partial(
                 ensure_tables,
                 client,
@@ -165,7 +170,7 @@ async def serve(
     try:
         async with (
             metrics.exposed(config.host, config.metrics_port, serve=not worker) as measured,
-            open_backends(config) as backends,
+            open_backends(config, observer=measured.storage if measured else None) as backends,
             PiinguinServer(
                 backends.records,
                 auth=auth,

@@ -32,6 +32,7 @@ from prometheus_client.multiprocess import MultiProcessCollector
 
 from piinguin.access.policy import DENIAL_REASONS, DenialReason
 from piinguin.logs import STATUS_NAMES
+from storage.dynamodb import RETRY_REASONS, RetryReason
 
 log = structlog.get_logger("piinguin.server.metrics")
 
@@ -86,6 +87,7 @@ class Metrics:
             "answered UNAVAILABLE, or, for a refusal, refused all the same).",
             registry=registry,
         )
+        self.storage = StorageRetries(registry)
         # Across workers: calls in flight add up; the unit is ready when every worker is.
         self._in_flight = Gauge(
             "piinguin_calls_in_flight",
@@ -113,6 +115,46 @@ class Metrics:
 
     def method(self, name: str, *, bulk: bool) -> MethodMetrics:
         return MethodMetrics(self, name, bulk=bulk)
+
+
+#: The stores whose DynamoDB requests are counted.
+STORES = ("records", "audit")
+
+
+class StorageRetries:
+    """DynamoDB's throttling and retries as counters: a ``BatchObserver`` for both stores.
+    The labels are the store ("records", "audit") and a reason from ``RETRY_REASONS``."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        retries = Counter(
+            "piinguin_storage_retries",
+            "DynamoDB batch requests tried again, by store and reason (throttled, "
+            "unprocessed items, a DynamoDB failure, unreachable).",
+            ["store", "reason"],
+            registry=registry,
+        )
+        failures = Counter(
+            "piinguin_storage_item_failures",
+            "Items given up at the retry deadline (answered UNAVAILABLE), by store and reason.",
+            ["store", "reason"],
+            registry=registry,
+        )
+        self._retries = {
+            (store, reason): retries.labels(store, reason)
+            for store in STORES
+            for reason in RETRY_REASONS
+        }
+        self._failures = {
+            (store, reason): failures.labels(store, reason)
+            for store in STORES
+            for reason in RETRY_REASONS
+        }
+
+    def retried(self, store: str, reason: RetryReason) -> None:
+        self._retries[store, reason].inc()
+
+    def gave_up(self, store: str, reason: RetryReason, keys: int) -> None:
+        self._failures[store, reason].inc(keys)
 
 
 _OK = Status.OK  # a module global: an attribute of the enum class costs more

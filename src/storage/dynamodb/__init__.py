@@ -6,16 +6,19 @@ client and never manage it.
 
 from storage.dynamodb.audit import DynamoDBAuditStore
 from storage.dynamodb.audit_table import create_audit_table
-from storage.dynamodb.batch import BatchCall, BatchPolicy
+from storage.dynamodb.batch import BatchCall, BatchObserver, BatchPolicy
 from storage.dynamodb.connect import ensure_tables, open_client
-from storage.dynamodb.errors import TablesMissing
+from storage.dynamodb.errors import RETRY_REASONS, RetryReason, TablesMissing
 from storage.dynamodb.records import DynamoDBStorage, create_table
 
 __all__ = [
+    "RETRY_REASONS",
     "BatchCall",
+    "BatchObserver",
     "BatchPolicy",
     "DynamoDBAuditStore",
     "DynamoDBStorage",
+    "RetryReason",
     "TablesMissing",
     "create_audit_table",
     "create_table",

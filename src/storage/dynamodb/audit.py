@@ -31,7 +31,13 @@ from storage.dynamodb.audit_items import (
 )
 from storage.dynamodb.audit_keys import DAYS, PK, SK, day_of, iso, last_day_before, partition
 from storage.dynamodb.audit_table import map_audit_errors, verify_audit_table
-from storage.dynamodb.batch import MAX_GET_BATCH, MAX_WRITE_BATCH, BatchCall, BatchPolicy
+from storage.dynamodb.batch import (
+    MAX_GET_BATCH,
+    MAX_WRITE_BATCH,
+    BatchCall,
+    BatchObserver,
+    BatchPolicy,
+)
 from storage.errors import StorageError, StorageMisconfigured, StorageUnavailable
 
 if TYPE_CHECKING:
@@ -101,13 +107,23 @@ class DynamoDBAuditStore:
     """
 
     def __init__(
-        self, client: DynamoDBClient, table_name: str, *, policy: BatchPolicy | None = None
+        self,
+        client: DynamoDBClient,
+        table_name: str,
+        *,
+        policy: BatchPolicy | None = None,
+        observer: BatchObserver | None = None,
     ) -> None:
         self._client = client
         self._table = table_name
         self._policy = policy if policy is not None else BatchPolicy()
+        self._observer = observer
         #: Days whose DAYS index item this store has written: one write a day, not an event.
         self._indexed_days: set[str] = set()
+
+    def _batches(self) -> BatchCall:
+        """The batch requests of one bulk call: its deadline, its retries told."""
+        return BatchCall(self._policy, store="audit", observer=self._observer)
 
     async def check(self) -> None:
         await verify_audit_table(self._client, self._table)
@@ -181,7 +197,9 @@ class DynamoDBAuditStore:
                 for request in response.get("UnprocessedItems", {}).get(self._table, [])
             ]
 
-        failed = await BatchCall(self._policy).send_in_batches(list(by_id), per_request, send)
+        failed = await BatchCall(
+            self._policy, store="audit", observer=self._observer
+        ).send_in_batches(list(by_id), per_request, send)
         if failed:
             raise StorageUnavailable(
                 f"{len(failed)} of an audit event's {of} items were not written to "
@@ -208,7 +226,9 @@ class DynamoDBAuditStore:
             left = unprocessed[self._table]["Keys"] if self._table in unprocessed else []
             return [json.dumps([key[PK]["S"], key[SK]["S"]]) for key in left]
 
-        failed = await BatchCall(self._policy).send_in_batches(list(by_id), MAX_GET_BATCH, send)
+        failed = await BatchCall(
+            self._policy, store="audit", observer=self._observer
+        ).send_in_batches(list(by_id), MAX_GET_BATCH, send)
         if failed:
             raise StorageUnavailable(
                 f"{len(failed)} audit items were not read from DynamoDB table "

@@ -6,6 +6,11 @@ refuse a whole request (throttling, a 5xx, no connection). Both are retried with
 backoff and full jitter until the bulk call's retry deadline; whatever is still undone then
 is reported per key as ``ItemFailed``, never dropped. Callers pass unique keys: DynamoDB
 rejects a whole request that names one key twice.
+
+Throttling and retries are visible: each retry is a log line (``dynamodb_retry``) and each
+batch given up at the deadline another (``dynamodb_gave_up``), naming the store, the
+reason and how many keys, never a key; a ``BatchObserver`` (the server's metrics) is told
+the same.
 """
 
 from __future__ import annotations
@@ -15,8 +20,11 @@ import itertools
 import random
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
-from storage.dynamodb.errors import Transient
+import structlog
+
+from storage.dynamodb.errors import RetryReason, Transient
 from storage.errors import StorageError, StorageUnavailable
 from storage.records import ItemFailed
 
@@ -26,6 +34,16 @@ MAX_GET_BATCH = 100
 #: Sends one request for these keys and answers the keys DynamoDB left unprocessed.
 #: The store that sends it knows what a key stands for and how to map errors.
 Send = Callable[[list[str]], Awaitable[list[str]]]
+
+log = structlog.get_logger("storage.dynamodb")
+
+
+class BatchObserver(Protocol):
+    """Told of every retry and every batch given up, by store ("records", "audit")."""
+
+    def retried(self, store: str, reason: RetryReason) -> None: ...
+
+    def gave_up(self, store: str, reason: RetryReason, keys: int) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,8 +82,12 @@ class BatchCall:
     that is ``StorageUnavailable`` for the whole call, not a failure per item.
     """
 
-    def __init__(self, policy: BatchPolicy) -> None:
+    def __init__(
+        self, policy: BatchPolicy, *, store: str = "", observer: BatchObserver | None = None
+    ) -> None:
         self._policy = policy
+        self._store = store
+        self._observer = observer
         self._loop = asyncio.get_running_loop()
         self._deadline = self._loop.time() + policy.retry_deadline
         self._in_flight = asyncio.Semaphore(policy.max_concurrency)
@@ -97,20 +119,29 @@ class BatchCall:
     async def _drive(self, pending: list[str], send: Send, failed: dict[str, ItemFailed]) -> None:
         """Send one batch, then what is left of it, until nothing is or time is up."""
         for attempt in itertools.count():
+            kind: RetryReason
             try:
                 async with self._in_flight:
                     pending = await send(pending)
                 self._reached = True
-                reason = "DynamoDB left it unprocessed"
+                reason, kind = "DynamoDB left it unprocessed", "unprocessed"
             except Transient as exc:
                 self._reached |= exc.reached
                 if not exc.reached:
                     self._unreachable = exc
-                reason = str(exc)
+                reason, kind = str(exc), exc.kind
             if not pending:
                 return
             delay = self._policy.backoff(attempt)
             if self._loop.time() + delay > self._deadline:
                 failed.update(dict.fromkeys(pending, ItemFailed(f"{reason} until the deadline")))
+                log.warning("dynamodb_gave_up", store=self._store, reason=kind, keys=len(pending))
+                if self._observer is not None:
+                    self._observer.gave_up(self._store, kind, len(pending))
                 return
+            log.info(
+                "dynamodb_retry", store=self._store, reason=kind, keys=len(pending), attempt=attempt
+            )
+            if self._observer is not None:
+                self._observer.retried(self._store, kind)
             await asyncio.sleep(delay)

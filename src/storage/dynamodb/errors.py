@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import re
 from collections.abc import Iterator, Sequence
+from typing import Literal
 
 from botocore.exceptions import (
     ClientError,
@@ -84,13 +85,19 @@ class TablesMissing(StorageMisconfigured):
             super().__init__(f"DynamoDB tables {names} do not exist in this account and region")
 
 
+#: Why a batch request is tried again: a fixed set, so it can label a metric.
+RetryReason = Literal["unprocessed", "throttled", "failed", "unreachable"]
+RETRY_REASONS: tuple[RetryReason, ...] = ("unprocessed", "throttled", "failed", "unreachable")
+
+
 class Transient(StorageUnavailable):
     """Worth another try: DynamoDB throttled us or failed inside (``reached``), or could
     not be reached at all."""
 
-    def __init__(self, message: str, *, reached: bool) -> None:
+    def __init__(self, message: str, *, reached: bool, kind: RetryReason) -> None:
         super().__init__(message)
         self.reached = reached
+        self.kind = kind
 
 
 @contextlib.contextmanager
@@ -101,7 +108,7 @@ def map_dynamodb_errors(table_name: str) -> Iterator[None]:
     except ClientError as exc:
         raise _from_client_error(exc, table_name) from exc
     except _CONNECTION_ERRORS as exc:
-        raise Transient("DynamoDB could not be reached", reached=False) from exc
+        raise Transient("DynamoDB could not be reached", reached=False, kind="unreachable") from exc
     except _CREDENTIAL_ERRORS as exc:
         raise StorageMisconfigured("no usable AWS credentials or region for DynamoDB") from exc
     except WaiterError as exc:
@@ -112,9 +119,9 @@ def _from_client_error(exc: ClientError, table_name: str) -> StorageError:
     code = exc.response.get("Error", {}).get("Code", "")
     status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
     if code in THROTTLING_CODES:
-        return Transient("DynamoDB throttled the request", reached=True)
+        return Transient("DynamoDB throttled the request", reached=True, kind="throttled")
     if status >= 500:
-        return Transient("DynamoDB failed to handle the request", reached=True)
+        return Transient("DynamoDB failed to handle the request", reached=True, kind="failed")
     if code == "ResourceNotFoundException":  # we use no indexes: it is the table
         return TablesMissing([table_name])
     if code in _MISCONFIGURED:

@@ -10,7 +10,13 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from storage.dynamodb.batch import MAX_GET_BATCH, MAX_WRITE_BATCH, BatchCall, BatchPolicy
+from storage.dynamodb.batch import (
+    MAX_GET_BATCH,
+    MAX_WRITE_BATCH,
+    BatchCall,
+    BatchObserver,
+    BatchPolicy,
+)
 from storage.dynamodb.errors import map_dynamodb_errors
 from storage.dynamodb.items import CREATED_AT, KEY, decode, encode, encode_time, key_item, key_of
 from storage.dynamodb.tables import Layout, create, verify
@@ -53,19 +59,25 @@ class DynamoDBStorage:
         table_name: str,
         *,
         policy: BatchPolicy | None = None,
+        observer: BatchObserver | None = None,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self._client = client
         self._table = table_name
         self._policy = policy if policy is not None else BatchPolicy()
+        self._observer = observer
         self._clock = clock
+
+    def _batches(self) -> BatchCall:
+        """The batch requests of one bulk call: its deadline, its retries told."""
+        return BatchCall(self._policy, store="records", observer=self._observer)
 
     async def check(self) -> None:
         await verify(self._client, self._table, LAYOUT)
 
     async def put_many(self, records: Sequence[Record]) -> list[WriteOutcome]:
         latest = {record.modified_value: record for record in records}
-        call = BatchCall(self._policy)
+        call = self._batches()
         # BatchWriteItem replaces whole items, so keeping created_at takes a read first:
         # one strongly consistent BatchGetItem per 100 unique keys. The projection trims
         # the response, not the bill: each key costs a read unit (per 4 KB of its stored
@@ -94,7 +106,10 @@ class DynamoDBStorage:
         return [failed.get(record.modified_value) for record in records]
 
     async def get_many(self, keys: Sequence[str]) -> list[ReadOutcome]:
-        found, failed = await self._get(BatchCall(self._policy), list(dict.fromkeys(keys)))
+        found, failed = await self._get(
+            self._batches(),
+            list(dict.fromkeys(keys)),
+        )
         records = {key: decode(item) for key, item in found.items()}
         return [failed[key] if key in failed else records.get(key) for key in keys]
 
@@ -102,7 +117,7 @@ class DynamoDBStorage:
         requests: dict[str, WriteRequestTypeDef] = {
             key: {"DeleteRequest": {"Key": key_item(key)}} for key in keys
         }
-        failed = await self._write(BatchCall(self._policy), requests)
+        failed = await self._write(self._batches(), requests)
         return [failed.get(key) for key in keys]
 
     async def _write(

@@ -6,10 +6,11 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from structlog.testing import capture_logs
 
 from storage import ItemFailed, StorageMisconfigured, StorageUnavailable
 from storage.dynamodb import BatchCall, BatchPolicy
-from storage.dynamodb.errors import Transient
+from storage.dynamodb.errors import RetryReason, Transient
 
 #: For tests that wait for the deadline; the others finish as soon as all is sent, and get
 #: a deadline that no stall of a loaded machine reaches.
@@ -69,7 +70,7 @@ async def test_transient_errors_are_retried_and_others_stand_for_the_call() -> N
         nonlocal calls
         calls += 1
         if calls == 1:
-            raise Transient("DynamoDB throttled the request", reached=True)
+            raise Transient("DynamoDB throttled the request", reached=True, kind="throttled")
         return []
 
     async def broken(batch: list[str]) -> list[str]:
@@ -83,7 +84,7 @@ async def test_transient_errors_are_retried_and_others_stand_for_the_call() -> N
 
 async def test_never_reaching_dynamodb_fails_the_whole_call() -> None:
     async def unreachable(batch: list[str]) -> list[str]:
-        raise Transient("DynamoDB could not be reached", reached=False)
+        raise Transient("DynamoDB could not be reached", reached=False, kind="unreachable")
 
     with pytest.raises(StorageUnavailable, match="could not be reached"):
         await BatchCall(FAST).send_in_batches(KEYS, 3, unreachable)
@@ -105,3 +106,57 @@ async def test_one_call_shares_its_deadline_between_its_requests() -> None:
     assert set(await call.send_in_batches(["b"], 25, stuck)) == {"b"}
     assert loop.time() - started < FAST.retry_deadline / 2
     assert await call.send_in_batches(["c"], 25, done) == {}
+
+
+class Observed:
+    def __init__(self) -> None:
+        self.retries: list[tuple[str, str]] = []
+        self.given_up: list[tuple[str, str, int]] = []
+
+    def retried(self, store: str, reason: RetryReason) -> None:
+        self.retries.append((store, reason))
+
+    def gave_up(self, store: str, reason: RetryReason, keys: int) -> None:
+        self.given_up.append((store, reason, keys))
+
+
+async def test_retries_and_what_is_given_up_are_logged_and_observed_without_keys() -> None:
+    throttled_once = False
+
+    async def send(batch: list[str]) -> list[str]:
+        nonlocal throttled_once
+        if not throttled_once:
+            throttled_once = True
+            raise Transient("DynamoDB throttled the request", reached=True, kind="throttled")
+        return [k for k in batch if k == "k4"]  # k4 is never processed
+
+    observed = Observed()
+    with capture_logs() as logs:
+        failed = await BatchCall(FAST, store="records", observer=observed).send_in_batches(
+            ["k3", "k4", "k5"], 3, send
+        )
+
+    assert list(failed) == ["k4"]
+    assert observed.retries[0] == ("records", "throttled")
+    assert set(observed.retries[1:]) == {("records", "unprocessed")}
+    assert observed.given_up == [("records", "unprocessed", 1)]
+    retries = [line for line in logs if line["event"] == "dynamodb_retry"]
+    assert len(retries) == len(observed.retries)
+    assert retries[0] == {
+        "event": "dynamodb_retry",
+        "log_level": "info",
+        "store": "records",
+        "reason": "throttled",
+        "keys": 3,
+        "attempt": 0,
+    }
+    assert [line for line in logs if line["event"] == "dynamodb_gave_up"] == [
+        {
+            "event": "dynamodb_gave_up",
+            "log_level": "warning",
+            "store": "records",
+            "reason": "unprocessed",
+            "keys": 1,
+        }
+    ]
+    assert "k4" not in repr(logs)

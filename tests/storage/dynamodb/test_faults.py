@@ -10,9 +10,12 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from prometheus_client import generate_latest
 
+from piinguin.server.metrics import Metrics
 from storage import ItemFailed, Record, StorageMisconfigured, StorageUnavailable, WriteOutcome
 from storage.dynamodb import BatchPolicy
+from tests.conftest import Scrape
 from tests.storage.dynamodb.faults import (
     GET,
     WRITE,
@@ -278,3 +281,23 @@ async def test_ten_thousand_records_with_bounded_concurrency(
     assert all(isinstance(r, Record) for r in got)
     assert faulty.max_in_flight <= 6
     faulty.assert_within_limits()
+
+
+async def test_throttling_is_counted_in_the_servers_metrics(
+    dynamodb: DynamoDBClient, table: str
+) -> None:
+    # The store tells its retries to an observer; the server's is its metrics.
+    metrics = Metrics()
+    faulty = FaultyClient(dynamodb, fault=lambda op, _: throttled(op) if op == WRITE else None)
+    storage = storage_on(faulty, table, policy=SHORT, observer=metrics.storage)
+
+    outcomes = await storage.put_many(records(30))
+
+    assert all(isinstance(outcome, ItemFailed) for outcome in outcomes)
+    scraped = Scrape(generate_latest(metrics.registry).decode())
+    labels = {"store": "records", "reason": "throttled"}
+    retries = scraped.value("piinguin_storage_retries_total", **labels)
+    assert retries is not None
+    assert retries >= 2
+    assert scraped.value("piinguin_storage_item_failures_total", **labels) == 30
+    assert scraped.value("piinguin_storage_retries_total", store="audit", reason="throttled") == 0
