@@ -32,7 +32,7 @@ from piinguin.access.auth import Authenticator
 from piinguin.logs import configure_logging
 from piinguin.server import PiinguinServer
 from piinguin.server.config import ServerConfig
-from piinguin.server.guard import WireLimits
+from piinguin.server.guard.limits import WireLimits
 from piinguin.server.main import serve
 from piinguin.server.metrics import Metrics
 from piinguin.v1 import PiinguinStub

@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 
 from piinguin.logs import LOG_LEVELS
 from piinguin.options import Option, OptionError, build_parser, number, resolve, whole_number
-from piinguin.server.guard import WireLimits
+from piinguin.server.guard.limits import WireLimits
 
 StorageKind = Literal["memory", "dynamodb"]
 

@@ -25,7 +25,8 @@ from piinguin.codec import LimitedProtoCodec
 from piinguin.server.calls import CallTracker
 from piinguin.server.coalesce import coalesce_writes
 from piinguin.server.grpclib_internals import close_connection
-from piinguin.server.guard import WireLimits, guard_connections
+from piinguin.server.guard.limits import WireLimits
+from piinguin.server.guard.registry import guard_connections
 from piinguin.server.metrics import Metrics
 from piinguin.services.legacy import LegacyPiinguinService
 from piinguin.services.vault import PiinguinService

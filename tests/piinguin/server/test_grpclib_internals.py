@@ -14,15 +14,23 @@ from collections.abc import Callable
 
 import grpclib
 import grpclib._typing
+import h2.config
+import h2.connection
 import pytest
+from grpclib.config import Configuration
+from grpclib.encoding.proto import ProtoCodec
 from grpclib.health.service import Health
-from grpclib.protocol import EventsProcessor, H2Protocol
-from grpclib.server import Server
+from grpclib.protocol import Connection, EventsProcessor, H2Protocol
+from grpclib.server import Handler, Server
 
 from piinguin.server.grpclib_internals import (
     PINNED_VERSION,
     close_connection,
+    connection_transport,
+    detach_transport,
+    forget_finished_calls,
     protocol_factory,
+    set_nodelay,
     wrap_protocol_factory,
 )
 
@@ -33,8 +41,10 @@ def test_the_installed_grpclib_is_the_one_these_uses_were_checked_against() -> N
     assert grpclib.__version__ == PINNED_VERSION, (
         f"grpclib is {grpclib.__version__}, but piinguin.server.grpclib_internals was "
         f"checked against {PINNED_VERSION}: re-check Server._protocol_factory, "
-        "H2Protocol.processor (EventsProcessor.close) and grpclib._typing "
-        "(IServable, IServerMethodFunc) in the new release before moving PINNED_VERSION"
+        "H2Protocol.processor (EventsProcessor.close), grpclib._typing "
+        "(IServable, IServerMethodFunc), protocol._set_nodelay, Connection._transport "
+        "(and what Connection.close does with it) and Handler.__gc_collect__ in the new "
+        "release before moving PINNED_VERSION"
     )
 
 
@@ -97,3 +107,53 @@ async def test_closing_a_connection_not_yet_made_does_nothing() -> None:
     assert isinstance(protocol, H2Protocol)
     close_connection(protocol, "never made")
     assert not hasattr(protocol, "processor")
+
+
+def test_nodelay_is_set_on_a_tcp_socket_and_nothing_else() -> None:
+    # grpclib looks at the protocol number: a socket made with proto 0 is passed over.
+    tcp_socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    with tcp_socket as tcp, socket.socket(socket.AF_UNIX) as unix:
+        set_nodelay(tcp)
+        set_nodelay(unix)
+        assert tcp.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
+
+
+class FakeTransport(asyncio.Transport):
+    def __init__(self) -> None:
+        super().__init__()
+        self.closed = False
+
+    def close(self) -> None:
+        self.closed = True
+
+    def is_closing(self) -> bool:
+        return self.closed
+
+
+def test_a_detached_transport_is_the_connection_s_no_longer_and_stays_open() -> None:
+    transport = FakeTransport()
+    h2_connection = h2.connection.H2Connection(h2.config.H2Configuration(client_side=False))
+    connection = Connection(h2_connection, transport, config=Configuration())
+    assert connection_transport(connection) is transport
+    assert not connection.is_closing()
+    assert hasattr(h2_connection, "_frame_dispatch_table")  # the cycle grpclib's close breaks
+
+    detach_transport(connection)
+
+    assert connection.is_closing()
+    with pytest.raises(AttributeError):
+        connection_transport(connection)
+    assert not hasattr(h2_connection, "_frame_dispatch_table")
+    connection.close()
+    assert not transport.closed
+
+
+async def test_a_handler_forgets_its_finished_calls() -> None:
+    handler = Handler({}, ProtoCodec(), None, None)  # type: ignore[arg-type]
+    finished = asyncio.create_task(asyncio.sleep(0))
+    await finished
+    handler._cancelled.add(finished)
+
+    forget_finished_calls(handler)
+
+    assert handler._cancelled == set()

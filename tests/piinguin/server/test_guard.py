@@ -34,7 +34,8 @@ from bench.hostile import (
 )
 from piinguin.client import LawfulBasis, PiinguinClient
 from piinguin.server import PiinguinServer
-from piinguin.server.guard import HEADER_BYTES_HARD_LIMIT, PINNED, WireLimits
+from piinguin.server.guard import PINNED
+from piinguin.server.guard.limits import HEADER_BYTES_HARD_LIMIT, WireLimits
 from piinguin.v1 import PiiRecord, ReadPiiRecordRequest
 from tests.conftest import running_server
 

@@ -7,7 +7,7 @@ import pytest
 
 from piinguin.options import OptionError
 from piinguin.server.config import ServerConfig
-from piinguin.server.guard import WireLimits
+from piinguin.server.guard.limits import WireLimits
 
 AUTH = ["--insecure-no-auth"]
 
