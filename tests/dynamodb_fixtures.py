@@ -1,4 +1,5 @@
-"""DynamoDB for tests: real aioboto3 clients of the session's moto server, fresh tables.
+"""DynamoDB (and KMS) for tests: real aioboto3 clients of the session's moto server, fresh
+tables.
 
 aioboto3 cannot use moto's in-process mock, so moto runs as a server on a free port of
 127.0.0.1 and clients reach it by ``endpoint_url`` with fake credentials.
@@ -30,6 +31,7 @@ from storage.dynamodb import create_table
 
 if TYPE_CHECKING:
     from types_aiobotocore_dynamodb.client import DynamoDBClient
+    from types_aiobotocore_kms.client import KMSClient
 
 REGION = "us-east-1"
 
@@ -41,6 +43,14 @@ async def dynamodb_client(endpoint_url: str, **config: Any) -> AsyncIterator[Dyn
     async with _session().client(
         "dynamodb", endpoint_url=endpoint_url, config=AioConfig(**config)
     ) as client:
+        yield client
+
+
+@contextlib.asynccontextmanager
+async def kms_client(endpoint_url: str) -> AsyncIterator[KMSClient]:
+    """A real aioboto3 KMS client of the same moto server (moto serves every service on
+    one endpoint)."""
+    async with _session().client("kms", endpoint_url=endpoint_url) as client:
         yield client
 
 

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from storage.audit import AuditEvent, AuditPage, AuditQuery
-from storage.records import ReadOutcome, Record, WriteOutcome
+from storage.records import ReadOutcome, Record, SealedRecord, StoredOutcome, WriteOutcome
 
 
 class Storage(Protocol):
@@ -37,6 +37,34 @@ class Storage(Protocol):
     async def delete_many(self, keys: Sequence[str]) -> list[WriteOutcome]:
         """Delete keys; a key that is not stored is done all the same (idempotent)."""
         ...
+
+
+class SealedStorage(Storage, Protocol):
+    """A ``Storage`` that also keeps originals sealed (``storage.encrypted`` wraps it), finds
+    keys by blind index, and keeps a keyring's state. Plaintext records stay readable as
+    they are: items written before encryption, or without it.
+
+    ``put_many`` and ``get_many`` are the plaintext ones; ``get_many`` answers a sealed item
+    with a ``damaged`` failure, since it cannot open it.
+    """
+
+    async def put_sealed(self, records: Sequence[SealedRecord]) -> list[WriteOutcome]:
+        """As ``put_many``, for sealed records."""
+        ...
+
+    async def get_stored(self, keys: Sequence[str]) -> list[StoredOutcome]:
+        """What rests under each key: a sealed or a plaintext record, or ``None``."""
+        ...
+
+    async def find_index(self, index: str) -> list[str]:
+        """The keys of every sealed record whose blind index is ``index``, in no order."""
+        ...
+
+    async def load_entry(self, name: str) -> bytes | None:
+        """A keyring's state entry (``storage.crypto.kms.KeyringState``)."""
+        ...
+
+    async def store_entry(self, name: str, value: bytes) -> bytes: ...
 
 
 class AuditStore(Protocol):

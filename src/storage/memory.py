@@ -11,19 +11,31 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from storage.audit import AuditEvent, AuditPage, AuditQuery
-from storage.records import ReadOutcome, Record, WriteOutcome, utcnow
+from storage.records import (
+    ItemFailed,
+    ReadOutcome,
+    Record,
+    SealedRecord,
+    StoredOutcome,
+    WriteOutcome,
+    utcnow,
+)
+
+SEALED = ItemFailed("the stored value is encrypted: read it with a keyring", damaged=True)
 
 
 class MemoryStorage:
-    """A dict behind the ``Storage`` interface.
+    """A dict behind the ``Storage`` and ``SealedStorage`` interfaces.
 
     Each call completes without awaiting, so it is atomic with respect to other calls on
     the same event loop. Records are immutable, so what goes in and out cannot be changed
-    behind the store's back.
+    behind the store's back. The blind index is a dict of sets of keys.
     """
 
     def __init__(self, *, clock: Callable[[], datetime] = utcnow) -> None:
-        self._records: dict[str, Record] = {}
+        self._records: dict[str, Record | SealedRecord] = {}
+        self._index: dict[str, set[str]] = {}
+        self._entries: dict[str, bytes] = {}
         self._clock = clock
 
     def __len__(self) -> int:
@@ -35,11 +47,13 @@ class MemoryStorage:
     async def put_many(self, records: Sequence[Record]) -> list[WriteOutcome]:
         now = self._clock()
         for record in records:
-            previous = self._records.get(record.modified_value)
-            created_at = previous.created_at if previous is not None else now
+            key = record.modified_value
+            previous = self._records.get(key)
+            if isinstance(previous, SealedRecord):
+                self._unindex(previous)
             # Positional: _replace() (keywords, then _make) costs twice as much per record.
-            self._records[record.modified_value] = Record(
-                record.modified_value,
+            self._records[key] = Record(
+                key,
                 record.original_value,
                 record.field_name,
                 record.json_path,
@@ -47,18 +61,54 @@ class MemoryStorage:
                 record.hash_function,
                 record.app_id,
                 record.collector_tstamp,
-                created_at,
+                previous.created_at if previous is not None else now,
                 now,
             )
         return [None] * len(records)
 
+    async def put_sealed(self, records: Sequence[SealedRecord]) -> list[WriteOutcome]:
+        now = self._clock()
+        index = self._index
+        for record in records:
+            key = record[0]
+            previous = self._records.get(key)
+            if isinstance(previous, SealedRecord):
+                self._unindex(previous)
+            self._records[key] = SealedRecord(
+                *record[:8], previous.created_at if previous is not None else now, now
+            )
+            if record[1].blind_index:
+                index.setdefault(record[1].blind_index, set()).add(key)
+        return [None] * len(records)
+
     async def get_many(self, keys: Sequence[str]) -> list[ReadOutcome]:
+        return [SEALED if isinstance(r, SealedRecord) else r for r in map(self._records.get, keys)]
+
+    async def get_stored(self, keys: Sequence[str]) -> list[StoredOutcome]:
         return [self._records.get(key) for key in keys]
 
     async def delete_many(self, keys: Sequence[str]) -> list[WriteOutcome]:
         for key in keys:
-            self._records.pop(key, None)
+            previous = self._records.pop(key, None)
+            if isinstance(previous, SealedRecord):
+                self._unindex(previous)
         return [None] * len(keys)
+
+    async def find_index(self, index: str) -> list[str]:
+        return list(self._index.get(index, ()))
+
+    async def load_entry(self, name: str) -> bytes | None:
+        return self._entries.get(name)
+
+    async def store_entry(self, name: str, value: bytes) -> bytes:
+        return self._entries.setdefault(name, value)
+
+    def _unindex(self, record: SealedRecord) -> None:
+        keys = self._index.get(record.sealed.blind_index)
+        if keys is not None:
+            keys.discard(record.modified_value)
+            if not keys:
+                del self._index[record.sealed.blind_index]
 
 
 #: The message of a page token this store did not issue for the query it comes with.

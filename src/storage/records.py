@@ -33,14 +33,55 @@ class Record(NamedTuple):
         return f"Record(modified_value={self.modified_value!r}, original_value=<redacted>)"
 
 
+class Sealed(NamedTuple):
+    """An original value as it rests encrypted (``storage.encrypted``): what backends keep
+    instead of the value, opaque to them.
+
+    ``key_version`` names the keyring's key (``local:<id>``, ``kms:<key ARN>``),
+    ``data_key`` is the data key as the keyring wraps it (KMS's ciphertext blob, or the
+    salt a local key is derived with), ``ciphertext`` is the 12-byte nonce followed by
+    AES-256-GCM's output, and ``blind_index`` is the blind index of the normalised value ("" for
+    none).
+    """
+
+    key_version: str
+    data_key: bytes
+    ciphertext: bytes
+    blind_index: str = ""
+
+    def __repr__(self) -> str:
+        size = len(self.ciphertext)
+        return f"Sealed(key_version={self.key_version!r}, ciphertext=<{size} bytes>)"
+
+
+class SealedRecord(NamedTuple):
+    """A ``Record`` as it rests encrypted: the same fields in the same order, with the
+    original value replaced by its ``Sealed`` form."""
+
+    modified_value: str
+    sealed: Sealed
+    field_name: str = ""
+    json_path: str = ""
+    schema: str = ""
+    hash_function: str = ""
+    app_id: str = ""
+    collector_tstamp: datetime | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+
 class ItemFailed(NamedTuple):
     """One item of a batch that the backend could not process (e.g. still unprocessed
-    when the retry deadline ran out). Transient: the caller may retry it.
+    when the retry deadline ran out). Transient, unless ``damaged``: the caller may retry it.
 
-    ``reason`` is written by us, never copied from a backend, and never holds PII.
+    ``damaged`` marks a stored item that cannot be used as it is, however often it is read:
+    a ciphertext that fails authentication (tampered with, moved to another key), or one
+    whose key is unknown or erased. ``reason`` is written by us, never copied from a
+    backend, and never holds PII.
     """
 
     reason: str
+    damaged: bool = False
 
 
 def utcnow() -> datetime:
@@ -52,3 +93,6 @@ def utcnow() -> datetime:
 WriteOutcome = ItemFailed | None
 #: The outcome of one read: the record, ``None`` when the key is not stored, or a failure.
 ReadOutcome = Record | ItemFailed | None
+#: The outcome of one read of what rests in a backend: a plaintext record (written without
+#: encryption, or before it), a sealed one, ``None`` when the key is not stored, or a failure.
+StoredOutcome = Record | SealedRecord | ItemFailed | None

@@ -1,7 +1,8 @@
 """The ``storage`` fixture: every contract test runs once per backend.
 
 A backend joins by adding a factory to ``BACKENDS``: an async context manager that
-yields a fresh, empty store for one test.
+yields a fresh, empty store for one test. ``*-encrypted`` ones are the backend behind
+``EncryptedStorage``, as the server runs it with a keyring.
 
 The DynamoDB backends run against moto in server mode, a fresh table per test, through
 ``FaultyClient``: ``dynamodb`` only records requests and checks them against DynamoDB's
@@ -18,6 +19,8 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from storage import MemoryStorage, Storage
+from storage.crypto import Keyring, LocalKeys
+from storage.encrypted import EncryptedStorage
 from tests.dynamodb_fixtures import dynamodb_client, fresh_table
 from tests.storage.dynamodb.faults import FaultyClient, connection_lost, storage_on, throttled
 
@@ -28,6 +31,11 @@ if TYPE_CHECKING:
 @contextlib.asynccontextmanager
 async def memory_backend(_request: pytest.FixtureRequest) -> AsyncIterator[Storage]:
     yield MemoryStorage()
+
+
+@contextlib.asynccontextmanager
+async def encrypted_memory_backend(_request: pytest.FixtureRequest) -> AsyncIterator[Storage]:
+    yield EncryptedStorage(MemoryStorage(), Keyring(LocalKeys.ephemeral()), vault="memory")
 
 
 def flaky(operation: str, index: int) -> Exception | None:
@@ -48,6 +56,7 @@ def dynamodb_backend(**faults: Any) -> Callable[[pytest.FixtureRequest], Any]:
 
 BACKENDS: dict[str, Callable[[pytest.FixtureRequest], Any]] = {
     "memory": memory_backend,
+    "memory-encrypted": encrypted_memory_backend,
     "dynamodb": dynamodb_backend(),
     "dynamodb-flaky": dynamodb_backend(unprocessed_share=0.3, fault=flaky),
 }
