@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 import aioboto3
 from aiobotocore.config import AioConfig
 
-from storage.dynamodb import create_table
+from storage.dynamodb import create_key_table, create_table
 
 if TYPE_CHECKING:
     from types_aiobotocore_dynamodb.client import DynamoDBClient
@@ -73,6 +73,17 @@ async def fresh_table(client: DynamoDBClient) -> AsyncIterator[str]:
     deleted afterwards; yields its name."""
     table_name = fresh_table_name()
     await create_table(client, table_name)
+    try:
+        yield table_name
+    finally:
+        await client.delete_table(TableName=table_name)
+
+
+@contextlib.asynccontextmanager
+async def fresh_key_table(client: DynamoDBClient) -> AsyncIterator[str]:
+    """A new, empty key table (``storage.dynamodb.create_key_table``), deleted afterwards."""
+    table_name = fresh_table_name() + "-keys"
+    await create_key_table(client, table_name)
     try:
         yield table_name
     finally:

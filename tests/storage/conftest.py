@@ -21,7 +21,7 @@ import pytest
 from storage import MemoryStorage, Storage
 from storage.crypto import Keyring, LocalKeys
 from storage.encrypted import EncryptedStorage
-from tests.dynamodb_fixtures import dynamodb_client, fresh_table
+from tests.dynamodb_fixtures import dynamodb_client, fresh_key_table, fresh_table
 from tests.storage.dynamodb.faults import FaultyClient, connection_lost, storage_on, throttled
 
 if TYPE_CHECKING:
@@ -42,13 +42,23 @@ def flaky(operation: str, index: int) -> Exception | None:
     return [None, throttled(operation), None, connection_lost()][index % 4]
 
 
-def dynamodb_backend(**faults: Any) -> Callable[[pytest.FixtureRequest], Any]:
+def dynamodb_backend(
+    *, encrypted: bool = False, **faults: Any
+) -> Callable[[pytest.FixtureRequest], Any]:
     @contextlib.asynccontextmanager
     async def backend(request: pytest.FixtureRequest) -> AsyncIterator[Storage]:
         endpoint = request.getfixturevalue("moto_endpoint")
-        async with dynamodb_client(endpoint) as client, fresh_table(client) as table_name:
+        async with contextlib.AsyncExitStack() as stack:
+            client = await stack.enter_async_context(dynamodb_client(endpoint))
+            table_name = await stack.enter_async_context(fresh_table(client))
             faulty = FaultyClient(client, **faults)
-            yield storage_on(faulty, table_name)
+            if not encrypted:
+                yield storage_on(faulty, table_name)
+            else:
+                key_table = await stack.enter_async_context(fresh_key_table(client))
+                sealed = storage_on(faulty, table_name, key_table=key_table)
+                keyring = Keyring(LocalKeys.ephemeral())
+                yield EncryptedStorage(sealed, keyring, vault=table_name)
         faulty.assert_within_limits()
 
     return backend
@@ -59,6 +69,10 @@ BACKENDS: dict[str, Callable[[pytest.FixtureRequest], Any]] = {
     "memory-encrypted": encrypted_memory_backend,
     "dynamodb": dynamodb_backend(),
     "dynamodb-flaky": dynamodb_backend(unprocessed_share=0.3, fault=flaky),
+    "dynamodb-encrypted": dynamodb_backend(encrypted=True),
+    "dynamodb-encrypted-flaky": dynamodb_backend(
+        encrypted=True, unprocessed_share=0.3, fault=flaky
+    ),
 }
 
 

@@ -9,7 +9,12 @@ from storage.dynamodb.audit_table import create_audit_table
 from storage.dynamodb.batch import BatchCall, BatchObserver, BatchPolicy
 from storage.dynamodb.connect import ensure_tables, open_client
 from storage.dynamodb.errors import RETRY_REASONS, RetryReason, TablesMissing
-from storage.dynamodb.records import DynamoDBStorage, create_table
+from storage.dynamodb.records import (
+    DynamoDBStorage,
+    add_blind_index,
+    create_key_table,
+    create_table,
+)
 
 __all__ = [
     "RETRY_REASONS",
@@ -20,7 +25,9 @@ __all__ = [
     "DynamoDBStorage",
     "RetryReason",
     "TablesMissing",
+    "add_blind_index",
     "create_audit_table",
+    "create_key_table",
     "create_table",
     "ensure_tables",
     "open_client",

@@ -15,6 +15,7 @@ from aiobotocore.config import AioConfig
 
 from storage.dynamodb.audit_table import LAYOUT as AUDIT_LAYOUT
 from storage.dynamodb.errors import TablesMissing
+from storage.dynamodb.keys import LAYOUT as KEY_LAYOUT
 from storage.dynamodb.records import LAYOUT as RECORDS_LAYOUT
 from storage.dynamodb.tables import Layout, create, verify
 
@@ -46,16 +47,26 @@ def open_client(
 
 
 async def ensure_tables(
-    client: DynamoDBClient, *, table: str, audit_table: str, create_missing: bool = False
+    client: DynamoDBClient,
+    *,
+    table: str,
+    audit_table: str,
+    key_table: str | None = None,
+    create_missing: bool = False,
 ) -> None:
-    """Return once the records ``table`` and the ``audit_table`` are both ready to serve.
+    """Return once the records ``table``, the ``audit_table`` and the ``key_table`` (when
+    records are sealed) are all ready to serve. The records table is created with its blind
+    index; an existing one without it serves all the same.
 
     A missing table is created first if ``create_missing`` (development: production tables
     belong to infrastructure code); otherwise ``TablesMissing`` names every missing one.
     Any other problem raises the ``StorageError`` the stores' ``check`` would.
     """
     missing: list[str] = []
-    for name, layout in ((table, RECORDS_LAYOUT), (audit_table, AUDIT_LAYOUT)):
+    tables = [(table, RECORDS_LAYOUT), (audit_table, AUDIT_LAYOUT)]
+    if key_table is not None:
+        tables.append((key_table, KEY_LAYOUT))
+    for name, layout in tables:
         if not await _ready(client, name, layout, create_missing=create_missing):
             missing.append(name)
     if missing:

@@ -11,6 +11,14 @@ Timestamps are ISO-8601 strings in UTC with microseconds and an explicit offset
 (``2017-07-14T03:39:39.123000+00:00``): readable in the console, exact on a round trip,
 and ordered as strings. An item in the original's shape (key and ``originalValue`` only)
 reads as a record with empty provenance and no timestamps.
+
+A sealed record (encryption at rest) has no ``originalValue``; instead:
+
+    sealed        B   the ciphertext XOR its pad (``keys``: the pad is in the key table)
+    keyId         S   the key table item that holds the pad
+    keyVersion    S   the keyring's version of the data key (``local:<id>``, ``kms:<ARN>``)
+    dataKey       B   the data key, wrapped by the keyring
+    blindIndex    S   the blind index, hex (the ``blindIndex`` global secondary index)
 """
 
 from __future__ import annotations
@@ -18,7 +26,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from storage.records import ItemFailed, Record
+from storage.records import ItemFailed, Record, Sealed, SealedRecord
 
 if TYPE_CHECKING:
     from types_aiobotocore_dynamodb.type_defs import AttributeValueTypeDef
@@ -27,6 +35,11 @@ if TYPE_CHECKING:
 
 KEY = "modifiedValue"
 ORIGINAL = "originalValue"
+SEALED = "sealed"
+KEY_ID = "keyId"
+KEY_VERSION = "keyVersion"
+DATA_KEY = "dataKey"
+BLIND_INDEX = "blindIndex"
 COLLECTOR_TSTAMP = "collectorTstamp"
 CREATED_AT = "createdAt"
 UPDATED_AT = "updatedAt"
@@ -40,6 +53,10 @@ PROVENANCE = {
 }
 
 MALFORMED = ItemFailed("the stored item is malformed")
+MISMATCHED = ItemFailed("its key material does not fit its ciphertext", damaged=True)
+NO_PAD = ItemFailed(
+    "its key material is not in the key table: erased, or never written", damaged=True
+)
 
 
 def key_item(key: str) -> Item:
@@ -68,6 +85,78 @@ def encode(
     if record.collector_tstamp is not None:
         item[COLLECTOR_TSTAMP] = encode_time(record.collector_tstamp)
     return item
+
+
+def encode_sealed(
+    record: SealedRecord,
+    share: bytes,
+    key_id: str,
+    *,
+    created_at: AttributeValueTypeDef,
+    updated_at: AttributeValueTypeDef,
+) -> Item:
+    """The item for a sealed ``record`` whose ciphertext's share is ``share`` and whose
+    pad is stored under ``key_id``."""
+    sealed = record.sealed
+    item: Item = {
+        KEY: {"S": record.modified_value},
+        SEALED: {"B": share},
+        KEY_ID: {"S": key_id},
+        KEY_VERSION: {"S": sealed.key_version},
+        DATA_KEY: {"B": sealed.data_key},
+        CREATED_AT: created_at,
+        UPDATED_AT: updated_at,
+    }
+    if sealed.blind_index:
+        item[BLIND_INDEX] = {"S": sealed.blind_index}
+    for field, attribute in PROVENANCE.items():
+        value: str = getattr(record, field)
+        if value:
+            item[attribute] = {"S": value}
+    if record.collector_tstamp is not None:
+        item[COLLECTOR_TSTAMP] = encode_time(record.collector_tstamp)
+    return item
+
+
+def is_sealed(item: Item) -> bool:
+    return SEALED in item
+
+
+def decode_sealed(item: Item, pad: bytes | None) -> SealedRecord | ItemFailed:
+    """The sealed record stored as ``item``, its ciphertext joined again with ``pad``;
+    ``NO_PAD`` without one, ``MALFORMED`` if the item is not in our layout."""
+    if pad is None:
+        return NO_PAD
+    try:
+        share = item[SEALED]["B"]
+        if len(share) != len(pad):
+            return MISMATCHED
+        field_name, json_path, schema, hash_function, app_id = (
+            item[attribute]["S"] if attribute in item else "" for attribute in PROVENANCE.values()
+        )
+        return SealedRecord(
+            item[KEY]["S"],
+            Sealed(
+                item[KEY_VERSION]["S"],
+                item[DATA_KEY]["B"],
+                xor(share, pad),
+                item[BLIND_INDEX]["S"] if BLIND_INDEX in item else "",
+            ),
+            field_name,
+            json_path,
+            schema,
+            hash_function,
+            app_id,
+            _decode_time(item.get(COLLECTOR_TSTAMP)),
+            _decode_time(item.get(CREATED_AT)),
+            _decode_time(item.get(UPDATED_AT)),
+        )
+    except (KeyError, ValueError):
+        return MALFORMED
+
+
+def xor(data: bytes, pad: bytes) -> bytes:
+    return (int.from_bytes(data, "big") ^ int.from_bytes(pad, "big")).to_bytes(len(data), "big")
 
 
 def decode(item: Item) -> Record | ItemFailed:

@@ -1,7 +1,7 @@
-"""Records in a DynamoDB table, batch first.
+"""Records in a DynamoDB table, batch first; sealed ones with their pads in a key table.
 
-The item layout is in ``items``, the batching and retries in ``batch``, the error
-translation in ``errors``.
+The item layout is in ``items``, the key table in ``keys``, the batching and retries in
+``batch``, the error translation in ``errors``.
 """
 
 from __future__ import annotations
@@ -18,14 +18,39 @@ from storage.dynamodb.batch import (
     BatchPolicy,
 )
 from storage.dynamodb.errors import map_dynamodb_errors
-from storage.dynamodb.items import CREATED_AT, KEY, decode, encode, encode_time, key_item, key_of
-from storage.dynamodb.tables import Layout, create, verify
-from storage.records import ItemFailed, ReadOutcome, Record, WriteOutcome, utcnow
+from storage.dynamodb.items import (
+    BLIND_INDEX,
+    CREATED_AT,
+    KEY,
+    KEY_ID,
+    decode,
+    decode_sealed,
+    encode,
+    encode_sealed,
+    encode_time,
+    is_sealed,
+    key_item,
+    key_of,
+)
+from storage.dynamodb.keys import LAYOUT as KEY_LAYOUT
+from storage.dynamodb.keys import KeyTable, new_key_id, split
+from storage.dynamodb.tables import Layout, add_index, create, verify
+from storage.errors import StorageMisconfigured
+from storage.records import (
+    ItemFailed,
+    ReadOutcome,
+    Record,
+    SealedRecord,
+    StoredOutcome,
+    WriteOutcome,
+    utcnow,
+)
 
 if TYPE_CHECKING:
     from types_aiobotocore_dynamodb.client import DynamoDBClient
     from types_aiobotocore_dynamodb.type_defs import (
         KeysAndAttributesTypeDef,
+        QueryInputTypeDef,
         WriteRequestOutputTypeDef,
         WriteRequestTypeDef,
     )
@@ -33,24 +58,47 @@ if TYPE_CHECKING:
     from storage.dynamodb.items import Item
 
 
-LAYOUT = Layout("table", KEY)
+#: The name of the blind index's global secondary index, on the attribute of that name.
+INDEX_NAME = BLIND_INDEX
+LAYOUT = Layout("table", KEY, index=(INDEX_NAME, BLIND_INDEX))
+SEALED_BY_OTHERS = ItemFailed("the stored value is encrypted: read it with a keyring", damaged=True)
 
 
 async def create_table(
     client: DynamoDBClient, table_name: str, *, poll_seconds: int = 1, max_polls: int = 120
 ) -> None:
-    """Create the records table on demand (PAY_PER_REQUEST) unless it exists, then wait
-    until it is ACTIVE. For development: production tables belong to infrastructure code."""
+    """Create the records table on demand (PAY_PER_REQUEST), with its blind index, unless
+    it exists, then wait until it is ACTIVE. For development: production tables belong to
+    infrastructure code."""
     await create(client, table_name, LAYOUT, poll_seconds=poll_seconds, max_polls=max_polls)
 
 
+async def add_blind_index(
+    client: DynamoDBClient, table_name: str, *, poll_seconds: float = 5, max_polls: int = 720
+) -> bool:
+    """Add the blind index to an existing records table (``piinguin-admin add-index``) and
+    wait until DynamoDB has filled it; answers whether it was added now."""
+    return await add_index(
+        client, table_name, LAYOUT, poll_seconds=poll_seconds, max_polls=max_polls
+    )
+
+
+async def create_key_table(
+    client: DynamoDBClient, table_name: str, *, poll_seconds: int = 1, max_polls: int = 120
+) -> None:
+    """Create the key table on demand, as ``create_table`` does the records table."""
+    await create(client, table_name, KEY_LAYOUT, poll_seconds=poll_seconds, max_polls=max_polls)
+
+
 class DynamoDBStorage:
-    """The ``Storage`` interface on a DynamoDB table keyed by the string ``modifiedValue``.
+    """The ``Storage`` and ``SealedStorage`` interfaces on a DynamoDB table keyed by the
+    string ``modifiedValue``; sealed records need a ``key_table`` for their pads.
 
     Takes a ready aioboto3 DynamoDB client and never opens or closes it: whoever made it
     owns it. Each bulk call is cut into BatchWriteItem (25) and BatchGetItem (100) requests,
     sent and retried as ``policy`` says. Reads are strongly consistent, so they see every
-    write acknowledged before them.
+    write acknowledged before them; lookups by blind index read a global secondary index,
+    which is eventually consistent.
     """
 
     def __init__(
@@ -58,12 +106,14 @@ class DynamoDBStorage:
         client: DynamoDBClient,
         table_name: str,
         *,
+        key_table: str | None = None,
         policy: BatchPolicy | None = None,
         observer: BatchObserver | None = None,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self._client = client
         self._table = table_name
+        self._keys = KeyTable(client, key_table) if key_table is not None else None
         self._policy = policy if policy is not None else BatchPolicy()
         self._observer = observer
         self._clock = clock
@@ -74,6 +124,16 @@ class DynamoDBStorage:
 
     async def check(self) -> None:
         await verify(self._client, self._table, LAYOUT)
+        if self._keys is not None:
+            await verify(self._client, self._keys.name, KEY_LAYOUT)
+
+    def _key_table(self) -> KeyTable:
+        if self._keys is None:
+            raise StorageMisconfigured(
+                f"DynamoDB table {self._table!r} is used without a key table: sealed "
+                "records need one"
+            )
+        return self._keys
 
     async def put_many(self, records: Sequence[Record]) -> list[WriteOutcome]:
         latest = {record.modified_value: record for record in records}
@@ -106,19 +166,131 @@ class DynamoDBStorage:
         return [failed.get(record.modified_value) for record in records]
 
     async def get_many(self, keys: Sequence[str]) -> list[ReadOutcome]:
-        found, failed = await self._get(
-            self._batches(),
-            list(dict.fromkeys(keys)),
-        )
-        records = {key: decode(item) for key, item in found.items()}
+        found, failed = await self._get(self._batches(), list(dict.fromkeys(keys)))
+        records = {
+            key: SEALED_BY_OTHERS if is_sealed(item) else decode(item)
+            for key, item in found.items()
+        }
         return [failed[key] if key in failed else records.get(key) for key in keys]
 
+    async def put_sealed(self, records: Sequence[SealedRecord]) -> list[WriteOutcome]:
+        """As ``put_many``: a pad per record into the key table first, then the records
+        naming them, then the pads the records no longer name out (README, "Erasure")."""
+        keys = self._key_table()
+        latest = {record.modified_value: record for record in records}
+        call = self._batches()
+        stored, unread = await self._get(call, list(latest), attributes=(KEY, CREATED_AT, KEY_ID))
+        failed = {
+            key: ItemFailed(f"not written, its createdAt unread: {failure.reason}")
+            for key, failure in unread.items()
+        }
+        shares: dict[str, tuple[str, bytes]] = {}
+        pads: dict[str, tuple[str, bytes]] = {}
+        for key, record in latest.items():
+            if key not in failed:
+                share, pad = split(record.sealed.ciphertext)
+                key_id = new_key_id()
+                shares[key], pads[key] = (key_id, share), (key_id, pad)
+        failed |= await keys.put(call, pads)
+        now = encode_time(self._clock())
+        requests: dict[str, WriteRequestTypeDef] = {
+            key: {
+                "PutRequest": {
+                    "Item": encode_sealed(
+                        latest[key],
+                        share,
+                        key_id,
+                        created_at=stored.get(key, {}).get(CREATED_AT, now),
+                        updated_at=now,
+                    )
+                }
+            }
+            for key, (key_id, share) in shares.items()
+            if key not in failed
+        }
+        unwritten = await self._write(call, requests)
+        failed |= unwritten
+        # The pads no record names any more: the replaced ones, and those of records that
+        # were not written. One still here after a failure is erased with its record.
+        stale = [(key, pads[key][0]) for key in unwritten] + [
+            (key, stored[key][KEY_ID]["S"])
+            for key in requests
+            if key not in unwritten and KEY_ID in stored.get(key, {})
+        ]
+        if stale:
+            await keys.remove(call, stale)
+        return [failed.get(record.modified_value) for record in records]
+
+    async def get_stored(self, keys: Sequence[str]) -> list[StoredOutcome]:
+        call = self._batches()
+        found, failed = await self._get(call, list(dict.fromkeys(keys)))
+        # A sealed item without a keyId has no pad to find: it reads as damaged.
+        wanted = {
+            key: item[KEY_ID]["S"]
+            for key, item in found.items()
+            if is_sealed(item) and "S" in item.get(KEY_ID, {})
+        }
+        pads: dict[str, bytes] = {}
+        if wanted:
+            pads, unread = await self._key_table().get(call, wanted)
+            failed |= unread
+        outcomes: dict[str, StoredOutcome] = {
+            key: decode_sealed(item, pads.get(key)) if is_sealed(item) else decode(item)
+            for key, item in found.items()
+        }
+        return [failed[key] if key in failed else outcomes.get(key) for key in keys]
+
     async def delete_many(self, keys: Sequence[str]) -> list[WriteOutcome]:
+        """Delete keys, each sealed record's every pad first (one Query per key finds
+        them: erasure must not miss one a failed write left behind)."""
+        call = self._batches()
+        failed: dict[str, ItemFailed] = {}
+        if self._keys is not None:
+            failed |= await self._keys.remove(call, await self._keys.every_pad(keys))
         requests: dict[str, WriteRequestTypeDef] = {
             key: {"DeleteRequest": {"Key": key_item(key)}} for key in keys
         }
-        failed = await self._write(self._batches(), requests)
+        failed = await self._write(call, requests) | failed
         return [failed.get(key) for key in keys]
+
+    async def find_index(self, index: str) -> list[str]:
+        found: list[str] = []
+        request: QueryInputTypeDef = {
+            "TableName": self._table,
+            "IndexName": INDEX_NAME,
+            "KeyConditionExpression": "#i = :i",
+            "ExpressionAttributeNames": {"#i": BLIND_INDEX},
+            "ExpressionAttributeValues": {":i": {"S": index}},
+        }
+        while True:
+            try:
+                with map_dynamodb_errors(self._table):
+                    response = await self._client.query(**request)
+            except StorageMisconfigured:
+                await self._require_index()
+                raise
+            found += [key_of(item) for item in response.get("Items", [])]
+            if "LastEvaluatedKey" not in response:
+                return found
+            request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+    async def _require_index(self) -> None:
+        """Raise naming the missing blind index if that is what a refusal was about
+        (DynamoDB says ValidationException, moto ResourceNotFoundException)."""
+        with map_dynamodb_errors(self._table):
+            table = (await self._client.describe_table(TableName=self._table))["Table"]
+        names = {index["IndexName"] for index in table.get("GlobalSecondaryIndexes", [])}
+        if INDEX_NAME not in names:
+            raise StorageMisconfigured(
+                f"DynamoDB table {self._table!r} has no {INDEX_NAME!r} index: add it with "
+                "piinguin-admin add-index"
+            )
+
+    async def load_entry(self, name: str) -> bytes | None:
+        return await self._key_table().load_entry(name)
+
+    async def store_entry(self, name: str, value: bytes) -> bytes:
+        return await self._key_table().store_entry(name, value)
 
     async def _write(
         self, call: BatchCall, requests: dict[str, WriteRequestTypeDef]

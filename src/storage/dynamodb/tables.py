@@ -5,6 +5,7 @@ Both of our tables go through here; each is described by its ``Layout`` (string 
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -29,6 +30,10 @@ class Layout:
     #: How errors of requests to this table are translated (``map_dynamodb_errors`` or a
     #: table-specific refinement of it).
     errors: Callable[[str], contextlib.AbstractContextManager[None]] = map_dynamodb_errors
+    #: A global secondary index that ``create`` makes with the table: (name, string hash
+    #: key), projecting the table's keys only. Not checked by ``verify``: a table without it
+    #: serves, and an operator command adds it.
+    index: tuple[str, str] | None = None
 
     @property
     def key_schema(self) -> list[dict[str, str]]:
@@ -75,6 +80,11 @@ async def create(
     attributes: Any = [
         {"AttributeName": entry["AttributeName"], "AttributeType": "S"} for entry in key_schema
     ]
+    indexes: Any = {}
+    if layout.index is not None:
+        name, attribute = layout.index
+        attributes.append({"AttributeName": attribute, "AttributeType": "S"})
+        indexes["GlobalSecondaryIndexes"] = [index_definition(name, attribute)]
     with layout.errors(table_name):
         try:
             await client.create_table(
@@ -82,6 +92,7 @@ async def create(
                 KeySchema=key_schema,
                 AttributeDefinitions=attributes,
                 BillingMode="PAY_PER_REQUEST",
+                **indexes,
             )
         except ClientError as exc:
             # Already there, or being created by someone else: wait for it all the same.
@@ -90,3 +101,51 @@ async def create(
         await client.get_waiter("table_exists").wait(
             TableName=table_name, WaiterConfig={"Delay": poll_seconds, "MaxAttempts": max_polls}
         )
+
+
+def index_definition(name: str, attribute: str) -> dict[str, Any]:
+    """A global secondary index on the string ``attribute``, holding keys only."""
+    return {
+        "IndexName": name,
+        "KeySchema": [{"AttributeName": attribute, "KeyType": "HASH"}],
+        "Projection": {"ProjectionType": "KEYS_ONLY"},
+    }
+
+
+async def add_index(
+    client: DynamoDBClient,
+    table_name: str,
+    layout: Layout,
+    *,
+    poll_seconds: float = 5,
+    max_polls: int = 720,
+) -> bool:
+    """Add ``layout``'s global secondary index to an existing table unless it has it, then
+    wait until it is ACTIVE (DynamoDB fills it from the items already there). Answers
+    whether it was added now."""
+    if layout.index is None:
+        raise ValueError(f"{layout.kind} has no index")
+    name, attribute = layout.index
+    with layout.errors(table_name):
+        table = (await client.describe_table(TableName=table_name))["Table"]
+        present = any(i["IndexName"] == name for i in table.get("GlobalSecondaryIndexes", []))
+        if not present:
+            update: Any = {
+                "TableName": table_name,
+                "AttributeDefinitions": [{"AttributeName": attribute, "AttributeType": "S"}],
+                "GlobalSecondaryIndexUpdates": [{"Create": index_definition(name, attribute)}],
+            }
+            await client.update_table(**update)
+        for _ in range(max_polls):
+            table = (await client.describe_table(TableName=table_name))["Table"]
+            statuses = [
+                i.get("IndexStatus", "")
+                for i in table.get("GlobalSecondaryIndexes", [])
+                if i["IndexName"] == name
+            ]
+            if statuses == ["ACTIVE"]:
+                return not present
+            await asyncio.sleep(poll_seconds)
+    raise StorageUnavailable(
+        f"the index {name!r} of DynamoDB {layout.kind} {table_name!r} did not become ACTIVE"
+    )

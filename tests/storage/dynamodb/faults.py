@@ -165,6 +165,9 @@ class FaultyClient:
 
 
 def _key(key: dict[str, Any]) -> str:
+    """The item's key: ``modifiedValue``, and the key table's ``keyId`` after it."""
+    if "keyId" in key:
+        return f"{key['modifiedValue']['S']}#{key['keyId']['S']}"
     return str(key["modifiedValue"]["S"])
 
 
