@@ -51,6 +51,7 @@ from storage import (
 )
 from storage.audit import AuditEvent, AuditPage, AuditQuery
 from storage.memory import MemoryAuditStore
+from storage.records import SealedRecord
 
 
 class FaultyStorage:
@@ -99,7 +100,8 @@ class FaultyStorage:
 
 
 class SlowStorage(MemoryStorage):
-    """Holds every write until ``release`` is set; ``entered`` tells a write has begun."""
+    """Holds every write, plain or sealed, until ``release`` is set; ``entered`` tells a
+    write has begun."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -110,6 +112,11 @@ class SlowStorage(MemoryStorage):
         self.entered.set()
         await self.release.wait()
         return await super().put_many(records)
+
+    async def put_sealed(self, records: Sequence[SealedRecord]) -> list[WriteOutcome]:
+        self.entered.set()
+        await self.release.wait()
+        return await super().put_sealed(records)
 
 
 class FailingAuditStore(MemoryAuditStore):

@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 from piinguin.logs import LOG_LEVELS
 from piinguin.options import Option, OptionError, build_parser, number, resolve, whole_number
 from piinguin.server.guard.limits import WireLimits
+from storage.crypto import KeyringSpec
 
 StorageKind = Literal["memory", "dynamodb"]
 
@@ -115,6 +116,28 @@ OPTIONS: tuple[Option, ...] = (
         is_switch=True,
     ),
     Option(
+        "--keyring",
+        "where the keys that encrypt originals come from: local:PATH (a key file made by "
+        "piinguin-admin keyring create) or kms:KEY_ID_OR_ARN; none means an in-process key "
+        "with --storage memory, and is refused with --storage dynamodb",
+        None,
+        _optional,
+    ),
+    Option(
+        "--insecure-no-encryption",
+        "store originals in clear, as versions before encryption at rest did",
+        False,
+        is_switch=True,
+    ),
+    Option("--key-table", "DynamoDB table of per-record key material", "piinguin-keys"),
+    Option(
+        "--vault",
+        "the name ciphertexts are bound to; none means --table. Give the original table's "
+        "name when serving a copy restored under another",
+        None,
+        _optional,
+    ),
+    Option(
         "--workers",
         "server processes sharing the port (SO_REUSEPORT); one connection stays on one worker",
         1,
@@ -160,6 +183,10 @@ class ServerConfig:
     dynamodb_endpoint: str | None = None
     region: str | None = None
     create_table: bool = False
+    keyring: str | None = None
+    insecure_no_encryption: bool = False
+    key_table: str = "piinguin-keys"
+    vault: str | None = None
     workers: int = 1
     metrics_port: int | None = None
     legacy_api: bool = False
@@ -214,6 +241,48 @@ class ServerConfig:
                 "--unauthenticated-audit-budget",
                 f"must be between 0 and 1000000, got {self.unauthenticated_audit_budget}",
             )
+        self._check_encryption()
+
+    @property
+    def keyring_spec(self) -> KeyringSpec | None:
+        """The keyring to open; ``None`` for no encryption at all."""
+        if self.insecure_no_encryption:
+            return None
+        if self.keyring is None:
+            return KeyringSpec("ephemeral", "")
+        return KeyringSpec.parse(self.keyring)
+
+    @property
+    def vault_name(self) -> str:
+        return self.vault or self.table
+
+    def _check_encryption(self) -> None:
+        if self.keyring is not None and self.insecure_no_encryption:
+            raise OptionError("--insecure-no-encryption", "cannot be combined with --keyring")
+        if self.keyring is not None:
+            try:
+                spec = KeyringSpec.parse(self.keyring)
+            except ValueError as exc:
+                raise OptionError("--keyring", str(exc)) from None
+            if spec.scheme == "ephemeral" and self.storage == "dynamodb":
+                raise OptionError(
+                    "--keyring", "ephemeral keys die with the process; DynamoDB records outlive it"
+                )
+        elif self.storage == "dynamodb" and not self.insecure_no_encryption:
+            raise OptionError(
+                "--keyring",
+                "required with --storage dynamodb: local:PATH (make one with "
+                "'piinguin-admin keyring create PATH') or kms:KEY_ID_OR_ARN; or give "
+                "--insecure-no-encryption to keep storing originals in clear as before "
+                "(see the README's upgrade note)",
+            )
+        for flag, name in (("--key-table", self.key_table), ("--vault", self.vault_name)):
+            if not _TABLE_NAME.fullmatch(name):
+                raise OptionError(
+                    flag, f"expected 3 to 255 letters, digits, '_', '-' or '.', got {name!r}"
+                )
+        if self.key_table in {self.table, self.audit_table}:
+            raise OptionError("--key-table", "must differ from --table and --audit-table")
 
     def _check_wire(self) -> None:
         if not 1 <= self.max_concurrent_streams <= 10_000:

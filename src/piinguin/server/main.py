@@ -25,6 +25,8 @@ from piinguin.server.config import ServerConfig
 from piinguin.server.workers import supervise
 from piinguin.tls import server_context
 from storage import AuditStore, MemoryAuditStore, MemoryStorage, Storage, StorageError
+from storage.base import SealedStorage
+from storage.crypto import KeyringMisconfigured, open_keyring
 from storage.dynamodb import (
     BatchObserver,
     DynamoDBAuditStore,
@@ -33,6 +35,7 @@ from storage.dynamodb import (
     ensure_tables,
     open_client,
 )
+from storage.encrypted import EncryptedStorage
 
 log = structlog.get_logger("piinguin.main")
 
@@ -54,6 +57,28 @@ class Backends:
     prepare: Callable[[], Awaitable[None]] = _ready_as_it_is
 
 
+#: What the server says at start and once serving under ``--insecure-no-encryption``.
+INSECURE_NO_ENCRYPTION = "originals are stored in clear: --insecure-no-encryption"
+
+
+@contextlib.asynccontextmanager
+async def encrypted(config: ServerConfig, backend: SealedStorage) -> AsyncIterator[Storage]:
+    """``backend`` behind encryption at rest with the configured keyring, or as it is
+    under ``--insecure-no-encryption`` (said at start, and again once serving)."""
+    spec = config.keyring_spec
+    if spec is None:
+        log.warning("insecure_no_encryption", detail=INSECURE_NO_ENCRYPTION)
+        yield backend
+        return
+    try:
+        opened = open_keyring(spec, state=backend, vault=config.vault_name, region=config.region)
+        async with opened as keyring:
+            log.info("encryption", keyring=keyring.describe(), vault=config.vault_name)
+            yield EncryptedStorage(backend, keyring, vault=config.vault_name)
+    except KeyringMisconfigured as exc:
+        raise OptionError("--keyring", str(exc)) from exc
+
+
 @contextlib.asynccontextmanager
 async def open_backends(
     config: ServerConfig, *, observer: BatchObserver | None = None
@@ -62,7 +87,8 @@ async def open_backends(
     ``observer`` (the metrics)."""
     if config.storage == "memory":
         log.warning("memory_storage", detail="records live in this process and are lost on exit")
-        yield Backends(MemoryStorage(), MemoryAuditStore())
+        async with encrypted(config, MemoryStorage()) as records:
+            yield Backends(records, MemoryAuditStore())
         return
     async with contextlib.AsyncExitStack() as stack:
         try:
@@ -80,18 +106,24 @@ async def open_backends(
             region=client.meta.region_name,
             endpoint=config.dynamodb_endpoint or "aws",
             create_table=config.create_table,
+            key_table=config.key_table if config.keyring_spec is not None else None,
         )
-        yield Backends(
-            DynamoDBStorage(client, config.table, observer=observer),
-            DynamoDBAuditStore(client, config.audit_table, observer=observer),
-            functools.partial(
-                ensure_tables,
-                client,
-                table=config.table,
-                audit_table=config.audit_table,
-                create_missing=config.create_table,
-            ),
-        )
+        sealing = config.keyring_spec is not None
+        key_table = config.key_table if sealing else None
+        records = DynamoDBStorage(client, config.table, key_table=key_table, observer=observer)
+        async with encrypted(config, records) as storage:
+            yield Backends(
+                storage,
+                DynamoDBAuditStore(client, config.audit_table, observer=observer),
+                functools.partial(
+                    ensure_tables,
+                    client,
+                    table=config.table,
+                    audit_table=config.audit_table,
+                    key_table=key_table,
+                    create_missing=config.create_table,
+                ),
+            )
 
 
 async def become_ready(server: PiinguinServer, backends: Backends) -> None:
@@ -114,6 +146,8 @@ async def become_ready(server: PiinguinServer, backends: Backends) -> None:
         log.error("storage_not_ready", error=error, retry_in_s=READY_POLL_SECONDS)
         await asyncio.sleep(READY_POLL_SECONDS)
     await server.wait_ready(retry_interval=READY_POLL_SECONDS)
+    if not isinstance(backends.records, EncryptedStorage):
+        log.warning("insecure_no_encryption", detail=INSECURE_NO_ENCRYPTION)
 
 
 def authenticator(config: ServerConfig) -> Authenticator:

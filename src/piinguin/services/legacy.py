@@ -113,6 +113,8 @@ async def _apply(
 def _status(outcome: WriteOutcome | Status) -> Status:
     if isinstance(outcome, Status):
         return outcome
+    if isinstance(outcome, ItemFailed) and outcome.damaged:
+        return _failed(f"the stored value cannot be used: {outcome.reason}")
     if isinstance(outcome, ItemFailed):
         return _failed(f"storage is unavailable: {outcome.reason}")
     return _OK

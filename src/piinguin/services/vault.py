@@ -58,10 +58,16 @@ def _item(code: Status, message: str) -> ItemStatus:
     return ItemStatus(code=code.value, message=message)
 
 
+def failure_code(failure: ItemFailed) -> Status:
+    """DATA_LOSS for a stored item that cannot be used however often it is read (tampered
+    with, its key unknown or erased), UNAVAILABLE for one worth another try."""
+    return Status.DATA_LOSS if failure.damaged else Status.UNAVAILABLE
+
+
 def read_code(outcome: ReadOutcome) -> Status:
     if outcome is None:
         return Status.NOT_FOUND
-    return Status.UNAVAILABLE if isinstance(outcome, ItemFailed) else Status.OK
+    return failure_code(outcome) if isinstance(outcome, ItemFailed) else Status.OK
 
 
 def _write_status(outcome: WriteOutcome) -> ItemStatus:
@@ -72,7 +78,7 @@ def _read_result(outcome: ReadOutcome) -> ReadResult:
     if outcome is None:
         return ReadResult(status=_item(Status.NOT_FOUND, NOT_FOUND_MESSAGE))
     if isinstance(outcome, ItemFailed):
-        return ReadResult(status=_item(Status.UNAVAILABLE, outcome.reason))
+        return ReadResult(status=_item(failure_code(outcome), outcome.reason))
     # Positional (status, record): this runs for every record of a bulk read.
     return ReadResult(_OK, message_from_record(outcome))
 
@@ -81,7 +87,7 @@ def _raise_for(outcome: ReadOutcome | WriteOutcome) -> NoReturn:
     if outcome is None:
         raise GRPCError(Status.NOT_FOUND, NOT_FOUND_MESSAGE)
     if isinstance(outcome, ItemFailed):
-        raise GRPCError(Status.UNAVAILABLE, outcome.reason)
+        raise GRPCError(failure_code(outcome), outcome.reason)
     raise AssertionError("a record is not an error")
 
 

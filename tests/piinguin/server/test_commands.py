@@ -93,9 +93,19 @@ def test_healthcheck_fails_when_nothing_listens() -> None:
             "--dynamodb-endpoint: expected an http:// or https:// URL",
         ),
         (
-            ["--insecure-no-auth", "--storage", "dynamodb"],
+            ["--insecure-no-auth", "--storage", "dynamodb", "--insecure-no-encryption"],
             {"AWS_CONFIG_FILE": "/nonexistent/aws-config"},  # no region from this machine
             "--region: no AWS region: give --region or set AWS_REGION",
+        ),
+        (
+            ["--insecure-no-auth", "--storage", "dynamodb"],
+            {},
+            "--keyring: required with --storage dynamodb",
+        ),
+        (
+            ["--insecure-no-auth", "--keyring", "local:/nonexistent/keys.json"],
+            {},
+            "--keyring: cannot read key file /nonexistent/keys.json: No such file or directory",
         ),
     ],
 )

@@ -1,7 +1,8 @@
 """The server on ``--storage dynamodb`` against moto, in this process.
 
 ``dynamodb_server`` runs the entry point's ``serve()`` with a config the test gives,
-fresh table names and the AWS chain pointed at fake credentials, and stops it afterwards.
+fresh table names, a key file, and the AWS chain pointed at fake credentials, and stops it
+afterwards.
 """
 
 from __future__ import annotations
@@ -11,12 +12,14 @@ import contextlib
 import dataclasses
 import json
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from piinguin.cli.healthcheck import check
 from piinguin.server.config import ServerConfig
+from storage.crypto import create_key_file
 from tests.conftest import running_entry_point
 from tests.dynamodb_fixtures import REGION, fresh_table_name
 
@@ -48,16 +51,30 @@ ServerStarter = Callable[..., contextlib.AbstractAsyncContextManager[Served]]
 
 
 @pytest.fixture
-def dynamodb_server(moto_endpoint: str, aws_chain: None) -> ServerStarter:
+def key_file(tmp_path: Path) -> Path:
+    """A key file, as ``piinguin-admin keyring create`` makes one."""
+    path = tmp_path / "keys.json"
+    create_key_file(path, index_bits=16)
+    return path
+
+
+@pytest.fixture
+def dynamodb_server(moto_endpoint: str, aws_chain: None, key_file: Path) -> ServerStarter:
+    """Starts the server on fresh tables, encrypting with ``key_file`` unless the test
+    gives ``keyring`` or ``insecure_no_encryption``."""
+
     @contextlib.asynccontextmanager
     async def start(**options: Any) -> AsyncIterator[Served]:
         defaults: dict[str, Any] = {
             "table": fresh_table_name(),
             "audit_table": fresh_table_name(),
+            "key_table": fresh_table_name(),
             "dynamodb_endpoint": moto_endpoint,
             "region": REGION,
             "grace_period": 5,
         }
+        if not options.get("insecure_no_encryption"):
+            defaults["keyring"] = f"local:{key_file}"
         config = ServerConfig(
             port=0, storage="dynamodb", insecure_no_auth=True, **(defaults | options)
         )

@@ -28,6 +28,8 @@ def test_flags_set_every_dynamodb_option() -> None:
             "--dynamodb-endpoint=http://moto:5000",
             "--region=eu-west-1",
             "--create-table",
+            "--keyring=kms:alias/piinguin",
+            "--key-table=pii.keys",
         ],
         {},
     )
@@ -36,6 +38,11 @@ def test_flags_set_every_dynamodb_option() -> None:
     assert (config.table, config.audit_table) == ("pii", "pii.audit")
     assert (config.dynamodb_endpoint, config.region) == ("http://moto:5000", "eu-west-1")
     assert config.create_table is True
+    assert (config.keyring, config.key_table, config.vault_name) == (
+        "kms:alias/piinguin",
+        "pii.keys",
+        "pii",
+    )
 
 
 def test_environment_sets_them_and_flags_win() -> None:
@@ -104,3 +111,75 @@ def test_a_bad_value_is_one_message_naming_the_flag(
 
     assert str(raised.value).startswith(message)
     assert "\n" not in str(raised.value)
+
+
+def test_dynamodb_without_a_keyring_refuses_to_start_and_says_what_to_do() -> None:
+    with pytest.raises(OptionError) as raised:
+        ServerConfig.from_args([*AUTH, "--storage", "dynamodb"], {})
+
+    assert str(raised.value) == (
+        "--keyring: required with --storage dynamodb: local:PATH (make one with "
+        "'piinguin-admin keyring create PATH') or kms:KEY_ID_OR_ARN; or give "
+        "--insecure-no-encryption to keep storing originals in clear as before "
+        "(see the README's upgrade note)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("argv", "environ", "keyring"),
+    [
+        (["--insecure-no-encryption"], {}, None),
+        ([], {"PIINGUIN_INSECURE_NO_ENCRYPTION": "true"}, None),
+        (
+            [],
+            {"PIINGUIN_KEYRING": "local:/etc/piinguin/keys.json"},
+            "local:/etc/piinguin/keys.json",
+        ),
+        (["--keyring", "kms:alias/pii"], {"PIINGUIN_KEYRING": "local:k.json"}, "kms:alias/pii"),
+    ],
+)
+def test_dynamodb_starts_with_a_keyring_or_the_insecure_flag(
+    argv: list[str], environ: dict[str, str], keyring: str | None
+) -> None:
+    config = ServerConfig.from_args([*AUTH, "--storage", "dynamodb", *argv], environ)
+
+    spec = config.keyring_spec
+    assert (str(spec) if spec is not None else None) == keyring
+
+
+def test_memory_encrypts_with_an_in_process_key_unless_told_otherwise() -> None:
+    assert str(ServerConfig.from_args(AUTH, {}).keyring_spec) == "ephemeral"
+    assert ServerConfig.from_args([*AUTH, "--insecure-no-encryption"], {}).keyring_spec is None
+
+
+def test_the_vault_name_is_the_table_unless_given() -> None:
+    assert ServerConfig.from_args([*AUTH, "--table", "pii"], {}).vault_name == "pii"
+    restored = ServerConfig.from_args([*AUTH, "--table", "pii-restored", "--vault", "pii"], {})
+    assert restored.vault_name == "pii"
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (
+            ["--keyring", "local:k.json", "--insecure-no-encryption"],
+            "--insecure-no-encryption: cannot be combined with --keyring",
+        ),
+        (["--keyring", "vault:k"], "--keyring: expected local:PATH or kms:KEY_ID_OR_ARN"),
+        (["--keyring", "kms:"], "--keyring: expected local:PATH or kms:KEY_ID_OR_ARN"),
+        (
+            ["--storage", "dynamodb", "--keyring", "ephemeral"],
+            "--keyring: ephemeral keys die with the process",
+        ),
+        (["--key-table", "piinguin"], "--key-table: must differ from --table"),
+        (["--key-table", "a b"], "--key-table: expected 3 to 255 letters"),
+        (["--vault", "x"], "--vault: expected 3 to 255 letters"),
+    ],
+)
+def test_bad_encryption_settings_are_one_message_naming_the_flag(
+    argv: list[str], message: str
+) -> None:
+    with pytest.raises(OptionError) as raised:
+        ServerConfig.from_args([*AUTH, *argv], {})
+
+    assert str(raised.value).startswith(message)

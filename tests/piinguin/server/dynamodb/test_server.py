@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from grpclib.client import Channel
@@ -23,8 +24,10 @@ from storage.dynamodb import (
     DynamoDBStorage,
     TablesMissing,
     create_audit_table,
+    create_key_table,
     create_table,
 )
+from storage.encrypted import EncryptedStorage
 from tests.dynamodb_fixtures import REGION, dynamodb_client, fresh_table_name
 
 from .conftest import ServerStarter, health, wait_for_health, wait_for_log
@@ -89,7 +92,8 @@ async def test_every_rpc_works_on_dynamodb_and_reads_are_audited_there(
         "b2@acme.com",
     ]
     assert [r.ok for r in deleted] == [True, True, True]
-    assert stored["Item"]["originalValue"] == {"S": "b2@acme.com"}
+    assert "originalValue" not in stored["Item"]
+    assert stored["Item"]["keyVersion"]["S"].startswith("local:")
     assert "Item" not in gone
     # The legacy item's read landed in the audit table, with its basis and purpose.
     [event] = legacy_history.events
@@ -140,9 +144,9 @@ async def test_missing_tables_keep_it_not_serving_with_a_hint_until_they_exist(
         error = (await wait_for_log(log_output, "storage_not_ready"))["error"]
         assert await health(served) == "NOT_SERVING"
         assert error == (
-            f"DynamoDB tables {config.table!r}, {config.audit_table!r} do not exist in this "
-            "account and region: create them as the README's DynamoDB section shows, "
-            "or start with --create-table (development only)"
+            f"DynamoDB tables {config.table!r}, {config.audit_table!r}, {config.key_table!r} "
+            "do not exist in this account and region: create them as the README's DynamoDB "
+            "section shows, or start with --create-table (development only)"
         )
         assert "ResourceNotFound" not in log_output()
         assert "Requested resource not found" not in log_output()  # moto's (and AWS's) text
@@ -150,13 +154,14 @@ async def test_missing_tables_keep_it_not_serving_with_a_hint_until_they_exist(
         async with dynamodb_client(moto_endpoint) as raw:
             await create_table(raw, config.table)
             await create_audit_table(raw, config.audit_table)
+            await create_key_table(raw, config.key_table)
         await wait_for_health(served, "SERVING")
 
         async with PiinguinClient(served.target) as client:
             await client.create_record(PiiRecord(modified_value="k", original_value=SECRET))
 
 
-async def test_create_table_makes_both_tables_with_their_layouts(
+async def test_create_table_makes_every_table_with_its_layout(
     dynamodb_server: ServerStarter, moto_endpoint: str
 ) -> None:
     async with dynamodb_server(create_table=True) as served:
@@ -164,13 +169,24 @@ async def test_create_table_makes_both_tables_with_their_layouts(
         async with dynamodb_client(moto_endpoint) as raw:
             records = (await raw.describe_table(TableName=served.config.table))["Table"]
             audit = (await raw.describe_table(TableName=served.config.audit_table))["Table"]
+            keys = (await raw.describe_table(TableName=served.config.key_table))["Table"]
 
     assert records["KeySchema"] == [{"AttributeName": "modifiedValue", "KeyType": "HASH"}]
+    [index] = records["GlobalSecondaryIndexes"]
+    assert (index["IndexName"], index["KeySchema"], index["Projection"]) == (
+        "blindIndex",
+        [{"AttributeName": "blindIndex", "KeyType": "HASH"}],
+        {"ProjectionType": "KEYS_ONLY"},
+    )
     assert audit["KeySchema"] == [
         {"AttributeName": "pk", "KeyType": "HASH"},
         {"AttributeName": "sk", "KeyType": "RANGE"},
     ]
-    for table in (records, audit):
+    assert keys["KeySchema"] == [
+        {"AttributeName": "modifiedValue", "KeyType": "HASH"},
+        {"AttributeName": "keyId", "KeyType": "RANGE"},
+    ]
+    for table in (records, audit, keys):
         assert table["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
 
 
@@ -182,8 +198,9 @@ async def test_no_region_anywhere_stops_the_server_naming_the_flag(
             pass
 
 
+@pytest.mark.parametrize("sealed", [True, False], ids=["keyring", "insecure-no-encryption"])
 async def test_the_entry_point_hands_the_server_the_dynamodb_stores_themselves(
-    moto_endpoint: str, aws_chain: None
+    moto_endpoint: str, aws_chain: None, key_file: Path, sealed: bool
 ) -> None:
     config = ServerConfig(
         port=0,
@@ -193,10 +210,16 @@ async def test_the_entry_point_hands_the_server_the_dynamodb_stores_themselves(
         audit_table=fresh_table_name(),
         dynamodb_endpoint=moto_endpoint,
         region=REGION,
+        keyring=f"local:{key_file}" if sealed else None,
+        insecure_no_encryption=not sealed,
     )
     async with open_backends(config) as backends:
-        # No proxy in between: what the server calls is the store.
-        assert type(backends.records) is DynamoDBStorage
+        # No proxy in between but encryption: what the server calls is the store.
+        records = backends.records
+        if sealed:
+            assert type(records) is EncryptedStorage
+            records = records.backend
+        assert type(records) is DynamoDBStorage
         assert type(backends.audit) is DynamoDBAuditStore
         with pytest.raises(TablesMissing):
             await backends.prepare()
