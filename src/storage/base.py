@@ -7,7 +7,15 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from storage.audit import AuditEvent, AuditPage, AuditQuery
-from storage.records import ReadOutcome, Record, SealedRecord, StoredOutcome, WriteOutcome
+from storage.records import (
+    ReadOutcome,
+    Record,
+    ReplaceOutcome,
+    ScanPage,
+    SealedRecord,
+    StoredOutcome,
+    WriteOutcome,
+)
 
 
 class Storage(Protocol):
@@ -58,6 +66,20 @@ class SealedStorage(Storage, Protocol):
 
     async def find_index(self, index: str) -> list[str]:
         """The keys of every sealed record whose blind index is ``index``, in no order."""
+        ...
+
+    async def scan(self, resume_after: str | None, limit: int) -> ScanPage:
+        """About ``limit`` items, strongly consistent, in the backend's own order, from
+        just after the key ``resume_after`` (from the start for ``None``). For operator
+        commands that walk the whole store (``storage.migrate``)."""
+        ...
+
+    async def replace_sealed(
+        self, replacements: Sequence[tuple[Record | SealedRecord, SealedRecord]]
+    ) -> list[ReplaceOutcome]:
+        """Replace each item that still rests as the first of its pair (as ``scan`` or
+        ``get_stored`` answered it) with the second, timestamps as given; ``CHANGED``
+        where a write came in between, which stands."""
         ...
 
     async def load_entry(self, name: str) -> bytes | None:

@@ -12,9 +12,12 @@ from datetime import datetime
 
 from storage.audit import AuditEvent, AuditPage, AuditQuery
 from storage.records import (
+    CHANGED,
     ItemFailed,
     ReadOutcome,
     Record,
+    ReplaceOutcome,
+    ScanPage,
     SealedRecord,
     StoredOutcome,
     WriteOutcome,
@@ -93,6 +96,29 @@ class MemoryStorage:
             if isinstance(previous, SealedRecord):
                 self._unindex(previous)
         return [None] * len(keys)
+
+    async def scan(self, resume_after: str | None, limit: int) -> ScanPage:
+        keys = sorted(k for k in self._records if resume_after is None or k > resume_after)
+        page = keys[:limit]
+        more = len(keys) > limit
+        return ScanPage([(k, self._records[k]) for k in page], page[-1] if more else None)
+
+    async def replace_sealed(
+        self, replacements: Sequence[tuple[Record | SealedRecord, SealedRecord]]
+    ) -> list[ReplaceOutcome]:
+        outcomes: list[ReplaceOutcome] = []
+        for expected, new in replacements:
+            current = self._records.get(new.modified_value)
+            if current != expected or type(current) is not type(expected):
+                outcomes.append(CHANGED)
+                continue
+            if isinstance(current, SealedRecord):
+                self._unindex(current)
+            self._records[new.modified_value] = new
+            if new.sealed.blind_index:
+                self._index.setdefault(new.sealed.blind_index, set()).add(new.modified_value)
+            outcomes.append(None)
+        return outcomes
 
     async def find_index(self, index: str) -> list[str]:
         return list(self._index.get(index, ()))

@@ -48,6 +48,9 @@ class Sealed(NamedTuple):
     data_key: bytes
     ciphertext: bytes
     blind_index: str = ""
+    #: The backend's own name for this sealing as it rests ("" until stored): DynamoDB's
+    #: key table ``keyId``, which every write renews. Conditional rewrites compare it.
+    revision: str = ""
 
     def __repr__(self) -> str:
         size = len(self.ciphertext)
@@ -93,6 +96,25 @@ def utcnow() -> datetime:
 WriteOutcome = ItemFailed | None
 #: The outcome of one read: the record, ``None`` when the key is not stored, or a failure.
 ReadOutcome = Record | ItemFailed | None
+
+
+class ScanPage(NamedTuple):
+    """One page of a scan: what rests under each key (a ``Record``, a ``SealedRecord``, or
+    an ``ItemFailed`` for one that cannot be read), and the key to resume after, ``None``
+    once the scan is over."""
+
+    items: list[tuple[str, Record | SealedRecord | ItemFailed]]
+    resume_after: str | None
+
+
+class Changed(NamedTuple):
+    """A conditional replacement not made: the item was no longer as expected (a write
+    came in between), so it was left as that write made it."""
+
+
+CHANGED = Changed()
+#: The outcome of one conditional replacement: done (``None``), ``CHANGED``, or a failure.
+ReplaceOutcome = ItemFailed | Changed | None
 #: The outcome of one read of what rests in a backend: a plaintext record (written without
 #: encryption, or before it), a sealed one, ``None`` when the key is not stored, or a failure.
 StoredOutcome = Record | SealedRecord | ItemFailed | None

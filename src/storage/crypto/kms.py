@@ -107,9 +107,10 @@ def map_kms_errors(key_id: str, *, per_item: bool = False) -> Iterator[None]:
 
 
 class KmsKeys:
-    """The ``KeySource`` of one KMS key. ``resolve()`` (once, at start) checks that the key
-    exists and is enabled and learns its ARN, which names the version of every data key
-    made under it."""
+    """The ``KeySource`` of one KMS key. ``resolve()`` checks that the key exists and is
+    enabled and learns its ARN, which names the version of every data key made under it;
+    it runs before the first data key or index key is made (for a server: while it gets
+    ready, so an unreachable KMS is retried, not fatal)."""
 
     def __init__(
         self,
@@ -123,6 +124,7 @@ class KmsKeys:
         self._client = client
         self._key_id = key_id
         self._arn = key_id if key_id.startswith("arn:") and ":key/" in key_id else ""
+        self._resolved = False
         self._state = state
         self._index_bits = index_bits
         self._data_context = {"piinguin": "data-key", "vault": vault}
@@ -137,6 +139,7 @@ class KmsKeys:
                 f"KMS key {self._key_id!r} must be an enabled symmetric encryption key"
             )
         self._arn = metadata["Arn"]
+        self._resolved = True
 
     @property
     def current_version(self) -> str:
@@ -146,6 +149,8 @@ class KmsKeys:
         return f"kms {self._arn or self._key_id}"
 
     async def generate(self) -> tuple[bytes, bytes]:
+        if not self._resolved:
+            await self.resolve()
         return await self._generate(self._data_context)
 
     async def _generate(self, context: dict[str, str]) -> tuple[bytes, bytes]:
@@ -175,6 +180,8 @@ class KmsKeys:
 
     async def index_key(self) -> IndexKey:
         """The blind index key: the stored one, or a new one stored for everyone."""
+        if not self._resolved:
+            await self.resolve()
         entry = await self._state.load_entry(INDEX_ENTRY)
         if entry is None:
             wrapped, _ = await self._generate(self._index_context)

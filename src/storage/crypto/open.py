@@ -46,17 +46,15 @@ async def open_keyring(
     vault: str,
     region: str | None = None,
 ) -> AsyncIterator[Keyring]:
-    """The keyring ``spec`` names, ready: a key file read, a KMS key checked. KMS keeps
-    its blind index key in ``state`` (the backend). Raises ``KeyringMisconfigured`` or
-    ``KeyringUnavailable`` saying why not."""
+    """The keyring ``spec`` names: a key file read (``KeyringMisconfigured`` if it cannot
+    be), a KMS client opened (the key itself is checked on first use). KMS keeps its blind
+    index key in ``state`` (the backend)."""
     if spec.scheme == "ephemeral":
         yield Keyring(LocalKeys.ephemeral())
     elif spec.scheme == "local":
         yield Keyring(await load_key_file(Path(spec.target)))
     elif spec.scheme == "kms":
         async with open_kms_client(region=region) as client:
-            keys = KmsKeys(client, spec.target, state, vault=vault)
-            await keys.resolve()
-            yield Keyring(keys)
+            yield Keyring(KmsKeys(client, spec.target, state, vault=vault))
     else:
         raise KeyringMisconfigured(f"unknown keyring {spec.scheme!r}")

@@ -141,6 +141,7 @@ def decode_sealed(item: Item, pad: bytes | None) -> SealedRecord | ItemFailed:
                 item[DATA_KEY]["B"],
                 xor(share, pad),
                 item[BLIND_INDEX]["S"] if BLIND_INDEX in item else "",
+                item[KEY_ID]["S"],
             ),
             field_name,
             json_path,

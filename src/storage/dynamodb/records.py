@@ -34,12 +34,15 @@ from storage.dynamodb.items import (
 )
 from storage.dynamodb.keys import LAYOUT as KEY_LAYOUT
 from storage.dynamodb.keys import KeyTable, new_key_id, split
+from storage.dynamodb.rewrite import replace_items, scan_items
 from storage.dynamodb.tables import Layout, add_index, create, verify
 from storage.errors import StorageMisconfigured
 from storage.records import (
     ItemFailed,
     ReadOutcome,
     Record,
+    ReplaceOutcome,
+    ScanPage,
     SealedRecord,
     StoredOutcome,
     WriteOutcome,
@@ -224,6 +227,13 @@ class DynamoDBStorage:
     async def get_stored(self, keys: Sequence[str]) -> list[StoredOutcome]:
         call = self._batches()
         found, failed = await self._get(call, list(dict.fromkeys(keys)))
+        outcomes = await self._decoded(call, found)
+        return [failed[key] if key in failed else outcomes.get(key) for key in keys]
+
+    async def _decoded(
+        self, call: BatchCall, found: dict[str, Item]
+    ) -> dict[str, Record | SealedRecord | ItemFailed]:
+        """Each item as a record; a sealed one joined with its pad from the key table."""
         # A sealed item without a keyId has no pad to find: it reads as damaged.
         wanted = {
             key: item[KEY_ID]["S"]
@@ -231,14 +241,28 @@ class DynamoDBStorage:
             if is_sealed(item) and "S" in item.get(KEY_ID, {})
         }
         pads: dict[str, bytes] = {}
+        unread: dict[str, ItemFailed] = {}
         if wanted:
             pads, unread = await self._key_table().get(call, wanted)
-            failed |= unread
-        outcomes: dict[str, StoredOutcome] = {
-            key: decode_sealed(item, pads.get(key)) if is_sealed(item) else decode(item)
+        return {
+            key: unread.get(key)
+            or (decode_sealed(item, pads.get(key)) if is_sealed(item) else decode(item))
             for key, item in found.items()
         }
-        return [failed[key] if key in failed else outcomes.get(key) for key in keys]
+
+    async def scan(self, resume_after: str | None, limit: int) -> ScanPage:
+        items, resume = await scan_items(self._client, self._table, resume_after, limit)
+        found = {key_of(item): item for item in items}
+        outcomes = await self._decoded(BatchCall(self._policy), found) if found else {}
+        return ScanPage(list(outcomes.items()), resume)
+
+    async def replace_sealed(
+        self, replacements: Sequence[tuple[Record | SealedRecord, SealedRecord]]
+    ) -> list[ReplaceOutcome]:
+        if not replacements:
+            return []
+        call = BatchCall(self._policy)
+        return await replace_items(self._client, self._table, self._key_table(), call, replacements)
 
     async def delete_many(self, keys: Sequence[str]) -> list[WriteOutcome]:
         """Delete keys, each sealed record's every pad first (one Query per key finds
