@@ -20,10 +20,13 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import functools
 import json
 import math
 import os
 import secrets
+import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -56,9 +59,19 @@ def derive(version_key: bytes, salt: bytes) -> bytes:
     return HKDF(hashes.SHA256(), KEY_BYTES, salt, _INFO).derive(version_key)
 
 
+#: Seconds between two re-reads of a key file prompted by versions it did not hold.
+RELOAD_INTERVAL = 5.0
+
+
 class LocalKeys:
     """The ``KeySource`` of a loaded key file (or of ``ephemeral``, with ``scheme``
-    ``ephemeral`` and keys made in memory)."""
+    ``ephemeral`` and keys made in memory).
+
+    Rotation without downtime: a record under a version this process does not hold makes
+    it re-read its key file (at most once every ``RELOAD_INTERVAL`` seconds), so servers
+    that share the file read what a server restarted after ``keyring rotate`` writes, and
+    from then on write under the new current version themselves.
+    """
 
     def __init__(
         self,
@@ -68,6 +81,8 @@ class LocalKeys:
         *,
         scheme: str = "local",
         where: str = "",
+        reload: Callable[[], Awaitable[LocalKeys]] | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if current not in keys:
             raise KeyringMisconfigured(f"the key file's current version {current!r} is not in it")
@@ -76,6 +91,9 @@ class LocalKeys:
         self._index = index
         self._scheme = scheme
         self._where = where
+        self._reload = reload
+        self._clock = clock
+        self._reloaded = clock()
 
     @classmethod
     def ephemeral(cls, *, index_bits: int = 16) -> LocalKeys:
@@ -112,10 +130,26 @@ class LocalKeys:
 
     async def unwrap(self, version: str, wrapped: bytes) -> bytes:
         scheme, _, name = version.partition(":")
+        if scheme == self._scheme and name not in self._keys:
+            await self._reread()
         key = self._keys.get(name) if scheme == self._scheme else None
         if key is None or len(wrapped) != SALT_BYTES:
             raise UnknownDataKey(f"key version {version!r} is not in this keyring")
         return derive(key, wrapped)
+
+    async def _reread(self) -> None:
+        """Take the key file's versions and current one as they are now, unless it was
+        read moments ago, cannot be read, or holds another index key (which would make
+        every blind index wrong)."""
+        if self._reload is None or self._clock() - self._reloaded < RELOAD_INTERVAL:
+            return
+        self._reloaded = self._clock()
+        try:
+            fresh = await self._reload()
+        except KeyringMisconfigured:
+            return
+        if fresh.index == self._index and set(self._keys) <= set(fresh.keys):
+            self._keys, self._current = fresh.keys, fresh._current
 
     async def index_key(self) -> IndexKey:
         return self._index
@@ -138,7 +172,9 @@ def _unb64(text: object, what: str) -> bytes:
     return data
 
 
-def parse_key_file(text: str, where: str) -> LocalKeys:
+def parse_key_file(
+    text: str, where: str, *, reload: Callable[[], Awaitable[LocalKeys]] | None = None
+) -> LocalKeys:
     """The keys in a key file's ``text``; ``KeyringMisconfigured`` naming what is wrong
     (never a key)."""
     try:
@@ -162,6 +198,7 @@ def parse_key_file(text: str, where: str) -> LocalKeys:
         str(data.get("current")),
         IndexKey(_unb64(index.get("key"), f"key file {where}: the index key"), bits),
         where=where,
+        reload=reload,
     )
 
 
@@ -230,4 +267,4 @@ async def load_key_file(path: Path) -> LocalKeys:
         raise KeyringMisconfigured(
             f"cannot read key file {path}: {exc.strerror or type(exc).__name__}"
         ) from None
-    return parse_key_file(text, str(path))
+    return parse_key_file(text, str(path), reload=functools.partial(load_key_file, path))

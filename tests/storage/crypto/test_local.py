@@ -12,8 +12,10 @@ import pytest
 from storage.crypto import (
     Keyring,
     KeyringMisconfigured,
+    UnknownDataKey,
     create_key_file,
     load_key_file,
+    local,
     rotate_key_file,
 )
 from storage.crypto.local import index_bits_for
@@ -111,3 +113,57 @@ async def test_a_missing_key_file_is_a_configuration_error(tmp_path: Path) -> No
 )
 def test_index_bits_leave_two_values_or_more_per_index_value(values: int, bits: int) -> None:
     assert index_bits_for(values) == bits
+
+
+async def test_a_server_reads_what_another_wrote_under_a_version_added_after_it_started(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "keys.json"
+    create_key_file(path, index_bits=16)
+    old_server = Keyring(await load_key_file(path))
+    rotate_key_file(path)
+    restarted = Keyring(await load_key_file(path))
+    written = await restarted.data_key(1)
+    assert written.version != old_server.current_version
+    monkeypatch.setattr(local, "RELOAD_INTERVAL", 0.0)  # it started long enough ago
+
+    cipher = await old_server.cipher(written.version, written.wrapped)
+
+    nonce = b"\1" * 12
+    assert cipher.decrypt(nonce, written.cipher.encrypt(nonce, b"v", None), None) == b"v"
+    assert old_server.current_version == written.version  # and it writes under it from now
+
+
+async def test_unknown_versions_re_read_the_key_file_at_most_every_few_seconds(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "keys.json"
+    create_key_file(path, index_bits=16)
+    keys = await load_key_file(path)
+    monkeypatch.setattr(local, "RELOAD_INTERVAL", 0.0)
+    with pytest.raises(UnknownDataKey):  # re-read: nothing new
+        await keys.unwrap("local:00000000", b"s" * 16)
+    new = rotate_key_file(path)
+    monkeypatch.setattr(local, "RELOAD_INTERVAL", 3600.0)
+
+    with pytest.raises(UnknownDataKey):  # read moments ago: not again
+        await keys.unwrap(new, b"s" * 16)
+    monkeypatch.setattr(local, "RELOAD_INTERVAL", 0.0)
+    assert len(await keys.unwrap(new, b"s" * 16)) == 32
+
+
+async def test_a_key_file_with_another_index_key_is_not_taken_on_reload(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "keys.json"
+    create_key_file(path, index_bits=16)
+    keys = await load_key_file(path)
+    path.unlink()
+    create_key_file(path, index_bits=16)  # replaced by an unrelated key file
+    other = await load_key_file(path)
+    monkeypatch.setattr(local, "RELOAD_INTERVAL", 0.0)
+
+    with pytest.raises(UnknownDataKey):
+        await keys.unwrap(other.current_version, b"s" * 16)
+
+    assert keys.current_version != other.current_version
