@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NoReturn
 
-from bench import audit_rows, relay_rows, server_rows
+from bench import audit_rows, encryption_rows, relay_rows, server_rows
 from bench.harness import Bench, Sizes
 from bench.load import pick
 from bench.procs import ROOT, Cores, Processes
@@ -35,6 +35,8 @@ ROWS: dict[str, Callable[[Bench], list[Row]]] = {
     "workers": server_rows.workers,
     "bulk": server_rows.bulk,
     "audit": server_rows.audit,
+    "encryption": encryption_rows.encryption,
+    "storage-costs": encryption_rows.storage_costs,
     "relay-parse": relay_rows.parse,
     "relay-handler": relay_rows.handler,
     "dynamodb": relay_rows.dynamodb,
@@ -49,6 +51,11 @@ ALIASES = {
     "audit-single": "audit-capacity",
     "audit-bulk": "audit-capacity",
     "audit-partition": "audit-capacity",
+    "encryption-unary": "encryption",
+    "encryption-bulk-create": "encryption",
+    "encryption-bulk-read": "encryption",
+    "kms-calls": "storage-costs",
+    "write-units": "storage-costs",
 }
 RESULTS = ROOT / "bench" / "results"
 

@@ -24,6 +24,7 @@ from storage.records import (
     utcnow,
 )
 
+_new = tuple.__new__  # a NamedTuple built positionally, without its __new__'s frame
 SEALED = ItemFailed("the stored value is encrypted: read it with a keyring", damaged=True)
 
 
@@ -71,17 +72,21 @@ class MemoryStorage:
 
     async def put_sealed(self, records: Sequence[SealedRecord]) -> list[WriteOutcome]:
         now = self._clock()
-        index = self._index
+        stored, index = self._records, self._index
         for record in records:
             key = record[0]
-            previous = self._records.get(key)
+            previous = stored.get(key)
             if isinstance(previous, SealedRecord):
                 self._unindex(previous)
-            self._records[key] = SealedRecord(
-                *record[:8], previous.created_at if previous is not None else now, now
-            )
-            if record[1].blind_index:
-                index.setdefault(record[1].blind_index, set()).add(key)
+            created_at = previous[8] if previous is not None else now
+            stored[key] = _new(SealedRecord, (*record[:8], created_at, now))
+            blind_index = record[1][3]
+            if blind_index:
+                keys = index.get(blind_index)
+                if keys is None:
+                    index[blind_index] = {key}
+                else:
+                    keys.add(key)
         return [None] * len(records)
 
     async def get_many(self, keys: Sequence[str]) -> list[ReadOutcome]:

@@ -17,12 +17,14 @@ import os
 from collections.abc import Sequence
 
 from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from storage.crypto.blind import BlindIndex
 from storage.crypto.keyring import Keyring, UnknownDataKey
 from storage.records import ItemFailed, ReadOutcome, Record, Sealed, SealedRecord, StoredOutcome
 
 NONCE_BYTES = 12
+_new = tuple.__new__  # a NamedTuple built positionally, without its __new__'s frame
 AAD_PREFIX = b"piinguin original v1\0"
 TAMPERED = ItemFailed(
     "the stored value failed authentication: it was altered, or moved from another key",
@@ -51,17 +53,17 @@ class Envelope:
         version, wrapped, aad, index = key.version, key.wrapped, self._aad, self.index
         nonces = os.urandom(NONCE_BYTES * len(records))
         sealed: list[SealedRecord] = []
-        for i, r in enumerate(records):
-            nonce = nonces[NONCE_BYTES * i : NONCE_BYTES * (i + 1)]
+        append = sealed.append
+        at = 0
+        for r in records:
+            nonce = nonces[at : at + NONCE_BYTES]
+            at += NONCE_BYTES
             value = r[1]
             ciphertext = nonce + encrypt(nonce, value.encode(), aad + r[0].encode())
-            sealed.append(
-                SealedRecord(
-                    r[0],
-                    Sealed(version, wrapped, ciphertext, index(value) if index else ""),
-                    *r[2:],
-                )
+            resting: Sealed = _new(
+                Sealed, (version, wrapped, ciphertext, index(value) if index else "", "")
             )
+            append(_new(SealedRecord, (r[0], resting, *r[2:])))
         return sealed
 
     async def open(self, record: SealedRecord) -> Record | ItemFailed:
@@ -72,7 +74,10 @@ class Envelope:
                 cipher = await self.keyring.cipher(sealed[0], sealed[1])
             except UnknownDataKey as exc:
                 return ItemFailed(f"the stored value's key cannot be used: {exc}", damaged=True)
-        ciphertext = sealed[2]
+        return self._opened(record, cipher)
+
+    def _opened(self, record: SealedRecord, cipher: AESGCM) -> Record | ItemFailed:
+        ciphertext = record[1][2]
         try:
             plaintext = cipher.decrypt(
                 ciphertext[:NONCE_BYTES], ciphertext[NONCE_BYTES:], self._aad + record[0].encode()
@@ -83,15 +88,41 @@ class Envelope:
             value = plaintext.decode()
         except UnicodeDecodeError:
             return NOT_TEXT
-        return Record(record[0], value, *record[2:])
+        opened: Record = _new(Record, (record[0], value, *record[2:]))
+        return opened
 
     async def open_many(self, outcomes: Sequence[StoredOutcome]) -> list[ReadOutcome]:
         """Every sealed record opened; plaintext records (written before encryption, or
-        without it), absences and failures as they are."""
+        without it), absences and failures as they are. A data key met for the first time
+        is unwrapped (the keyring caches it); records under the data key of the record
+        before them, as most of a batch is, skip even the cache."""
+        cached, aad = self.keyring.cached, self._aad
         opened: list[ReadOutcome] = []
+        append = opened.append
+        last: tuple[str, bytes] | None = None
+        cipher: AESGCM | None = None
         for outcome in outcomes:
-            if isinstance(outcome, SealedRecord):
-                opened.append(await self.open(outcome))
-            else:
-                opened.append(outcome)
+            if not isinstance(outcome, SealedRecord):
+                append(outcome)  # a Record, an ItemFailed or None
+                continue
+            sealed = outcome[1]
+            if last is None or sealed[1] != last[1] or sealed[0] != last[0]:
+                last, cipher = (sealed[0], sealed[1]), cached(sealed[0], sealed[1])
+            if cipher is None:
+                append(await self.open(outcome))
+                last = None
+                continue
+            ciphertext = sealed[2]
+            try:
+                value = cipher.decrypt(
+                    ciphertext[:NONCE_BYTES], ciphertext[NONCE_BYTES:], aad + outcome[0].encode()
+                ).decode()
+            except InvalidTag:
+                append(TAMPERED)
+                continue
+            except UnicodeDecodeError:
+                append(NOT_TEXT)
+                continue
+            record: Record = _new(Record, (outcome[0], value, *outcome[2:]))
+            append(record)
         return opened

@@ -39,8 +39,21 @@ def test_the_index_is_a_truncated_hmac_sha256_of_the_normal_form() -> None:
     expected = hmac.digest(key.key, b"john@acme.com", "sha256")
 
     assert index.mac("john@acme.com") == expected
-    assert int(index(" John@ACME.com"), 16) == int.from_bytes(expected[:8], "big") >> (64 - 22)
-    assert len(index("anything")) == 6  # 22 bits in hex digits
+    # 22 bits: five whole hex digits, and the top two bits of the sixth.
+    kept = int.from_bytes(expected[:8], "big") >> (64 - 22)
+    assert int(index(" John@ACME.com"), 16) == kept << 2
+    assert len(index("anything")) == 6
+
+
+@pytest.mark.parametrize("bits", [8, 9, 10, 11, 12, 16, 22, 32, 63, 64])
+def test_the_index_keeps_exactly_its_bits(bits: int) -> None:
+    key = IndexKey(secrets.token_bytes(32), bits)
+    index = BlindIndex(key)
+    values = {index(f"value {n}") for n in range(4000)}
+
+    full = int.from_bytes(hmac.digest(key.key, b"value 7", "sha256")[:8], "big")
+    assert int(index("value 7"), 16) >> (-bits % 4) == full >> (64 - bits)
+    assert len(values) <= 2**bits
 
 
 def test_equal_normal_forms_share_an_index_and_keys_separate_them() -> None:

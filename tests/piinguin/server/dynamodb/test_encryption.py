@@ -4,6 +4,7 @@ tables, a tampered item, the insecure flag, and a keyring that cannot be used.""
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -15,10 +16,10 @@ from grpclib.const import Status
 from piinguin.client import LawfulBasis, PiinguinClient, PiiRecord
 from piinguin.client.errors import PiinguinError
 from piinguin.options import OptionError
-from tests.dynamodb_fixtures import dynamodb_client
+from tests.dynamodb_fixtures import dynamodb_client, kms_client
 from tests.storage.leaks import found_values
 
-from .conftest import ServerStarter, wait_for_health
+from .conftest import ServerStarter, health, wait_for_health, wait_for_log
 
 pytestmark = pytest.mark.socket
 
@@ -140,3 +141,32 @@ async def test_an_unreadable_key_file_stops_the_server_naming_the_flag(
     with pytest.raises(OptionError, match=r"--keyring: cannot read key file .*absent\.json"):
         async with dynamodb_server(keyring=f"local:{tmp_path / 'absent.json'}"):
             pass
+
+
+async def test_a_kms_keyring_serves_and_an_unusable_key_keeps_it_not_serving(
+    dynamodb_server: ServerStarter,
+    moto_endpoint: str,
+    monkeypatch: pytest.MonkeyPatch,
+    log_output: Callable[[], str],
+    log_buffer: io.StringIO,
+) -> None:
+    monkeypatch.setenv("AWS_ENDPOINT_URL_KMS", moto_endpoint)
+    async with kms_client(moto_endpoint) as kms:
+        arn = (await kms.create_key())["KeyMetadata"]["Arn"]
+    async with dynamodb_server(create_table=True, keyring=f"kms:{arn}") as served:
+        await wait_for_health(served, "SERVING")
+        async with PiinguinClient(served.target) as client:
+            await client.create_record(PiiRecord(modified_value="k", original_value="k@acme.com"))
+            got = await client.read_record("k", basis=LawfulBasis.CONSENT, purpose=PURPOSE)
+        async with dynamodb_client(moto_endpoint) as raw:
+            key = {"modifiedValue": {"S": "k"}}
+            item = (await raw.get_item(TableName=served.config.table, Key=key))["Item"]
+    assert got.original_value == "k@acme.com"
+    assert item["keyVersion"] == {"S": f"kms:{arn}"}
+
+    log_buffer.seek(0)
+    log_buffer.truncate()
+    async with dynamodb_server(create_table=True, keyring="kms:alias/absent") as served:
+        error = (await wait_for_log(log_output, "storage_not_ready"))["error"]
+        assert await health(served) == "NOT_SERVING"
+    assert error == "KMS key 'alias/absent' is missing or not usable"
