@@ -91,8 +91,9 @@ class Keyring:
 
     Writing: one data key serves ``max_uses`` records or ``max_age`` seconds, whichever
     ends first; a batch takes its uses at once, so all of its records share one key.
-    Reading: up to ``max_unwrapped`` data keys stay unwrapped, least recently used
-    evicted. Concurrent callers that need the same new key wait for one provider call.
+    Reading: up to ``max_unwrapped`` data keys stay unwrapped, each for ``max_unwrapped_age``
+    seconds at most, least recently used evicted first. Concurrent callers that need the
+    same new key wait for one provider call.
     """
 
     def __init__(
@@ -102,20 +103,23 @@ class Keyring:
         max_uses: int = 100_000,
         max_age: float = 300.0,
         max_unwrapped: int = 1024,
+        max_unwrapped_age: float = 3600.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        if max_uses < 1 or max_age <= 0 or max_unwrapped < 1:
-            raise ValueError("max_uses, max_age and max_unwrapped must be positive")
+        if min(max_uses, max_age, max_unwrapped, max_unwrapped_age) <= 0:
+            raise ValueError("the cache's limits must be positive")
         self.source = source
         self._max_uses = max_uses
         self._max_age = max_age
         self._max_unwrapped = max_unwrapped
+        self._max_unwrapped_age = max_unwrapped_age
         self._clock = clock
         self._current: DataKey | None = None
         self._uses = 0
         self._born = 0.0
         self._generating = asyncio.Lock()
-        self._unwrapped: OrderedDict[tuple[str, bytes], AESGCM] = OrderedDict()
+        #: (version, wrapped) -> (cipher, when it was unwrapped)
+        self._unwrapped: OrderedDict[tuple[str, bytes], tuple[AESGCM, float]] = OrderedDict()
         self._unwrapping: dict[tuple[str, bytes], asyncio.Future[AESGCM]] = {}
         self._index: IndexKey | None = None
 
@@ -156,13 +160,16 @@ class Keyring:
         return key
 
     def cached(self, version: str, wrapped: bytes) -> AESGCM | None:
-        """The cipher of a data key unwrapped before, without waiting: reads' fast path."""
-        return self._unwrapped.get((version, wrapped))
+        """The cipher of a data key unwrapped lately, without waiting: reads' fast path."""
+        found = self._unwrapped.get((version, wrapped))
+        if found is None or self._clock() - found[1] >= self._max_unwrapped_age:
+            return None
+        return found[0]
 
     async def cipher(self, version: str, wrapped: bytes) -> AESGCM:
         """The cipher of a stored data key; ``UnknownDataKey`` if it cannot be unwrapped."""
         entry = (version, wrapped)
-        cipher = self._unwrapped.get(entry)
+        cipher = self.cached(version, wrapped)
         if cipher is not None:
             self._unwrapped.move_to_end(entry)
             return cipher
@@ -180,7 +187,7 @@ class Keyring:
         return cipher
 
     def _remember(self, entry: tuple[str, bytes], cipher: AESGCM) -> None:
-        self._unwrapped[entry] = cipher
+        self._unwrapped[entry] = (cipher, self._clock())
         self._unwrapped.move_to_end(entry)
         while len(self._unwrapped) > self._max_unwrapped:
             self._unwrapped.popitem(last=False)

@@ -97,6 +97,21 @@ async def test_readers_unwrap_each_data_key_once() -> None:
     assert reader.cached(key.version, key.wrapped) is again
 
 
+async def test_an_unwrapped_data_key_is_unwrapped_again_after_its_age() -> None:
+    clock = Clock()
+    source = CountingKeys()
+    key = await Keyring(source.inner, clock=clock).data_key(1)
+    reader = Keyring(source, max_unwrapped_age=3600, clock=clock)
+    await reader.cipher(key.version, key.wrapped)
+    clock.now = 3599.0
+    assert reader.cached(key.version, key.wrapped) is not None
+    clock.now = 3600.0
+
+    assert reader.cached(key.version, key.wrapped) is None
+    await reader.cipher(key.version, key.wrapped)
+    assert source.unwrapped == 2
+
+
 async def test_the_unwrapped_cache_is_bounded() -> None:
     source = CountingKeys()
     keyring = Keyring(source, max_uses=1, max_unwrapped=2)
@@ -125,5 +140,5 @@ async def test_reprs_hold_no_key_material() -> None:
 
 
 def test_limits_must_be_positive() -> None:
-    with pytest.raises(ValueError, match="positive"):
+    with pytest.raises(ValueError, match="must be positive"):
         Keyring(LocalKeys.ephemeral(), max_uses=0)
