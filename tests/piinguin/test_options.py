@@ -13,9 +13,15 @@ SCRIPTS = sorted(
 )
 
 
-def test_the_package_declares_the_four_console_scripts() -> None:
+def test_the_package_declares_the_five_console_scripts() -> None:
     names = [name for name, _ in SCRIPTS]
-    assert names == ["piinguin", "piinguin-healthcheck", "piinguin-relay", "piinguin-server"]
+    assert names == [
+        "piinguin",
+        "piinguin-admin",
+        "piinguin-healthcheck",
+        "piinguin-relay",
+        "piinguin-server",
+    ]
 
 
 @pytest.mark.parametrize(("name", "entry"), SCRIPTS, ids=[name for name, _ in SCRIPTS])

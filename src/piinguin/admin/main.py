@@ -28,7 +28,7 @@ from typing import Any, TextIO
 from botocore.exceptions import BotoCoreError
 
 from piinguin.admin.progress import Checkpoint, Reporter, describe
-from piinguin.options import Option, OptionError, resolve, version, whole_number
+from piinguin.options import Option, OptionError, build_parser, resolve, whole_number
 from storage import StorageError, StorageMisconfigured
 from storage.crypto import KeyringSpec, create_key_file, open_keyring, rotate_key_file
 from storage.crypto.local import DEFAULT_EXPECTED_VALUES, index_bits_for
@@ -75,11 +75,9 @@ def _add(parser: argparse.ArgumentParser, options: Sequence[Option]) -> None:
 
 
 def parser() -> argparse.ArgumentParser:
-    top = argparse.ArgumentParser(
-        prog="piinguin-admin",
-        description="Operator commands on a Piinguin vault's keys and storage.",
+    top = build_parser(
+        "piinguin-admin", "Operator commands on a Piinguin vault's keys and storage.", ()
     )
-    top.add_argument("--version", action="version", version=f"piinguin-admin {version()}")
     commands = top.add_subparsers(title="commands", metavar="COMMAND", required=True)
 
     keyring = commands.add_parser("keyring", help="make or rotate a local key file")
