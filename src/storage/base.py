@@ -88,6 +88,8 @@ class SealedStorage(Storage, Protocol):
 
     async def store_entry(self, name: str, value: bytes) -> bytes: ...
 
+    async def replace_entry(self, name: str, value: bytes) -> None: ...
+
 
 class AuditStore(Protocol):
     """Keeps audit events. ``append`` must not return before the event is durable:

@@ -134,6 +134,9 @@ class MemoryStorage:
     async def store_entry(self, name: str, value: bytes) -> bytes:
         return self._entries.setdefault(name, value)
 
+    async def replace_entry(self, name: str, value: bytes) -> None:
+        self._entries[name] = value
+
     def _unindex(self, record: SealedRecord) -> None:
         keys = self._index.get(record.sealed.blind_index)
         if keys is not None:

@@ -11,6 +11,8 @@ and the vault (the records table's name): never a pseudonym or a value.
 The blind index key must outlive every process, so it is a data key too, generated once
 and kept wrapped in the vault's own keyring state (``KeyringState``: the DynamoDB key
 table, or the memory backend); whoever stores it first wins, and everyone reads that one.
+Once the keyring names another KMS key, the first server to start re-wraps it under that
+key with ``ReEncrypt`` (its plaintext never leaves KMS), so the old key can be retired.
 
 The endpoint follows ``AWS_ENDPOINT_URL_KMS`` (botocore reads it), as DynamoDB's follows
 ``--dynamodb-endpoint``.
@@ -62,6 +64,10 @@ class KeyringState(Protocol):
     async def store_entry(self, name: str, value: bytes) -> bytes:
         """Store ``value`` under ``name`` unless something is stored there already;
         answer what is stored."""
+        ...
+
+    async def replace_entry(self, name: str, value: bytes) -> None:
+        """Store ``value`` under ``name``, whatever was there."""
         ...
 
 
@@ -193,4 +199,19 @@ class KmsKeys:
             key = await self._decrypt(version.decode(), wrapped, self._index_context)
         except UnknownDataKey as exc:
             raise KeyringMisconfigured(f"the blind index key cannot be unwrapped: {exc}") from exc
+        if version.decode() != self.current_version:
+            await self._rewrap_index_key(bits, version.decode(), wrapped)
         return IndexKey(key, bits)
+
+    async def _rewrap_index_key(self, bits: int, version: str, wrapped: bytes) -> None:
+        source = version.partition(":")[2]
+        with map_kms_errors(self._key_id):
+            response = await self._client.re_encrypt(
+                CiphertextBlob=wrapped,
+                SourceKeyId=source,
+                SourceEncryptionContext=self._index_context,
+                DestinationKeyId=self._arn,
+                DestinationEncryptionContext=self._index_context,
+            )
+        entry = bytes([bits]) + self.current_version.encode() + b"\0" + response["CiphertextBlob"]
+        await self._state.replace_entry(INDEX_ENTRY, entry)

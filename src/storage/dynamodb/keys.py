@@ -208,3 +208,9 @@ class KeyTable:
         if stored is None:  # pragma: no cover - deleted between the two requests
             return value
         return stored
+
+    async def replace_entry(self, name: str, value: bytes) -> None:
+        with map_dynamodb_errors(self.name):
+            await self._client.put_item(
+                TableName=self.name, Item={**_id(ENTRIES, ENTRY_PREFIX + name), VALUE: {"B": value}}
+            )

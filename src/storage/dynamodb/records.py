@@ -316,6 +316,9 @@ class DynamoDBStorage:
     async def store_entry(self, name: str, value: bytes) -> bytes:
         return await self._key_table().store_entry(name, value)
 
+    async def replace_entry(self, name: str, value: bytes) -> None:
+        await self._key_table().replace_entry(name, value)
+
     async def _write(
         self, call: BatchCall, requests: dict[str, WriteRequestTypeDef]
     ) -> dict[str, ItemFailed]:

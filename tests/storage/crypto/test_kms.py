@@ -161,3 +161,20 @@ async def test_the_endpoint_follows_aws_endpoint_url_kms(
 
     assert keyring.current_version == f"kms:{key_arn}"
     assert key.version == f"kms:{key_arn}"
+
+
+async def test_moving_to_another_kms_key_rewraps_the_blind_index_key(
+    kms: KMSClient, key_arn: str
+) -> None:
+    backend = MemoryStorage()
+    old = await KmsKeys(kms, key_arn, backend, vault="piinguin").index_key()
+    new_arn = (await kms.create_key())["KeyMetadata"]["Arn"]
+
+    moved = await KmsKeys(kms, new_arn, backend, vault="piinguin").index_key()
+    await kms.disable_key(KeyId=key_arn.rpartition("/")[2])  # the old key is retired
+    after = await KmsKeys(kms, new_arn, backend, vault="piinguin").index_key()
+
+    assert old == moved == after
+    entry = await backend.load_entry("kms-index-key")
+    assert entry is not None
+    assert f"kms:{new_arn}".encode() in entry
