@@ -12,7 +12,7 @@ import json
 from bench import calls
 from bench.harness import BULK, UNARY, Bench
 from bench.procs import python
-from bench.relay_rows import _moto
+from bench.relay_rows import moto
 from bench.results import Goal, Row, paired
 
 OFF = "encryption off (--insecure-no-encryption)"
@@ -80,7 +80,7 @@ def storage_costs(bench: Bench) -> list[Row]:
     ``bench.storage_costs`` against a moto server."""
     out = bench.workdir / "storage-costs.json"
     records = bench.sizes.dynamodb_pairs * 10  # 10,000: bulk calls of 500, as the relay's
-    with _moto(bench) as url:
+    with moto(bench) as url:
         argv = python(
             "storage_costs",
             "--endpoint",
