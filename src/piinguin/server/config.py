@@ -220,6 +220,7 @@ class ServerConfig:
             )
         self._check_access()
         self._check_dynamodb()
+        self._check_encryption()
 
     def _check_access(self) -> None:
         if self.policy and self.insecure_no_auth:
@@ -241,7 +242,6 @@ class ServerConfig:
                 "--unauthenticated-audit-budget",
                 f"must be between 0 and 1000000, got {self.unauthenticated_audit_budget}",
             )
-        self._check_encryption()
 
     @property
     def keyring_spec(self) -> KeyringSpec | None:
