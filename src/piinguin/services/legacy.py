@@ -29,7 +29,7 @@ from grpclib.exceptions import GRPCError
 from piinguin.access.context import count_items
 from piinguin.access.gatekeeper import Gatekeeper
 from piinguin.access.policy import Operation
-from piinguin.services import arrivals
+from piinguin.services import arrivals, methods
 from piinguin.services.convert import record_from_message
 from piinguin.services.legacy_protocol import (
     SERVICE_NAME,
@@ -141,27 +141,12 @@ class LegacyPiinguinService(PiinguinBase):
     in batches of what has arrived (at most ``max_bulk_items``); a failing item never
     ends a stream."""
 
-    #: What each method does, for the audit event of a call refused before its handler
-    #: runs (no valid credential); a handler names its operation to the gatekeeper itself.
     #: Its calls are audited as the original protocol's, refusals of unauthenticated
     #: callers (made before any handler runs) included.
     legacy: ClassVar[bool] = True
-    operations: ClassVar[Mapping[str, Operation]] = {
-        f"/{SERVICE_NAME}/CreatePiiRecord": "write",
-        f"/{SERVICE_NAME}/CreatePiiRecords": "write",
-        f"/{SERVICE_NAME}/ReadPiiRecord": "read",
-        f"/{SERVICE_NAME}/ReadPiiRecords": "read",
-        f"/{SERVICE_NAME}/DeletePiiRecord": "delete",
-        f"/{SERVICE_NAME}/DeletePiiRecords": "delete",
-    }
-    #: The methods that carry many items: the metrics keep how many each call carried.
-    bulk_methods: ClassVar[frozenset[str]] = frozenset(
-        {
-            f"/{SERVICE_NAME}/CreatePiiRecords",
-            f"/{SERVICE_NAME}/ReadPiiRecords",
-            f"/{SERVICE_NAME}/DeletePiiRecords",
-        }
-    )
+    #: See ``piinguin.services.methods``.
+    operations: ClassVar[Mapping[str, Operation]] = methods.record_operations(SERVICE_NAME)
+    bulk_methods: ClassVar[frozenset[str]] = methods.bulk_methods(SERVICE_NAME)
 
     def __init__(self, storage: Storage, gate: Gatekeeper, *, max_bulk_items: int) -> None:
         self._storage = storage

@@ -11,6 +11,7 @@ from grpclib.exceptions import GRPCError
 from piinguin.access.context import count_items
 from piinguin.access.gatekeeper import Gatekeeper
 from piinguin.access.policy import Operation
+from piinguin.services import methods
 from piinguin.services.audit_api import list_audit_events
 from piinguin.services.convert import message_from_record, record_from_message
 from piinguin.services.validation import (
@@ -107,25 +108,12 @@ def split_keys(keys: Sequence[str]) -> tuple[list[int], list[str], list[tuple[in
 
 
 class PiinguinService(PiinguinBase):
-    #: What each method does, for the audit event of a call refused before its handler
-    #: runs (no valid credential); a handler names its operation to the gatekeeper itself.
+    #: See ``piinguin.services.methods``; the audit API is v1's alone.
     operations: ClassVar[Mapping[str, Operation]] = {
-        f"/{SERVICE_NAME}/CreatePiiRecord": "write",
-        f"/{SERVICE_NAME}/CreatePiiRecords": "write",
-        f"/{SERVICE_NAME}/ReadPiiRecord": "read",
-        f"/{SERVICE_NAME}/ReadPiiRecords": "read",
-        f"/{SERVICE_NAME}/DeletePiiRecord": "delete",
-        f"/{SERVICE_NAME}/DeletePiiRecords": "delete",
+        **methods.record_operations(SERVICE_NAME),
         f"/{SERVICE_NAME}/ListAuditEvents": "audit",
     }
-    #: The methods that carry many items: the metrics keep how many each call carried.
-    bulk_methods: ClassVar[frozenset[str]] = frozenset(
-        {
-            f"/{SERVICE_NAME}/CreatePiiRecords",
-            f"/{SERVICE_NAME}/ReadPiiRecords",
-            f"/{SERVICE_NAME}/DeletePiiRecords",
-        }
-    )
+    bulk_methods: ClassVar[frozenset[str]] = methods.bulk_methods(SERVICE_NAME)
 
     def __init__(self, storage: Storage, gate: Gatekeeper, *, max_bulk_items: int) -> None:
         self._storage = storage
