@@ -4,6 +4,7 @@ the same interface as the real backend and behaving like it."""
 from __future__ import annotations
 
 import hashlib
+import heapq
 import hmac
 import json
 import secrets
@@ -23,6 +24,7 @@ from storage.records import (
     WriteOutcome,
     utcnow,
 )
+from storage.retention import Retention
 
 _new = tuple.__new__  # a NamedTuple built positionally, without its __new__'s frame
 SEALED = ItemFailed("the stored value is encrypted: read it with a keyring", damaged=True)
@@ -34,13 +36,23 @@ class MemoryStorage:
     Each call completes without awaiting, so it is atomic with respect to other calls on
     the same event loop. Records are immutable, so what goes in and out cannot be changed
     behind the store's back. The blind index is a dict of sets of keys.
+
+    With a ``retention`` policy each write sets its record's ``expires_at``; every call
+    first prunes the records that have expired, oldest expiry first from a heap, so an
+    expired record is gone before anything can read it.
     """
 
-    def __init__(self, *, clock: Callable[[], datetime] = utcnow) -> None:
+    def __init__(
+        self, *, clock: Callable[[], datetime] = utcnow, retention: Retention | None = None
+    ) -> None:
         self._records: dict[str, Record | SealedRecord] = {}
         self._index: dict[str, set[str]] = {}
         self._entries: dict[str, bytes] = {}
         self._clock = clock
+        self._retention = retention
+        #: (expires_at, key) of every record written with an expiry; an entry whose record
+        #: was written again since is stale, and skipped when it comes up.
+        self._expiries: list[tuple[datetime, str]] = []
 
     def __len__(self) -> int:
         return len(self._records)
@@ -50,9 +62,14 @@ class MemoryStorage:
 
     async def put_many(self, records: Sequence[Record]) -> list[WriteOutcome]:
         now = self._clock()
+        self._prune(now)
+        retention = self._retention
         for record in records:
             key = record.modified_value
             previous = self._records.get(key)
+            expires_at = retention.expires_at(record.field_name, now) if retention else None
+            if expires_at is not None:
+                heapq.heappush(self._expiries, (expires_at, key))
             if isinstance(previous, SealedRecord):
                 self._unindex(previous)
             # Positional: _replace() (keywords, then _make) costs twice as much per record.
@@ -67,19 +84,24 @@ class MemoryStorage:
                 record.collector_tstamp,
                 previous.created_at if previous is not None else now,
                 now,
+                expires_at,
             )
         return [None] * len(records)
 
     async def put_sealed(self, records: Sequence[SealedRecord]) -> list[WriteOutcome]:
         now = self._clock()
-        stored, index = self._records, self._index
+        self._prune(now)
+        stored, index, retention = self._records, self._index, self._retention
         for record in records:
             key = record[0]
             previous = stored.get(key)
             if isinstance(previous, SealedRecord):
                 self._unindex(previous)
             created_at = previous[8] if previous is not None else now
-            stored[key] = _new(SealedRecord, (*record[:8], created_at, now))
+            expires_at = retention.expires_at(record[2], now) if retention else None
+            if expires_at is not None:
+                heapq.heappush(self._expiries, (expires_at, key))
+            stored[key] = _new(SealedRecord, (*record[:8], created_at, now, expires_at))
             blind_index = record[1][3]
             if blind_index:
                 keys = index.get(blind_index)
@@ -90,9 +112,13 @@ class MemoryStorage:
         return [None] * len(records)
 
     async def get_many(self, keys: Sequence[str]) -> list[ReadOutcome]:
+        if self._expiries:
+            self._prune(self._clock())
         return [SEALED if isinstance(r, SealedRecord) else r for r in map(self._records.get, keys)]
 
     async def get_stored(self, keys: Sequence[str]) -> list[StoredOutcome]:
+        if self._expiries:
+            self._prune(self._clock())
         return [self._records.get(key) for key in keys]
 
     async def delete_many(self, keys: Sequence[str]) -> list[WriteOutcome]:
@@ -103,6 +129,8 @@ class MemoryStorage:
         return [None] * len(keys)
 
     async def scan(self, resume_after: str | None, limit: int) -> ScanPage:
+        if self._expiries:
+            self._prune(self._clock())
         keys = sorted(k for k in self._records if resume_after is None or k > resume_after)
         page = keys[:limit]
         more = len(keys) > limit
@@ -111,6 +139,8 @@ class MemoryStorage:
     async def replace_sealed(
         self, replacements: Sequence[tuple[Record | SealedRecord, SealedRecord]]
     ) -> list[ReplaceOutcome]:
+        if self._expiries:
+            self._prune(self._clock())
         outcomes: list[ReplaceOutcome] = []
         for expected, new in replacements:
             current = self._records.get(new.modified_value)
@@ -120,12 +150,16 @@ class MemoryStorage:
             if isinstance(current, SealedRecord):
                 self._unindex(current)
             self._records[new.modified_value] = new
+            if new.expires_at is not None:
+                heapq.heappush(self._expiries, (new.expires_at, new.modified_value))
             if new.sealed.blind_index:
                 self._index.setdefault(new.sealed.blind_index, set()).add(new.modified_value)
             outcomes.append(None)
         return outcomes
 
     async def find_index(self, index: str) -> list[str]:
+        if self._expiries:
+            self._prune(self._clock())
         return list(self._index.get(index, ()))
 
     async def load_entry(self, name: str) -> bytes | None:
@@ -136,6 +170,17 @@ class MemoryStorage:
 
     async def replace_entry(self, name: str, value: bytes) -> None:
         self._entries[name] = value
+
+    def _prune(self, now: datetime) -> None:
+        """Remove every record whose expiry is ``now`` or earlier."""
+        expiries, records = self._expiries, self._records
+        while expiries and expiries[0][0] <= now:
+            expires_at, key = heapq.heappop(expiries)
+            record = records.get(key)
+            if record is not None and record.expires_at == expires_at:
+                del records[key]
+                if isinstance(record, SealedRecord):
+                    self._unindex(record)
 
     def _unindex(self, record: SealedRecord) -> None:
         keys = self._index.get(record.sealed.blind_index)

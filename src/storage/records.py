@@ -12,8 +12,9 @@ MAX_KEY_BYTES = 2048
 class Record(NamedTuple):
     """One pseudonym and the original value behind it, with where it came from.
 
-    ``created_at`` and ``updated_at`` are set by the backend on write; values passed in
-    are ignored.
+    ``created_at``, ``updated_at`` and ``expires_at`` are set by the backend on write
+    (``expires_at`` from its ``storage.retention`` policy and ``field_name``; ``None``:
+    never); values passed in are ignored. A record past ``expires_at`` reads as not stored.
     """
 
     modified_value: str
@@ -26,6 +27,7 @@ class Record(NamedTuple):
     collector_tstamp: datetime | None = None
     created_at: datetime | None = None
     updated_at: datetime | None = None
+    expires_at: datetime | None = None
 
     def __repr__(self) -> str:
         # The original value is personal data: keep it out of reprs, and so out of
@@ -71,6 +73,7 @@ class SealedRecord(NamedTuple):
     collector_tstamp: datetime | None = None
     created_at: datetime | None = None
     updated_at: datetime | None = None
+    expires_at: datetime | None = None
 
 
 class ItemFailed(NamedTuple):

@@ -8,19 +8,24 @@ The DynamoDB backends run against moto in server mode, a fresh table per test, t
 ``FaultyClient``: ``dynamodb`` only records requests and checks them against DynamoDB's
 limits afterwards; ``dynamodb-flaky`` also leaves 30% of every batch unprocessed and
 fails every other request with throttling or a lost connection.
+
+The ``retained`` fixture is the same backends built with options (a retention policy and
+a clock the test moves: ``ManualClock``), for the tests of retention.
 """
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator, Callable
-from typing import TYPE_CHECKING, Any
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import pytest
 
 from storage import MemoryStorage, Storage
 from storage.crypto import Keyring, LocalKeys
 from storage.encrypted import EncryptedStorage
+from storage.retention import Retention
 from tests.dynamodb_fixtures import dynamodb_client, fresh_key_table, fresh_table
 from tests.storage.dynamodb.faults import FaultyClient, connection_lost, storage_on, throttled
 
@@ -29,34 +34,35 @@ if TYPE_CHECKING:
 
 
 @contextlib.asynccontextmanager
-async def memory_backend(_request: pytest.FixtureRequest) -> AsyncIterator[Storage]:
-    yield MemoryStorage()
+async def memory_backend(_request: pytest.FixtureRequest, **options: Any) -> AsyncIterator[Storage]:
+    yield MemoryStorage(**options)
 
 
 @contextlib.asynccontextmanager
-async def encrypted_memory_backend(_request: pytest.FixtureRequest) -> AsyncIterator[Storage]:
-    yield EncryptedStorage(MemoryStorage(), Keyring(LocalKeys.ephemeral()), vault="memory")
+async def encrypted_memory_backend(
+    _request: pytest.FixtureRequest, **options: Any
+) -> AsyncIterator[Storage]:
+    keyring = Keyring(LocalKeys.ephemeral())
+    yield EncryptedStorage(MemoryStorage(**options), keyring, vault="memory")
 
 
 def flaky(operation: str, index: int) -> Exception | None:
     return [None, throttled(operation), None, connection_lost()][index % 4]
 
 
-def dynamodb_backend(
-    *, encrypted: bool = False, **faults: Any
-) -> Callable[[pytest.FixtureRequest], Any]:
+def dynamodb_backend(*, encrypted: bool = False, **faults: Any) -> Callable[..., Any]:
     @contextlib.asynccontextmanager
-    async def backend(request: pytest.FixtureRequest) -> AsyncIterator[Storage]:
+    async def backend(request: pytest.FixtureRequest, **options: Any) -> AsyncIterator[Storage]:
         endpoint = request.getfixturevalue("moto_endpoint")
         async with contextlib.AsyncExitStack() as stack:
             client = await stack.enter_async_context(dynamodb_client(endpoint))
             table_name = await stack.enter_async_context(fresh_table(client))
             faulty = FaultyClient(client, **faults)
             if not encrypted:
-                yield storage_on(faulty, table_name)
+                yield storage_on(faulty, table_name, **options)
             else:
                 key_table = await stack.enter_async_context(fresh_key_table(client))
-                sealed = storage_on(faulty, table_name, key_table=key_table)
+                sealed = storage_on(faulty, table_name, key_table=key_table, **options)
                 keyring = Keyring(LocalKeys.ephemeral())
                 yield EncryptedStorage(sealed, keyring, vault=table_name)
         faulty.assert_within_limits()
@@ -64,7 +70,7 @@ def dynamodb_backend(
     return backend
 
 
-BACKENDS: dict[str, Callable[[pytest.FixtureRequest], Any]] = {
+BACKENDS: dict[str, Callable[..., Any]] = {
     "memory": memory_backend,
     "memory-encrypted": encrypted_memory_backend,
     "dynamodb": dynamodb_backend(),
@@ -80,6 +86,36 @@ BACKENDS: dict[str, Callable[[pytest.FixtureRequest], Any]] = {
 async def storage(request: pytest.FixtureRequest) -> AsyncIterator[Storage]:
     async with BACKENDS[request.param](request) as store:
         yield store
+
+
+class ManualClock:
+    """A clock that stands still until a test moves it."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        self.now += timedelta(**delta)
+
+
+class Retained(NamedTuple):
+    storage: Storage
+    clock: ManualClock
+
+
+#: Each backend's retention: the field name ``ip`` lives one second, every other a day.
+RETENTION = Retention(timedelta(days=1), {"ip": timedelta(seconds=1)})
+
+
+@pytest.fixture(params=sorted(BACKENDS))
+async def retained(request: pytest.FixtureRequest) -> AsyncIterator[Retained]:
+    """Each backend with ``RETENTION`` and a ``ManualClock``."""
+    clock = ManualClock(datetime(2099, 3, 4, 5, 6, 7, 250000, tzinfo=UTC))
+    async with BACKENDS[request.param](request, clock=clock, retention=RETENTION) as store:
+        yield Retained(store, clock)
 
 
 @pytest.fixture

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from storage import ItemFailed, Record, Storage
+from tests.storage.conftest import Retained
 
 
 def make_record(key: str, value: str = "value", **provenance: object) -> Record:
@@ -45,6 +46,7 @@ async def test_put_then_get_returns_every_field(storage: Storage) -> None:
     assert got.created_at is not None
     assert got.updated_at is not None
     assert got.created_at.tzinfo is not None
+    assert got.expires_at is None  # no retention: never
 
 
 async def test_minimal_record_round_trips(storage: Storage) -> None:
@@ -159,3 +161,62 @@ async def test_batch_sizes_around_backend_limits(storage: Storage, count: int) -
     assert await storage.put_many(records) == [None] * count
     got = await storage.get_many([r.modified_value for r in records])
     assert all(isinstance(r, Record) for r in got)
+
+
+# -- retention: the ``retained`` backends keep ``ip`` one second and the rest a day --------
+
+
+async def test_a_record_expires_by_its_field_s_lifetime_and_reads_as_not_stored(
+    retained: Retained,
+) -> None:
+    storage, clock = retained
+    written = clock.now
+    records = [make_record("short", "10.0.0.1", field_name="ip"), make_record("long", "x")]
+    assert await storage.put_many(records) == [None, None]
+
+    short, long = await storage.get_many(["short", "long"])
+    # Rounded up to a whole second, as DynamoDB's TTL attribute holds it.
+    whole = written.replace(microsecond=0) + timedelta(seconds=1)
+    assert isinstance(short, Record)
+    assert isinstance(long, Record)
+    assert short.expires_at == whole + timedelta(seconds=1)
+    assert long.expires_at == whole + timedelta(days=1)
+
+    clock.advance(seconds=2)
+
+    short, long = await storage.get_many(["short", "long"])
+    assert short is None
+    assert isinstance(long, Record)
+
+
+async def test_writing_a_pair_again_extends_its_life(retained: Retained) -> None:
+    storage, clock = retained
+    await storage.put_many([make_record("k", "10.0.0.1", field_name="ip")])
+    clock.advance(seconds=1.5)
+    [before] = await storage.get_many(["k"])
+    assert isinstance(before, Record)  # 1.5s on, within its second rounded up
+
+    await storage.put_many([make_record("k", "10.0.0.1", field_name="ip")])
+    clock.advance(seconds=0.5)
+
+    [after] = await storage.get_many(["k"])
+    assert isinstance(after, Record)  # past its first expiry
+    assert before.expires_at is not None
+    assert clock.now > before.expires_at
+    assert after.expires_at == before.expires_at + timedelta(seconds=1)
+    assert after.created_at == before.created_at
+    clock.advance(seconds=1)
+    assert await storage.get_many(["k"]) == [None]
+
+
+async def test_a_pair_written_after_it_expired_is_a_new_record(retained: Retained) -> None:
+    storage, clock = retained
+    await storage.put_many([make_record("k", "old", field_name="ip")])
+    clock.advance(seconds=3)
+
+    await storage.put_many([make_record("k", "new", field_name="ip")])
+
+    [got] = await storage.get_many(["k"])
+    assert isinstance(got, Record)
+    assert got.original_value == "new"
+    assert got.created_at == clock.now

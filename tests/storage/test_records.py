@@ -16,7 +16,7 @@ from storage.records import utcnow
 
 MOMENT = datetime(2026, 1, 1, tzinfo=UTC)
 SECRET = "john@acme.com"
-VALUES = ("k", SECRET, "user_id", "$.j", "iglu:s", "SHA-256", "app", MOMENT, MOMENT, None)
+VALUES = ("k", SECRET, "user_id", "$.j", "iglu:s", "SHA-256", "app", MOMENT, MOMENT, None, None)
 
 
 @pytest.mark.parametrize("cls", [Record, ItemFailed, KeyOutcome, AuditEvent, AuditQuery, AuditPage])

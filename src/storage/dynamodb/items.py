@@ -6,6 +6,9 @@ The layout keeps the original Scala piinguin's table readable by both: the strin
     fieldName, jsonPath, schema, hashFunction, appId     S, written only when non-empty
     collectorTstamp                                       S, written only when set
     createdAt, updatedAt                                  S, always written by us
+    expiresAt                                             N, when the record expires, in
+                                                          epoch seconds (the table's TTL
+                                                          attribute); only with a retention
 
 Timestamps are ISO-8601 strings in UTC with microseconds and an explicit offset
 (``2017-07-14T03:39:39.123000+00:00``): readable in the console, exact on a round trip,
@@ -23,6 +26,7 @@ A sealed record (encryption at rest) has no ``originalValue``; instead:
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -43,6 +47,8 @@ BLIND_INDEX = "blindIndex"
 COLLECTOR_TSTAMP = "collectorTstamp"
 CREATED_AT = "createdAt"
 UPDATED_AT = "updatedAt"
+#: The table's TTL attribute; in clear on sealed items too, as DynamoDB needs it.
+EXPIRES_AT = "expiresAt"
 #: Record field -> attribute, for the optional provenance strings.
 PROVENANCE = {
     "field_name": "fieldName",
@@ -68,7 +74,11 @@ def key_of(item: Item) -> str:
 
 
 def encode(
-    record: Record, *, created_at: AttributeValueTypeDef, updated_at: AttributeValueTypeDef
+    record: Record,
+    *,
+    created_at: AttributeValueTypeDef,
+    updated_at: AttributeValueTypeDef,
+    expires_at: datetime | None = None,
 ) -> Item:
     """The item for ``record``; the record's own timestamps are ignored. A stored
     ``created_at`` is passed on as it was stored, never re-parsed."""
@@ -84,6 +94,8 @@ def encode(
             item[attribute] = {"S": value}
     if record.collector_tstamp is not None:
         item[COLLECTOR_TSTAMP] = encode_time(record.collector_tstamp)
+    if expires_at is not None:
+        item[EXPIRES_AT] = encode_expiry(expires_at)
     return item
 
 
@@ -94,6 +106,7 @@ def encode_sealed(
     *,
     created_at: AttributeValueTypeDef,
     updated_at: AttributeValueTypeDef,
+    expires_at: datetime | None = None,
 ) -> Item:
     """The item for a sealed ``record`` whose ciphertext's share is ``share`` and whose
     pad is stored under ``key_id``."""
@@ -115,6 +128,8 @@ def encode_sealed(
             item[attribute] = {"S": value}
     if record.collector_tstamp is not None:
         item[COLLECTOR_TSTAMP] = encode_time(record.collector_tstamp)
+    if expires_at is not None:
+        item[EXPIRES_AT] = encode_expiry(expires_at)
     return item
 
 
@@ -151,6 +166,7 @@ def decode_sealed(item: Item, pad: bytes | None) -> SealedRecord | ItemFailed:
             _decode_time(item.get(COLLECTOR_TSTAMP)),
             _decode_time(item.get(CREATED_AT)),
             _decode_time(item.get(UPDATED_AT)),
+            decode_expiry(item),
         )
     except (KeyError, ValueError):
         return MALFORMED
@@ -180,6 +196,7 @@ def decode(item: Item) -> Record | ItemFailed:
             _decode_time(item.get(COLLECTOR_TSTAMP)),
             _decode_time(item.get(CREATED_AT)),
             _decode_time(item.get(UPDATED_AT)),
+            decode_expiry(item),
         )
     except (KeyError, ValueError):
         # Neither the item nor the exception (which may quote it) goes any further.
@@ -191,6 +208,24 @@ def encode_time(moment: datetime) -> AttributeValueTypeDef:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return {"S": moment.astimezone(UTC).isoformat(timespec="microseconds")}
+
+
+def encode_expiry(moment: datetime) -> AttributeValueTypeDef:
+    """Epoch seconds, rounded up: DynamoDB's TTL reads a number, and a record must not
+    expire before its time."""
+    return {"N": str(math.ceil(moment.timestamp()))}
+
+
+def decode_expiry(item: Item) -> datetime | None:
+    """The item's expiry; ``None`` without one. DynamoDB's TTL ignores a value that is not
+    a number, so this does too, rather than failing the read."""
+    value = item.get(EXPIRES_AT)
+    if value is None or "N" not in value:
+        return None
+    try:
+        return datetime.fromtimestamp(int(value["N"]), UTC)
+    except (ValueError, OverflowError, OSError):
+        return None
 
 
 def _decode_time(value: AttributeValueTypeDef | None) -> datetime | None:

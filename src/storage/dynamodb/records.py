@@ -21,9 +21,11 @@ from storage.dynamodb.errors import map_dynamodb_errors
 from storage.dynamodb.items import (
     BLIND_INDEX,
     CREATED_AT,
+    EXPIRES_AT,
     KEY,
     KEY_ID,
     decode,
+    decode_expiry,
     decode_sealed,
     encode,
     encode_sealed,
@@ -48,10 +50,12 @@ from storage.records import (
     WriteOutcome,
     utcnow,
 )
+from storage.retention import Retention, expired
 
 if TYPE_CHECKING:
     from types_aiobotocore_dynamodb.client import DynamoDBClient
     from types_aiobotocore_dynamodb.type_defs import (
+        AttributeValueTypeDef,
         KeysAndAttributesTypeDef,
         QueryInputTypeDef,
         WriteRequestOutputTypeDef,
@@ -63,7 +67,7 @@ if TYPE_CHECKING:
 
 #: The name of the blind index's global secondary index, on the attribute of that name.
 INDEX_NAME = BLIND_INDEX
-LAYOUT = Layout("table", KEY, index=(INDEX_NAME, BLIND_INDEX))
+LAYOUT = Layout("table", KEY, index=(INDEX_NAME, BLIND_INDEX), ttl=EXPIRES_AT)
 SEALED_BY_OTHERS = ItemFailed("the stored value is encrypted: read it with a keyring", damaged=True)
 
 
@@ -71,8 +75,8 @@ async def create_table(
     client: DynamoDBClient, table_name: str, *, poll_seconds: int = 1, max_polls: int = 120
 ) -> None:
     """Create the records table on demand (PAY_PER_REQUEST), with its blind index, unless
-    it exists, then wait until it is ACTIVE. For development: production tables belong to
-    infrastructure code."""
+    it exists, then wait until it is ACTIVE, and turn on its TTL on ``expiresAt``. For
+    development: production tables belong to infrastructure code."""
     await create(client, table_name, LAYOUT, poll_seconds=poll_seconds, max_polls=max_polls)
 
 
@@ -102,6 +106,10 @@ class DynamoDBStorage:
     sent and retried as ``policy`` says. Reads are strongly consistent, so they see every
     write acknowledged before them; lookups by blind index read a global secondary index,
     which is eventually consistent.
+
+    With a ``retention`` policy each write sets its item's ``expiresAt``, the table's TTL
+    attribute. DynamoDB deletes expired items in its own time (within days), so reads
+    answer an expired item as not stored at once.
     """
 
     def __init__(
@@ -113,6 +121,7 @@ class DynamoDBStorage:
         policy: BatchPolicy | None = None,
         observer: BatchObserver | None = None,
         clock: Callable[[], datetime] = utcnow,
+        retention: Retention | None = None,
     ) -> None:
         self._client = client
         self._table = table_name
@@ -120,6 +129,7 @@ class DynamoDBStorage:
         self._policy = policy if policy is not None else BatchPolicy()
         self._observer = observer
         self._clock = clock
+        self._retention = retention
 
     def _batches(self) -> BatchCall:
         """The batch requests of one bulk call: its deadline, its retries told."""
@@ -148,17 +158,26 @@ class DynamoDBStorage:
         # A key whose read stays unprocessed is failed, not written with a guessed
         # created_at. Two concurrent first writes of one key both see nothing stored; the
         # later one's created_at stands.
-        stored, unread = await self._get(call, list(latest), attributes=(KEY, CREATED_AT))
+        stored, unread = await self._get(
+            call, list(latest), attributes=(KEY, CREATED_AT, EXPIRES_AT)
+        )
         failed = {
             key: ItemFailed(f"not written, its createdAt unread: {failure.reason}")
             for key, failure in unread.items()
         }
-        now = encode_time(self._clock())
+        moment = self._clock()
+        now, retention = encode_time(moment), self._retention
+        created = self._created(stored, moment)
         requests: dict[str, WriteRequestTypeDef] = {
             key: {
                 "PutRequest": {
                     "Item": encode(
-                        record, created_at=stored.get(key, {}).get(CREATED_AT, now), updated_at=now
+                        record,
+                        created_at=created.get(key, now),
+                        updated_at=now,
+                        expires_at=retention.expires_at(record.field_name, moment)
+                        if retention
+                        else None,
                     )
                 }
             }
@@ -168,8 +187,25 @@ class DynamoDBStorage:
         failed |= await self._write(call, requests)
         return [failed.get(record.modified_value) for record in records]
 
+    def _created(self, stored: dict[str, Item], now: datetime) -> dict[str, AttributeValueTypeDef]:
+        """The ``createdAt`` each stored item keeps when written again: none once it has
+        expired, as it is then a new record."""
+        return {
+            key: item[CREATED_AT]
+            for key, item in stored.items()
+            if CREATED_AT in item and not expired(decode_expiry(item), now)
+        }
+
+    def _live(self, found: dict[str, Item]) -> dict[str, Item]:
+        """``found`` without the items that have expired (DynamoDB has yet to delete them)."""
+        if not any(EXPIRES_AT in item for item in found.values()):
+            return found
+        now = self._clock()
+        return {key: item for key, item in found.items() if not expired(decode_expiry(item), now)}
+
     async def get_many(self, keys: Sequence[str]) -> list[ReadOutcome]:
         found, failed = await self._get(self._batches(), list(dict.fromkeys(keys)))
+        found = self._live(found)
         records = {
             key: SEALED_BY_OTHERS if is_sealed(item) else decode(item)
             for key, item in found.items()
@@ -182,7 +218,9 @@ class DynamoDBStorage:
         keys = self._key_table()
         latest = {record.modified_value: record for record in records}
         call = self._batches()
-        stored, unread = await self._get(call, list(latest), attributes=(KEY, CREATED_AT, KEY_ID))
+        stored, unread = await self._get(
+            call, list(latest), attributes=(KEY, CREATED_AT, KEY_ID, EXPIRES_AT)
+        )
         failed = {
             key: ItemFailed(f"not written, its createdAt unread: {failure.reason}")
             for key, failure in unread.items()
@@ -195,7 +233,9 @@ class DynamoDBStorage:
                 key_id = new_key_id()
                 shares[key], pads[key] = (key_id, share), (key_id, pad)
         failed |= await keys.put(call, pads)
-        now = encode_time(self._clock())
+        moment = self._clock()
+        now, retention = encode_time(moment), self._retention
+        created = self._created(stored, moment)
         requests: dict[str, WriteRequestTypeDef] = {
             key: {
                 "PutRequest": {
@@ -203,8 +243,11 @@ class DynamoDBStorage:
                         latest[key],
                         share,
                         key_id,
-                        created_at=stored.get(key, {}).get(CREATED_AT, now),
+                        created_at=created.get(key, now),
                         updated_at=now,
+                        expires_at=retention.expires_at(latest[key].field_name, moment)
+                        if retention
+                        else None,
                     )
                 }
             }
@@ -227,7 +270,7 @@ class DynamoDBStorage:
     async def get_stored(self, keys: Sequence[str]) -> list[StoredOutcome]:
         call = self._batches()
         found, failed = await self._get(call, list(dict.fromkeys(keys)))
-        outcomes = await self._decoded(call, found)
+        outcomes = await self._decoded(call, self._live(found))
         return [failed[key] if key in failed else outcomes.get(key) for key in keys]
 
     async def _decoded(
@@ -252,7 +295,7 @@ class DynamoDBStorage:
 
     async def scan(self, resume_after: str | None, limit: int) -> ScanPage:
         items, resume = await scan_items(self._client, self._table, resume_after, limit)
-        found = {key_of(item): item for item in items}
+        found = self._live({key_of(item): item for item in items})
         outcomes = await self._decoded(BatchCall(self._policy), found) if found else {}
         return ScanPage(list(outcomes.items()), resume)
 

@@ -110,6 +110,7 @@ async def replace_items(
             pads[key][0],
             created_at=encode_time(new.created_at) if new.created_at else {},
             updated_at=encode_time(new.updated_at) if new.updated_at else {},
+            expires_at=new.expires_at,
         )
         async with limit:
             with _conditional(table) as outcome:

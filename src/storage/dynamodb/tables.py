@@ -34,6 +34,9 @@ class Layout:
     #: key), projecting the table's keys only. Not checked by ``verify``: a table without it
     #: serves, and an operator command adds it.
     index: tuple[str, str] | None = None
+    #: The number attribute that ``create`` turns the table's TTL on for, if any. Not
+    #: checked by ``verify``: without TTL, expired items stay (and read as not stored).
+    ttl: str | None = None
 
     @property
     def key_schema(self) -> list[dict[str, str]]:
@@ -101,6 +104,8 @@ async def create(
         await client.get_waiter("table_exists").wait(
             TableName=table_name, WaiterConfig={"Delay": poll_seconds, "MaxAttempts": max_polls}
         )
+    if layout.ttl is not None:
+        await enable_ttl(client, table_name, layout)
 
 
 def index_definition(name: str, attribute: str) -> dict[str, Any]:
@@ -149,3 +154,19 @@ async def add_index(
     raise StorageUnavailable(
         f"the index {name!r} of DynamoDB {layout.kind} {table_name!r} did not become ACTIVE"
     )
+
+
+async def enable_ttl(client: DynamoDBClient, table_name: str, layout: Layout) -> None:
+    """Turn on the table's TTL on ``layout.ttl`` unless it is on (DynamoDB refuses to turn
+    it on twice)."""
+    if layout.ttl is None:
+        raise ValueError(f"{layout.kind} has no TTL attribute")
+    with layout.errors(table_name):
+        described = await client.describe_time_to_live(TableName=table_name)
+        current = described.get("TimeToLiveDescription", {})
+        if current.get("TimeToLiveStatus") in {"ENABLED", "ENABLING"}:
+            return
+        await client.update_time_to_live(
+            TableName=table_name,
+            TimeToLiveSpecification={"Enabled": True, "AttributeName": layout.ttl},
+        )

@@ -48,14 +48,20 @@ def test_a_message_becomes_the_record_without_the_server_s_timestamps() -> None:
     record = record_from_message(message)
 
     assert type(record) is Record
-    assert tuple(record) == (*TEXT, COLLECTED, None, None)
+    assert tuple(record) == (*TEXT, COLLECTED, None, None, None)
 
 
-def test_records_and_messages_declare_the_same_fields_in_the_same_order() -> None:
+def test_messages_declare_the_records_fields_in_the_same_order_but_its_expiry() -> None:
     record_fields = list(Record._fields)
     message_fields = [field.name for field in dataclasses.fields(v1.PiiRecord)]
 
-    assert record_fields == message_fields
+    assert record_fields == [*message_fields, "expires_at"]
+
+
+def test_a_record_s_expiry_stays_on_the_server() -> None:
+    record = Record(*TEXT, collector_tstamp=COLLECTED, expires_at=UPDATED)
+
+    assert message_from_record(record) == message_from_record(record._replace(expires_at=None))
 
 
 def test_a_read_result_declares_its_status_before_its_record() -> None:

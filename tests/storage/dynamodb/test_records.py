@@ -124,7 +124,7 @@ async def test_attributes_of_other_tools_are_ignored(dynamodb: DynamoDBClient, t
         Item={
             "modifiedValue": {"S": "k"},
             "originalValue": {"S": "v"},
-            "expiresAt": {"N": "1700000000"},
+            "owner": {"S": "another tool"},
         },
     )
 
