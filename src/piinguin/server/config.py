@@ -88,6 +88,11 @@ OPTIONS: tuple[Option, ...] = (
         False,
         is_switch=True,
     ),
+    Option(
+        "--retention",
+        "TOML file of record lifetimes by field name, and a default; without it records "
+        "never expire",
+    ),
     Option("--tls-cert", "PEM certificate chain: serve over TLS"),
     Option("--tls-key", "PEM private key of --tls-cert"),
     Option(
@@ -175,6 +180,7 @@ class ServerConfig:
     unauthenticated_audit_budget: int = 100
     policy: str | None = None
     insecure_no_auth: bool = False
+    retention: str | None = None
     tls_cert: str | None = None
     tls_key: str | None = None
     tls_client_ca: str | None = None

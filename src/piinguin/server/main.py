@@ -36,6 +36,7 @@ from storage.dynamodb import (
     open_client,
 )
 from storage.encrypted import EncryptedStorage
+from storage.retention import Retention, RetentionError
 
 log = structlog.get_logger("piinguin.main")
 
@@ -79,15 +80,40 @@ async def encrypted(config: ServerConfig, backend: SealedStorage) -> AsyncIterat
         raise OptionError("--keyring", str(exc)) from exc
 
 
+def retention_policy(config: ServerConfig) -> Retention | None:
+    """The ``--retention`` file's policy, checked at start; ``None``: records never expire."""
+    if config.retention is None:
+        return None
+    path = Path(config.retention)
+    try:
+        retention = Retention.from_toml(path.read_text(encoding="utf-8"), source=str(path))
+    except OSError as exc:
+        raise OptionError("--retention", f"cannot read {path}: {exc.strerror or exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise OptionError("--retention", f"{path}: not UTF-8 text") from exc
+    except RetentionError as exc:
+        raise OptionError("--retention", str(exc)) from exc
+    log.info(
+        "retention",
+        path=str(path),
+        default=str(retention.default) if retention.default is not None else "never",
+        fields=len(retention.fields),
+    )
+    return retention
+
+
 @contextlib.asynccontextmanager
 async def open_backends(
-    config: ServerConfig, *, observer: BatchObserver | None = None
+    config: ServerConfig,
+    *,
+    observer: BatchObserver | None = None,
+    retention: Retention | None = None,
 ) -> AsyncIterator[Backends]:
     """The stores ``config`` chooses, open for the block; DynamoDB's retries are told to
-    ``observer`` (the metrics)."""
+    ``observer`` (the metrics); records expire as ``retention`` says."""
     if config.storage == "memory":
         log.warning("memory_storage", detail="records live in this process and are lost on exit")
-        async with encrypted(config, MemoryStorage()) as records:
+        async with encrypted(config, MemoryStorage(retention=retention)) as records:
             yield Backends(records, MemoryAuditStore())
         return
     async with contextlib.AsyncExitStack() as stack:
@@ -110,7 +136,9 @@ async def open_backends(
         )
         sealing = config.keyring_spec is not None
         key_table = config.key_table if sealing else None
-        records = DynamoDBStorage(client, config.table, key_table=key_table, observer=observer)
+        records = DynamoDBStorage(
+            client, config.table, key_table=key_table, observer=observer, retention=retention
+        )
         async with encrypted(config, records) as storage:
             yield Backends(
                 storage,
@@ -192,6 +220,7 @@ async def serve(
     """
     stop = stop or asyncio.Event()
     auth = authenticator(config)
+    retention = retention_policy(config)
     ssl_context = (
         server_context(config.tls_cert, config.tls_key, config.tls_client_ca)
         if config.tls_cert and config.tls_key
@@ -204,7 +233,9 @@ async def serve(
     try:
         async with (
             metrics.exposed(config.host, config.metrics_port, serve=not worker) as measured,
-            open_backends(config, observer=measured.storage if measured else None) as backends,
+            open_backends(
+                config, observer=measured.storage if measured else None, retention=retention
+            ) as backends,
             PiinguinServer(
                 backends.records,
                 auth=auth,

@@ -35,7 +35,7 @@ async def test_sighup_reloads_the_policy_without_dropping_calls_in_flight(
     monkeypatch: pytest.MonkeyPatch, policy_file: Path, log_output: Callable[[], str]
 ) -> None:
     storage = SlowStorage()
-    monkeypatch.setattr("piinguin.server.main.MemoryStorage", lambda: storage)
+    monkeypatch.setattr("piinguin.server.main.MemoryStorage", lambda **_: storage)
     config = ServerConfig(port=0, policy=str(policy_file), grace_period=30)
     async with running_entry_point(config) as running:
         target = f"127.0.0.1:{running.port}"

@@ -116,7 +116,7 @@ async def test_sigterm_drains_the_entry_point_with_a_call_in_flight(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     storage = SlowStorage()
-    monkeypatch.setattr("piinguin.server.main.MemoryStorage", lambda: storage)
+    monkeypatch.setattr("piinguin.server.main.MemoryStorage", lambda **_: storage)
     config = ServerConfig(port=0, grace_period=30, insecure_no_auth=True)
     async with running_entry_point(config) as running:
         channel = Channel("127.0.0.1", running.port)

@@ -77,6 +77,22 @@ async def test_create_missing_makes_both_tables_ready_for_their_stores(
     await DynamoDBAuditStore(dynamodb, audit_table).check()
 
 
+async def test_create_missing_turns_on_the_records_table_s_ttl_on_expires_at(
+    dynamodb: DynamoDBClient, names: tuple[str, str]
+) -> None:
+    table, audit_table = names
+
+    await ensure_tables(dynamodb, table=table, audit_table=audit_table, create_missing=True)
+
+    described = await dynamodb.describe_time_to_live(TableName=table)
+    assert described["TimeToLiveDescription"] == {
+        "TimeToLiveStatus": "ENABLED",
+        "AttributeName": "expiresAt",
+    }
+    audit = await dynamodb.describe_time_to_live(TableName=audit_table)
+    assert audit["TimeToLiveDescription"]["TimeToLiveStatus"] == "DISABLED"
+
+
 async def test_a_table_of_the_wrong_layout_is_not_replaced_but_refused(
     dynamodb: DynamoDBClient, names: tuple[str, str]
 ) -> None:
