@@ -12,6 +12,8 @@ window, which can be short (README, "Erasure") while the records table keeps 35 
     modifiedValue (HASH, S)     the record's key
     keyId (RANGE, S)            24 hex digits, new with every write; the record names it
     pad (B)                     the pad
+    expiresAt (N)               its record's expiry (epoch seconds; the table's TTL
+                                attribute), only under a retention policy
 
 Each write makes a new pad under a new ``keyId`` and the record names the one it was split
 with, so two writers of one key can never pair a record with the other's pad; the pad a
@@ -27,13 +29,14 @@ from __future__ import annotations
 import asyncio
 import secrets
 from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from botocore.exceptions import ClientError
 
 from storage.dynamodb.batch import MAX_GET_BATCH, MAX_WRITE_BATCH, BatchCall
 from storage.dynamodb.errors import map_dynamodb_errors
-from storage.dynamodb.items import KEY, KEY_ID, xor
+from storage.dynamodb.items import EXPIRES_AT, KEY, KEY_ID, encode_expiry, xor
 from storage.dynamodb.tables import Layout
 from storage.records import ItemFailed
 
@@ -51,7 +54,7 @@ PAD = "pad"
 VALUE = "value"
 ENTRIES = "#keyring"
 ENTRY_PREFIX = "entry:"
-LAYOUT = Layout("key table", KEY, KEY_ID)
+LAYOUT = Layout("key table", KEY, KEY_ID, ttl=EXPIRES_AT)
 #: Queries in flight at once when a delete looks for every pad of its keys.
 QUERY_CONCURRENCY = 8
 
@@ -88,13 +91,21 @@ class KeyTable:
         self.name = table_name
 
     async def put(
-        self, call: BatchCall, pads: Mapping[str, tuple[str, bytes]]
+        self,
+        call: BatchCall,
+        pads: Mapping[str, tuple[str, bytes]],
+        expiries: Mapping[str, datetime | None] | None = None,
     ) -> dict[str, ItemFailed]:
-        """Write each record key's (keyId, pad); answer the record keys that failed."""
-        requests: dict[str, tuple[tuple[str, str], WriteRequestTypeDef]] = {
-            key: ((key, key_id), {"PutRequest": {"Item": {**_id(key, key_id), PAD: {"B": pad}}}})
-            for key, (key_id, pad) in pads.items()
-        }
+        """Write each record key's (keyId, pad), expiring with its record as ``expiries``
+        says; answer the record keys that failed."""
+        expiries = expiries or {}
+        requests: dict[str, tuple[tuple[str, str], WriteRequestTypeDef]] = {}
+        for key, (key_id, pad) in pads.items():
+            item: Item = {**_id(key, key_id), PAD: {"B": pad}}
+            expires_at = expiries.get(key)
+            if expires_at is not None:
+                item[EXPIRES_AT] = encode_expiry(expires_at)
+            requests[key] = ((key, key_id), {"PutRequest": {"Item": item}})
         return await self._write(call, requests)
 
     async def remove(

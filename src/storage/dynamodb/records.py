@@ -232,9 +232,13 @@ class DynamoDBStorage:
                 share, pad = split(record.sealed.ciphertext)
                 key_id = new_key_id()
                 shares[key], pads[key] = (key_id, share), (key_id, pad)
-        failed |= await keys.put(call, pads)
         moment = self._clock()
         now, retention = encode_time(moment), self._retention
+        expiries = {
+            key: retention.expires_at(record.field_name, moment) if retention else None
+            for key, record in latest.items()
+        }
+        failed |= await keys.put(call, pads, expiries)
         created = self._created(stored, moment)
         requests: dict[str, WriteRequestTypeDef] = {
             key: {
@@ -245,9 +249,7 @@ class DynamoDBStorage:
                         key_id,
                         created_at=created.get(key, now),
                         updated_at=now,
-                        expires_at=retention.expires_at(latest[key].field_name, moment)
-                        if retention
-                        else None,
+                        expires_at=expiries[key],
                     )
                 }
             }

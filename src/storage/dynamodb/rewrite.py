@@ -97,7 +97,9 @@ async def replace_items(
     for _, new in replacements:
         share, pad = split(new.sealed.ciphertext)
         pads[new.modified_value], shares[new.modified_value] = (new_key_id(), pad), share
-    failed = await keys.put(call, pads)
+    failed = await keys.put(
+        call, pads, {new.modified_value: new.expires_at for _, new in replacements}
+    )
     limit = asyncio.Semaphore(CONCURRENCY)
 
     async def replace(expected: Record | SealedRecord, new: SealedRecord) -> ReplaceOutcome:

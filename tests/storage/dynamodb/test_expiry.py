@@ -69,6 +69,11 @@ async def test_a_sealed_item_keeps_its_expiry_in_clear(
         assert "originalValue" not in item
         expires = WRITTEN.replace(microsecond=0) + timedelta(days=30, seconds=1)
         assert item["expiresAt"] == {"N": epoch(expires)}
+        [pad] = (await dynamodb.scan(TableName=key_table))["Items"]
+        assert pad["keyId"] == item["keyId"]
+        assert pad["expiresAt"] == item["expiresAt"]  # the pad goes with its record
+        ttl = await dynamodb.describe_time_to_live(TableName=key_table)
+        assert ttl["TimeToLiveDescription"]["AttributeName"] == "expiresAt"
         clock.advance(days=31)
         assert await storage.get_many(["ip"]) == [None]
         assert "ip" in await scanned(dynamodb, table)  # still there, for DynamoDB to delete
