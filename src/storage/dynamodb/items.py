@@ -88,15 +88,7 @@ def encode(
         CREATED_AT: created_at,
         UPDATED_AT: updated_at,
     }
-    for field, attribute in PROVENANCE.items():
-        value: str = getattr(record, field)
-        if value:
-            item[attribute] = {"S": value}
-    if record.collector_tstamp is not None:
-        item[COLLECTOR_TSTAMP] = encode_time(record.collector_tstamp)
-    if expires_at is not None:
-        item[EXPIRES_AT] = encode_expiry(expires_at)
-    return item
+    return _with_provenance(item, record, expires_at)
 
 
 def encode_sealed(
@@ -122,6 +114,13 @@ def encode_sealed(
     }
     if sealed.blind_index:
         item[BLIND_INDEX] = {"S": sealed.blind_index}
+    return _with_provenance(item, record, expires_at)
+
+
+def _with_provenance(
+    item: Item, record: Record | SealedRecord, expires_at: datetime | None
+) -> Item:
+    """``item`` with what plain and sealed records share: provenance, times, expiry."""
     for field, attribute in PROVENANCE.items():
         value: str = getattr(record, field)
         if value:
@@ -131,6 +130,30 @@ def encode_sealed(
     if expires_at is not None:
         item[EXPIRES_AT] = encode_expiry(expires_at)
     return item
+
+
+def _provenance(
+    item: Item,
+) -> tuple[
+    str, str, str, str, str, datetime | None, datetime | None, datetime | None, datetime | None
+]:
+    """The fields after the value, as plain and sealed records both order them: provenance,
+    collector time, created, updated, expiry. Raises KeyError or ValueError on a malformed
+    item."""
+    field_name, json_path, schema, hash_function, app_id = (
+        item[attribute]["S"] if attribute in item else "" for attribute in PROVENANCE.values()
+    )
+    return (
+        field_name,
+        json_path,
+        schema,
+        hash_function,
+        app_id,
+        _decode_time(item.get(COLLECTOR_TSTAMP)),
+        _decode_time(item.get(CREATED_AT)),
+        _decode_time(item.get(UPDATED_AT)),
+        decode_expiry(item),
+    )
 
 
 def is_sealed(item: Item) -> bool:
@@ -146,9 +169,6 @@ def decode_sealed(item: Item, pad: bytes | None) -> SealedRecord | ItemFailed:
         share = item[SEALED]["B"]
         if len(share) != len(pad):
             return MISMATCHED
-        field_name, json_path, schema, hash_function, app_id = (
-            item[attribute]["S"] if attribute in item else "" for attribute in PROVENANCE.values()
-        )
         return SealedRecord(
             item[KEY]["S"],
             Sealed(
@@ -158,15 +178,7 @@ def decode_sealed(item: Item, pad: bytes | None) -> SealedRecord | ItemFailed:
                 item[BLIND_INDEX]["S"] if BLIND_INDEX in item else "",
                 item[KEY_ID]["S"],
             ),
-            field_name,
-            json_path,
-            schema,
-            hash_function,
-            app_id,
-            _decode_time(item.get(COLLECTOR_TSTAMP)),
-            _decode_time(item.get(CREATED_AT)),
-            _decode_time(item.get(UPDATED_AT)),
-            decode_expiry(item),
+            *_provenance(item),
         )
     except (KeyError, ValueError):
         return MALFORMED
@@ -182,21 +194,10 @@ def decode(item: Item) -> Record | ItemFailed:
     Attributes we don't know are ignored: other tools may add their own.
     """
     try:
-        field_name, json_path, schema, hash_function, app_id = (
-            item[attribute]["S"] if attribute in item else "" for attribute in PROVENANCE.values()
-        )
         return Record(
             item[KEY]["S"],
             item[ORIGINAL]["S"],
-            field_name,
-            json_path,
-            schema,
-            hash_function,
-            app_id,
-            _decode_time(item.get(COLLECTOR_TSTAMP)),
-            _decode_time(item.get(CREATED_AT)),
-            _decode_time(item.get(UPDATED_AT)),
-            decode_expiry(item),
+            *_provenance(item),
         )
     except (KeyError, ValueError):
         # Neither the item nor the exception (which may quote it) goes any further.
