@@ -19,6 +19,11 @@ from piinguin._generated.piinguin.v1 import (
     DeletePiiRecordResponse,
     DeletePiiRecordsRequest,
     DeletePiiRecordsResponse,
+    EraseSubjectResponse,
+    ExportSubjectResponse,
+    FindSubjectResponse,
+    GetReceiptKeysRequest,
+    GetReceiptKeysResponse,
     ItemStatus,
     LawfulBasis,
     ListAuditEventsRequest,
@@ -31,6 +36,12 @@ from piinguin._generated.piinguin.v1 import (
     ReadPiiRecordsRequest,
     ReadPiiRecordsResponse,
     ReadResult,
+    ReceiptKey,
+    RestrictionGround,
+    RestrictSubjectResponse,
+    SubjectRecord,
+    SubjectRequest,
+    SubjectValue,
 )
 
 SERVICE_NAME = "piinguin.v1.Piinguin"
@@ -48,6 +59,21 @@ KNOWN_BASES = frozenset(int(basis) for basis in LAWFUL_BASES.values())
 BASIS_NAMES = {basis.value: basis.name.lower() for basis in LawfulBasis}
 
 
+#: The Art. 18(2) grounds a read of a restricted record can state, by lowercase name
+#: (``legal_claims``); the CLI's and the audit log's names.
+RESTRICTION_GROUNDS: Mapping[str, RestrictionGround] = {
+    ground.name.lower(): ground
+    for ground in RestrictionGround
+    if ground != RestrictionGround.UNSPECIFIED
+}
+GROUND_NAMES = {ground.value: ground.name.lower() for ground in RestrictionGround}
+
+
+def ground_name(value: int) -> str:
+    """The name of a restriction ground; the number itself for one this version does not know."""
+    return GROUND_NAMES.get(value) or str(value)
+
+
 def basis_name(value: int) -> str:
     """The name of a lawful basis; the number itself for one this version does not know."""
     return BASIS_NAMES.get(value) or str(value)
@@ -56,8 +82,10 @@ def basis_name(value: int) -> str:
 __all__ = [
     "BASIS_NAMES",
     "DESCRIPTOR_POOL",
+    "GROUND_NAMES",
     "KNOWN_BASES",
     "LAWFUL_BASES",
+    "RESTRICTION_GROUNDS",
     "SERVICE_NAME",
     "AuditEvent",
     "AuditKey",
@@ -69,6 +97,11 @@ __all__ = [
     "DeletePiiRecordResponse",
     "DeletePiiRecordsRequest",
     "DeletePiiRecordsResponse",
+    "EraseSubjectResponse",
+    "ExportSubjectResponse",
+    "FindSubjectResponse",
+    "GetReceiptKeysRequest",
+    "GetReceiptKeysResponse",
     "ItemStatus",
     "LawfulBasis",
     "ListAuditEventsRequest",
@@ -81,5 +114,12 @@ __all__ = [
     "ReadPiiRecordsRequest",
     "ReadPiiRecordsResponse",
     "ReadResult",
+    "ReceiptKey",
+    "RestrictSubjectResponse",
+    "RestrictionGround",
+    "SubjectRecord",
+    "SubjectRequest",
+    "SubjectValue",
     "basis_name",
+    "ground_name",
 ]

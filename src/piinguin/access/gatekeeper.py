@@ -43,10 +43,30 @@ class Gatekeeper:
         return caller
 
     async def require_read(
+        self,
+        basis: int,
+        purpose: str,
+        keys: Sequence[str],
+        *,
+        legacy: bool = False,
+        operation: Operation = "read",
+    ) -> Caller:
+        """Refuse (audited) unless the caller may perform ``operation``, one of the policy's
+        ``JUSTIFIED`` operations, with this basis and purpose."""
+        caller = self.caller()
+        refusal = caller.grant.read_problem(basis, purpose, legacy=legacy, operation=operation)
+        if refusal is not None:
+            await self._deny(
+                caller, operation, refusal, keys, basis=basis, purpose=purpose, legacy=legacy
+            )
+        return caller
+
+    async def require_restricted_read(
         self, basis: int, purpose: str, keys: Sequence[str], *, legacy: bool = False
     ) -> Caller:
+        """Refuse (audited) unless the caller's grant allows reading restricted records."""
         caller = self.caller()
-        refusal = caller.grant.read_problem(basis, purpose, legacy=legacy)
+        refusal = caller.grant.restricted_read_problem()
         if refusal is not None:
             await self._deny(
                 caller, "read", refusal, keys, basis=basis, purpose=purpose, legacy=legacy

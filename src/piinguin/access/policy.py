@@ -17,8 +17,13 @@ certificate subject's common name and needs no token::
     legacy_consent_reads = false           # reads through the original piinguin API
 
     [principals.dpo]                       # authenticates with a certificate, CN=dpo
-    operations = ["read", "delete", "audit"]
+    operations = ["read", "delete", "audit", "find", "export", "erase", "restrict", "unrestrict"]
     lawful_bases = ["legal_obligation"]
+    restricted_reads = true                # restricted records, with an Art. 18(2) ground
+
+The data-subject operations (``find``, ``export``, ``erase``, ``restrict``, ``unrestrict``)
+are granted only by name, like every other, and each is justified as a read is: a lawful
+basis from ``lawful_bases`` and a purpose matching ``purpose_pattern``.
 """
 
 from __future__ import annotations
@@ -34,11 +39,17 @@ from typing import Any, Literal, NamedTuple, get_args
 from piinguin.v1 import KNOWN_BASES, LAWFUL_BASES, basis_name
 
 #: What a grant can allow; every handler names the one it performs to the gatekeeper.
-Operation = Literal["write", "read", "delete", "audit"]
+Operation = Literal[
+    "write", "read", "delete", "audit", "find", "export", "erase", "restrict", "unrestrict"
+]
 OPERATIONS: frozenset[str] = frozenset(get_args(Operation))
+#: The operations that must state a lawful basis and a purpose, as a read does.
+JUSTIFIED: frozenset[str] = frozenset({"read", "find", "export", "erase", "restrict", "unrestrict"})
 #: Why a call was refused, in a word: metrics count refusals by it, so it is one of a
 #: fixed few and never the message (which names the principal).
-DenialReason = Literal["unauthenticated", "operation", "legacy_api", "lawful_basis", "purpose"]
+DenialReason = Literal[
+    "unauthenticated", "operation", "legacy_api", "lawful_basis", "purpose", "restricted"
+]
 DENIAL_REASONS: tuple[DenialReason, ...] = get_args(DenialReason)
 #: Plain ints, as a grant's bases are: they are checked on every read.
 _DIGEST = re.compile(r"[0-9a-f]{64}")
@@ -48,6 +59,7 @@ _KNOWN_FIELDS = {
     "lawful_bases",
     "purpose_pattern",
     "legacy_consent_reads",
+    "restricted_reads",
 }
 
 
@@ -71,15 +83,19 @@ class Grant:
     lawful_bases: frozenset[int] = frozenset()
     purpose_pattern: re.Pattern[str] | None = None
     legacy_consent_reads: bool = False
+    restricted_reads: bool = False
 
     def allows(self, operation: str) -> bool:
         return operation in self.operations
 
-    def read_problem(self, basis: int, purpose: str, *, legacy: bool = False) -> Refusal | None:
-        """Why this principal may not read with this basis and purpose, or None."""
+    def read_problem(
+        self, basis: int, purpose: str, *, legacy: bool = False, operation: Operation = "read"
+    ) -> Refusal | None:
+        """Why this principal may not read (or perform another ``JUSTIFIED`` operation)
+        with this basis and purpose, or None."""
         who = f"principal {self.principal!r}"
-        if "read" not in self.operations:
-            return Refusal("operation", f"{who} may not read")
+        if operation not in self.operations:
+            return Refusal("operation", f"{who} may not {operation}")
         if legacy and not self.legacy_consent_reads:
             return Refusal("legacy_api", f"{who} may not read through the legacy API")
         if legacy and self.purpose_pattern is not None:
@@ -95,6 +111,14 @@ class Grant:
             return Refusal("purpose", f"{who}: purpose does not match the required pattern")
         return None
 
+    def restricted_read_problem(self) -> Refusal | None:
+        """Why this principal may not read restricted records (GDPR Art. 18), or None."""
+        if self.restricted_reads:
+            return None
+        return Refusal(
+            "restricted", f"principal {self.principal!r} may not read restricted records"
+        )
+
 
 #: What ``--insecure-no-auth`` grants every caller.
 EVERYTHING = Grant(
@@ -102,6 +126,7 @@ EVERYTHING = Grant(
     operations=OPERATIONS,
     lawful_bases=KNOWN_BASES,
     legacy_consent_reads=True,
+    restricted_reads=True,
 )
 
 
@@ -177,8 +202,11 @@ def _grant(name: str, entry: Mapping[str, Any], where: str) -> Grant:
                 f"{where}.lawful_bases: unknown {text!r}; choose from {sorted(LAWFUL_BASES)}"
             )
         bases.add(int(basis))
-    if "read" in operations and not bases:
-        raise PolicyError(f"{where}.lawful_bases: a principal that reads needs at least one")
+    justified = sorted(operations & JUSTIFIED)
+    if justified and not bases:
+        raise PolicyError(
+            f"{where}.lawful_bases: a principal that may {', '.join(justified)} needs at least one"
+        )
     pattern = entry.get("purpose_pattern")
     compiled = None
     if pattern is not None:
@@ -191,4 +219,7 @@ def _grant(name: str, entry: Mapping[str, Any], where: str) -> Grant:
     legacy = entry.get("legacy_consent_reads", False)
     if not isinstance(legacy, bool):
         raise PolicyError(f"{where}.legacy_consent_reads: must be true or false")
-    return Grant(name, operations, frozenset(bases), compiled, legacy)
+    restricted = entry.get("restricted_reads", False)
+    if not isinstance(restricted, bool):
+        raise PolicyError(f"{where}.restricted_reads: must be true or false")
+    return Grant(name, operations, frozenset(bases), compiled, legacy, restricted)

@@ -9,8 +9,8 @@ Two formats, one record a line:
 - JSON lines with ``--json``, as ``read-many --json`` prints them: an object with
   ``modified_value`` and ``original_value`` and, optionally, the provenance fields
   (``field_name``, ``json_path``, ``schema``, ``hash_function``, ``app_id``,
-  ``collector_tstamp``). ``created_at`` and ``updated_at`` are accepted and ignored (the
-  server sets them), and the protobuf JSON names (``modifiedValue``, ...) work too.
+  ``collector_tstamp``). ``created_at``, ``updated_at``, ``expires_at`` and ``restricted``
+  are accepted and ignored (the server sets them), and the protobuf JSON names (``modifiedValue``, ...) work too.
 
 A line that cannot be read is reported by its number, never by its content, and skipped;
 the others are written in batches. On a terminal, stderr shows progress (with the share
@@ -47,11 +47,13 @@ TEXT_FIELDS = (
     "hash_function",
     "app_id",
 )
-TIME_FIELDS = ("collector_tstamp", "created_at", "updated_at")
+TIME_FIELDS = ("collector_tstamp", "created_at", "updated_at", "expires_at")
+#: Printed by read-many, set by the server: accepted on import and ignored.
+SERVER_FIELDS = ("restricted",)
 #: The protobuf JSON names of the fields, as other tools write them.
 _SNAKE = {
     "".join(w.capitalize() if i else w for i, w in enumerate(name.split("_"))): name
-    for name in (*TEXT_FIELDS, *TIME_FIELDS)
+    for name in (*TEXT_FIELDS, *TIME_FIELDS, *SERVER_FIELDS)
 }
 
 
@@ -105,7 +107,7 @@ def parse_json(line: str) -> PiiRecord:
     if not isinstance(decoded, dict):
         raise LineError("not a JSON object")
     fields = {_SNAKE.get(name, name): value for name, value in decoded.items()}
-    if unknown := fields.keys() - {*TEXT_FIELDS, *TIME_FIELDS}:
+    if unknown := fields.keys() - {*TEXT_FIELDS, *TIME_FIELDS, *SERVER_FIELDS}:
         # The names are not quoted either: a stray one may be data.
         raise LineError(
             f"{len(unknown)} unknown field(s); expected {', '.join((*TEXT_FIELDS, *TIME_FIELDS))}"

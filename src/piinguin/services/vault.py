@@ -11,9 +11,11 @@ from grpclib.exceptions import GRPCError
 from piinguin.access.context import count_items
 from piinguin.access.gatekeeper import Gatekeeper
 from piinguin.access.policy import Operation
-from piinguin.services import methods
+from piinguin.receipts import ReceiptSigner
+from piinguin.services import erasure, finding, methods, restriction
 from piinguin.services.audit_api import list_audit_events
 from piinguin.services.convert import message_from_record, record_from_message
+from piinguin.services.subjects import SaltEpoch, Subjects
 from piinguin.services.validation import (
     invalid_argument,
     justification_problem,
@@ -31,6 +33,11 @@ from piinguin.v1 import (
     DeletePiiRecordResponse,
     DeletePiiRecordsRequest,
     DeletePiiRecordsResponse,
+    EraseSubjectResponse,
+    ExportSubjectResponse,
+    FindSubjectResponse,
+    GetReceiptKeysRequest,
+    GetReceiptKeysResponse,
     ItemStatus,
     ListAuditEventsRequest,
     ListAuditEventsResponse,
@@ -40,12 +47,14 @@ from piinguin.v1 import (
     ReadPiiRecordsRequest,
     ReadPiiRecordsResponse,
     ReadResult,
+    RestrictSubjectResponse,
+    SubjectRequest,
 )
 from storage import (
     ItemFailed,
     ReadOutcome,
     Record,
-    Storage,
+    SubjectStorage,
     WriteOutcome,
 )
 from storage.audit import KeyOutcome
@@ -112,13 +121,31 @@ class PiinguinService(PiinguinBase):
     operations: ClassVar[Mapping[str, Operation]] = {
         **methods.record_operations(SERVICE_NAME),
         f"/{SERVICE_NAME}/ListAuditEvents": "audit",
+        f"/{SERVICE_NAME}/FindSubject": "find",
+        f"/{SERVICE_NAME}/ExportSubject": "export",
+        f"/{SERVICE_NAME}/EraseSubject": "erase",
+        f"/{SERVICE_NAME}/RestrictSubject": "restrict",
+        f"/{SERVICE_NAME}/UnrestrictSubject": "unrestrict",
+        # Public keys, yet asked of those who check receipts: the audit grant.
+        f"/{SERVICE_NAME}/GetReceiptKeys": "audit",
     }
     bulk_methods: ClassVar[frozenset[str]] = methods.bulk_methods(SERVICE_NAME)
 
-    def __init__(self, storage: Storage, gate: Gatekeeper, *, max_bulk_items: int) -> None:
+    def __init__(
+        self,
+        storage: SubjectStorage,
+        gate: Gatekeeper,
+        *,
+        max_bulk_items: int,
+        salts: Sequence[SaltEpoch] = (),
+        signer: ReceiptSigner | None = None,
+    ) -> None:
         self._storage = storage
         self._gate = gate
         self._max_bulk_items = max_bulk_items
+        self.subjects = Subjects(
+            storage, gate, max_bulk_items=max_bulk_items, salts=salts, signer=signer
+        )
 
     def _check_bulk_size(self, count: int) -> None:
         count_items(count)
@@ -244,3 +271,23 @@ class PiinguinService(PiinguinBase):
 
     async def list_audit_events(self, message: ListAuditEventsRequest) -> ListAuditEventsResponse:
         return await list_audit_events(self._gate, message)
+
+    # -- data-subject rights (piinguin.services.subjects) -----------------------------
+
+    async def find_subject(self, message: SubjectRequest) -> FindSubjectResponse:
+        return await finding.find(self.subjects, message)
+
+    async def export_subject(self, message: SubjectRequest) -> ExportSubjectResponse:
+        return await finding.export(self.subjects, message)
+
+    async def erase_subject(self, message: SubjectRequest) -> EraseSubjectResponse:
+        return await erasure.erase(self.subjects, message)
+
+    async def restrict_subject(self, message: SubjectRequest) -> RestrictSubjectResponse:
+        return await restriction.restrict(self.subjects, message)
+
+    async def unrestrict_subject(self, message: SubjectRequest) -> RestrictSubjectResponse:
+        return await restriction.unrestrict(self.subjects, message)
+
+    async def get_receipt_keys(self, message: GetReceiptKeysRequest) -> GetReceiptKeysResponse:
+        return await erasure.receipt_keys(self.subjects, message)

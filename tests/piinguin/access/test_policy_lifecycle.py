@@ -136,7 +136,7 @@ async def test_insecure_mode_warns_at_start_and_on_every_call(
     ("document", "problem"),
     [
         ({}, "needs a [principals.NAME] table"),
-        ({"principals": {"a": {"operations": ["read"]}}}, "a principal that reads needs"),
+        ({"principals": {"a": {"operations": ["read"]}}}, "a principal that may read needs"),
         ({"principals": {"a": {"operations": ["fly"]}}}, "unknown ['fly']"),
         ({"principals": {"a": {"token_sha256": ["abc"]}}}, "not a lowercase SHA-256"),
         ({"principals": {"a": {"colour": "red"}}}, "unknown keys ['colour']"),

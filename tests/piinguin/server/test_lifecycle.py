@@ -55,6 +55,12 @@ async def test_reflection_lists_and_describes_the_service(server: PiinguinServer
         "ReadPiiRecords",
         "DeletePiiRecords",
         "ListAuditEvents",
+        "FindSubject",
+        "ExportSubject",
+        "EraseSubject",
+        "RestrictSubject",
+        "UnrestrictSubject",
+        "GetReceiptKeys",
     ]
 
 

@@ -14,6 +14,11 @@ __all__ = (
     "DeletePiiRecordResponse",
     "DeletePiiRecordsRequest",
     "DeletePiiRecordsResponse",
+    "EraseSubjectResponse",
+    "ExportSubjectResponse",
+    "FindSubjectResponse",
+    "GetReceiptKeysRequest",
+    "GetReceiptKeysResponse",
     "ItemStatus",
     "LawfulBasis",
     "ListAuditEventsRequest",
@@ -26,6 +31,12 @@ __all__ = (
     "ReadPiiRecordsRequest",
     "ReadPiiRecordsResponse",
     "ReadResult",
+    "ReceiptKey",
+    "RestrictSubjectResponse",
+    "RestrictionGround",
+    "SubjectRecord",
+    "SubjectRequest",
+    "SubjectValue",
 )
 
 import datetime
@@ -98,6 +109,58 @@ class LawfulBasis(betterproto2.Enum):
         }
 
 
+class RestrictionGround(betterproto2.Enum):
+    """
+    GDPR Art. 18(2): the only grounds on which restricted personal data may be
+    processed, storage apart. They are not Art. 6 bases; a read of a restricted record
+    states one besides its lawful basis.
+    """
+
+    @betterproto2.staticproperty
+    @staticmethod
+    def DESCRIPTOR() -> EnumDescriptor:
+        return PIINGUIN_V1_PIINGUIN_PROTO_DESCRIPTOR.enum_types_by_name["RestrictionGround"]
+
+    UNSPECIFIED = 0
+
+    SUBJECT_CONSENT = 1
+
+    LEGAL_CLAIMS = 2
+    """
+    establishment, exercise or defence
+    """
+
+    PROTECTION_OF_RIGHTS = 3
+    """
+    of another natural or legal person
+    """
+
+    PUBLIC_INTEREST = 4
+    """
+    important public interest (Union or Member State)
+    """
+
+    @classmethod
+    def betterproto_value_to_renamed_proto_names(cls) -> dict[int, str]:
+        return {
+            0: "RESTRICTION_GROUND_UNSPECIFIED",
+            1: "RESTRICTION_GROUND_SUBJECT_CONSENT",
+            2: "RESTRICTION_GROUND_LEGAL_CLAIMS",
+            3: "RESTRICTION_GROUND_PROTECTION_OF_RIGHTS",
+            4: "RESTRICTION_GROUND_PUBLIC_INTEREST",
+        }
+
+    @classmethod
+    def betterproto_renamed_proto_names_to_value(cls) -> dict[str, int]:
+        return {
+            "RESTRICTION_GROUND_UNSPECIFIED": 0,
+            "RESTRICTION_GROUND_SUBJECT_CONSENT": 1,
+            "RESTRICTION_GROUND_LEGAL_CLAIMS": 2,
+            "RESTRICTION_GROUND_PROTECTION_OF_RIGHTS": 3,
+            "RESTRICTION_GROUND_PUBLIC_INTEREST": 4,
+        }
+
+
 @dataclass(eq=False, repr=False)
 class AuditEvent(betterproto2.Message):
     """
@@ -123,7 +186,7 @@ class AuditEvent(betterproto2.Message):
 
     operation: "str" = betterproto2.field(4, betterproto2.TYPE_STRING)
     """
-    read, write, delete or audit
+    read, write, delete, audit, find, export, erase, restrict or unrestrict
     """
 
     method: "str" = betterproto2.field(5, betterproto2.TYPE_STRING)
@@ -165,6 +228,13 @@ class AuditEvent(betterproto2.Message):
     How many calls the event records: 1, or more for the unauthenticated calls
     from one address past the server's audit budget within one second (each
     refused alike; method and request_id are the first of them).
+    """
+
+    restriction_ground: "RestrictionGround" = betterproto2.field(
+        14, betterproto2.TYPE_ENUM, default_factory=lambda: RestrictionGround(0)
+    )
+    """
+    The Art. 18(2) ground a read stated (unspecified when none).
     """
 
 
@@ -328,6 +398,110 @@ default_message_pool.register_message(
 
 
 @dataclass(eq=False, repr=False)
+class EraseSubjectResponse(betterproto2.Message):
+    @betterproto2.staticproperty
+    @staticmethod
+    def DESCRIPTOR() -> Descriptor:
+        return PIINGUIN_V1_PIINGUIN_PROTO_DESCRIPTOR.message_types_by_name["EraseSubjectResponse"]
+
+    receipt: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
+    """
+    The receipt: canonical JSON (UTF-8) saying what was erased (pseudonyms, how many
+    value tombstones), when, by whom and why. Never an original value.
+    """
+
+    signature: "str" = betterproto2.field(2, betterproto2.TYPE_STRING)
+    """
+    base64 Ed25519 signature of receipt's UTF-8 bytes
+    """
+
+    key_id: "str" = betterproto2.field(3, betterproto2.TYPE_STRING)
+    """
+    which of GetReceiptKeys' keys signed it
+    """
+
+    modified_values: "list[str]" = betterproto2.field(4, betterproto2.TYPE_STRING, repeated=True)
+    """
+    the pseudonyms erased (tombstoned)
+    """
+
+
+default_message_pool.register_message("piinguin.v1", "EraseSubjectResponse", EraseSubjectResponse)
+
+
+@dataclass(eq=False, repr=False)
+class ExportSubjectResponse(betterproto2.Message):
+    @betterproto2.staticproperty
+    @staticmethod
+    def DESCRIPTOR() -> Descriptor:
+        return PIINGUIN_V1_PIINGUIN_PROTO_DESCRIPTOR.message_types_by_name["ExportSubjectResponse"]
+
+    document: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
+    """
+    JSON (UTF-8); its layout is in the README, "Export"
+    """
+
+
+default_message_pool.register_message("piinguin.v1", "ExportSubjectResponse", ExportSubjectResponse)
+
+
+@dataclass(eq=False, repr=False)
+class FindSubjectResponse(betterproto2.Message):
+    @betterproto2.staticproperty
+    @staticmethod
+    def DESCRIPTOR() -> Descriptor:
+        return PIINGUIN_V1_PIINGUIN_PROTO_DESCRIPTOR.message_types_by_name["FindSubjectResponse"]
+
+    records: "list[SubjectRecord]" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, repeated=True)
+    """
+    by modified_value
+    """
+
+    unreadable: "list[str]" = betterproto2.field(2, betterproto2.TYPE_STRING, repeated=True)
+    """
+    Candidates that matched the index or a recomputed pseudonym but cannot be opened
+    to confirm them (tampered with, key erased): named, never answered as found.
+    """
+
+    complete: "bool" = betterproto2.field(3, betterproto2.TYPE_BOOL)
+    """
+    False when the server has no blind index (--insecure-no-encryption) and no salts:
+    then only pseudonyms named in the request can be found.
+    """
+
+
+default_message_pool.register_message("piinguin.v1", "FindSubjectResponse", FindSubjectResponse)
+
+
+@dataclass(eq=False, repr=False)
+class GetReceiptKeysRequest(betterproto2.Message):
+    @betterproto2.staticproperty
+    @staticmethod
+    def DESCRIPTOR() -> Descriptor:
+        return PIINGUIN_V1_PIINGUIN_PROTO_DESCRIPTOR.message_types_by_name["GetReceiptKeysRequest"]
+
+    pass
+
+
+default_message_pool.register_message("piinguin.v1", "GetReceiptKeysRequest", GetReceiptKeysRequest)
+
+
+@dataclass(eq=False, repr=False)
+class GetReceiptKeysResponse(betterproto2.Message):
+    @betterproto2.staticproperty
+    @staticmethod
+    def DESCRIPTOR() -> Descriptor:
+        return PIINGUIN_V1_PIINGUIN_PROTO_DESCRIPTOR.message_types_by_name["GetReceiptKeysResponse"]
+
+    keys: "list[ReceiptKey]" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, repeated=True)
+
+
+default_message_pool.register_message(
+    "piinguin.v1", "GetReceiptKeysResponse", GetReceiptKeysResponse
+)
+
+
+@dataclass(eq=False, repr=False)
 class ItemStatus(betterproto2.Message):
     """
     One item's outcome inside a bulk response.
@@ -478,6 +652,19 @@ class PiiRecord(betterproto2.Message):
         10, betterproto2.TYPE_MESSAGE, unwrap=lambda: __google__protobuf__.Timestamp, optional=True
     )
 
+    expires_at: "datetime.datetime | None" = betterproto2.field(
+        11, betterproto2.TYPE_MESSAGE, unwrap=lambda: __google__protobuf__.Timestamp, optional=True
+    )
+    """
+    Set by the server; ignored on writes. When the retention policy (--retention)
+    lets the record expire; unset: never.
+    """
+
+    restricted: "bool" = betterproto2.field(12, betterproto2.TYPE_BOOL)
+    """
+    Set by the server; ignored on writes. The person restricted processing (Art. 18).
+    """
+
 
 default_message_pool.register_message("piinguin.v1", "PiiRecord", PiiRecord)
 
@@ -498,6 +685,14 @@ class ReadPiiRecordRequest(betterproto2.Message):
     purpose: "str" = betterproto2.field(3, betterproto2.TYPE_STRING)
     """
     free text, e.g. "support ticket 42"; required
+    """
+
+    restriction_ground: "RestrictionGround" = betterproto2.field(
+        4, betterproto2.TYPE_ENUM, default_factory=lambda: RestrictionGround(0)
+    )
+    """
+    Needed only for a restricted record (else FAILED_PRECONDITION), and then only from
+    a principal whose grant has restricted_reads (else PERMISSION_DENIED).
     """
 
 
@@ -534,6 +729,13 @@ class ReadPiiRecordsRequest(betterproto2.Message):
     """
 
     purpose: "str" = betterproto2.field(3, betterproto2.TYPE_STRING)
+
+    restriction_ground: "RestrictionGround" = betterproto2.field(
+        4, betterproto2.TYPE_ENUM, default_factory=lambda: RestrictionGround(0)
+    )
+    """
+    as in ReadPiiRecordRequest; every key
+    """
 
 
 default_message_pool.register_message("piinguin.v1", "ReadPiiRecordsRequest", ReadPiiRecordsRequest)
@@ -573,6 +775,159 @@ class ReadResult(betterproto2.Message):
 
 
 default_message_pool.register_message("piinguin.v1", "ReadResult", ReadResult)
+
+
+@dataclass(eq=False, repr=False)
+class ReceiptKey(betterproto2.Message):
+    @betterproto2.staticproperty
+    @staticmethod
+    def DESCRIPTOR() -> Descriptor:
+        return PIINGUIN_V1_PIINGUIN_PROTO_DESCRIPTOR.message_types_by_name["ReceiptKey"]
+
+    key_id: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
+
+    public_key_pem: "str" = betterproto2.field(2, betterproto2.TYPE_STRING)
+    """
+    SubjectPublicKeyInfo PEM, Ed25519
+    """
+
+
+default_message_pool.register_message("piinguin.v1", "ReceiptKey", ReceiptKey)
+
+
+@dataclass(eq=False, repr=False)
+class RestrictSubjectResponse(betterproto2.Message):
+    @betterproto2.staticproperty
+    @staticmethod
+    def DESCRIPTOR() -> Descriptor:
+        return PIINGUIN_V1_PIINGUIN_PROTO_DESCRIPTOR.message_types_by_name[
+            "RestrictSubjectResponse"
+        ]
+
+    modified_values: "list[str]" = betterproto2.field(1, betterproto2.TYPE_STRING, repeated=True)
+    """
+    the pseudonyms (un)restricted
+    """
+
+    at: "datetime.datetime | None" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, unwrap=lambda: __google__protobuf__.Timestamp, optional=True
+    )
+
+
+default_message_pool.register_message(
+    "piinguin.v1", "RestrictSubjectResponse", RestrictSubjectResponse
+)
+
+
+@dataclass(eq=False, repr=False)
+class SubjectRecord(betterproto2.Message):
+    """
+    A record found for a person: everything but the original value.
+    """
+
+    @betterproto2.staticproperty
+    @staticmethod
+    def DESCRIPTOR() -> Descriptor:
+        return PIINGUIN_V1_PIINGUIN_PROTO_DESCRIPTOR.message_types_by_name["SubjectRecord"]
+
+    modified_value: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
+
+    field_name: "str" = betterproto2.field(2, betterproto2.TYPE_STRING)
+
+    json_path: "str" = betterproto2.field(3, betterproto2.TYPE_STRING)
+
+    schema: "str" = betterproto2.field(4, betterproto2.TYPE_STRING)
+
+    hash_function: "str" = betterproto2.field(5, betterproto2.TYPE_STRING)
+
+    app_id: "str" = betterproto2.field(6, betterproto2.TYPE_STRING)
+
+    collector_tstamp: "datetime.datetime | None" = betterproto2.field(
+        7, betterproto2.TYPE_MESSAGE, unwrap=lambda: __google__protobuf__.Timestamp, optional=True
+    )
+
+    created_at: "datetime.datetime | None" = betterproto2.field(
+        8, betterproto2.TYPE_MESSAGE, unwrap=lambda: __google__protobuf__.Timestamp, optional=True
+    )
+    """
+    first seen
+    """
+
+    updated_at: "datetime.datetime | None" = betterproto2.field(
+        9, betterproto2.TYPE_MESSAGE, unwrap=lambda: __google__protobuf__.Timestamp, optional=True
+    )
+    """
+    last seen
+    """
+
+    expires_at: "datetime.datetime | None" = betterproto2.field(
+        10, betterproto2.TYPE_MESSAGE, unwrap=lambda: __google__protobuf__.Timestamp, optional=True
+    )
+    """
+    unset: never
+    """
+
+    restricted: "bool" = betterproto2.field(11, betterproto2.TYPE_BOOL)
+
+    found_by: "list[str]" = betterproto2.field(12, betterproto2.TYPE_STRING, repeated=True)
+    """
+    How it was found: "pseudonym" (named in the request), "blind_index", or
+    "snowplow_hash:<epoch>" (recomputed with that salt epoch of --pii-salts).
+    """
+
+
+default_message_pool.register_message("piinguin.v1", "SubjectRecord", SubjectRecord)
+
+
+@dataclass(eq=False, repr=False)
+class SubjectRequest(betterproto2.Message):
+    @betterproto2.staticproperty
+    @staticmethod
+    def DESCRIPTOR() -> Descriptor:
+        return PIINGUIN_V1_PIINGUIN_PROTO_DESCRIPTOR.message_types_by_name["SubjectRequest"]
+
+    values: "list[SubjectValue]" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, repeated=True)
+
+    modified_values: "list[str]" = betterproto2.field(2, betterproto2.TYPE_STRING, repeated=True)
+    """
+    pseudonyms already known, taken as they are
+    """
+
+    lawful_basis: "LawfulBasis" = betterproto2.field(
+        3, betterproto2.TYPE_ENUM, default_factory=lambda: LawfulBasis(0)
+    )
+
+    purpose: "str" = betterproto2.field(4, betterproto2.TYPE_STRING)
+
+
+default_message_pool.register_message("piinguin.v1", "SubjectRequest", SubjectRequest)
+
+
+@dataclass(eq=False, repr=False)
+class SubjectValue(betterproto2.Message):
+    """
+    -- Data-subject rights -------------------------------------------------------------
+
+    One value the person knows, e.g. "jane@example.com".
+    """
+
+    @betterproto2.staticproperty
+    @staticmethod
+    def DESCRIPTOR() -> Descriptor:
+        return PIINGUIN_V1_PIINGUIN_PROTO_DESCRIPTOR.message_types_by_name["SubjectValue"]
+
+    value: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
+    """
+    an original value; never logged, never in an error
+    """
+
+    field_name: "str" = betterproto2.field(2, betterproto2.TYPE_STRING)
+    """
+    optional: only records of this field, e.g. user_id
+    """
+
+
+default_message_pool.register_message("piinguin.v1", "SubjectValue", SubjectValue)
 
 
 class PiinguinStub(betterproto2_grpclib.ServiceStub):
@@ -725,11 +1080,162 @@ class PiinguinStub(betterproto2_grpclib.ServiceStub):
             metadata=metadata,
         )
 
+    async def find_subject(
+        self,
+        message: "SubjectRequest",
+        *,
+        timeout: "float | None" = None,
+        deadline: "Deadline | None" = None,
+        metadata: "MetadataLike | None" = None,
+    ) -> "FindSubjectResponse":
+        """
+        -- Data-subject rights (GDPR Art. 15, 17, 18) -------------------------------------
+        A person is named by what they know: original values (an e-mail address, an IP
+        address, a user id), each optionally narrowed to one field, and/or pseudonyms
+        already known. Each RPC needs its own operation in the caller's grant (find,
+        export, erase, restrict, unrestrict: none is granted by default), a lawful basis
+        the grant allows and a purpose that matches its pattern (for erase and restrict
+        the purpose is the receipt's "why", e.g. a ticket number), and each is audited
+        with the keys it touched. Only ExportSubject answers original values.
+        INVALID_ARGUMENT for no value and no pseudonym, an empty value, more values or
+        pseudonyms than a bulk call takes, or a missing basis or purpose.
+
+        The pseudonyms stored for a person, with provenance, never the originals: found
+        by the blind index (encryption at rest) and, where the server knows Snowplow's PII
+        salts (--pii-salts), by recomputing Snowplow's pseudonyms, which also finds records
+        written before the blind index existed.
+        """
+
+        return await self._unary_unary(
+            "/piinguin.v1.Piinguin/FindSubject",
+            message,
+            FindSubjectResponse,
+            timeout=timeout,
+            deadline=deadline,
+            metadata=metadata,
+        )
+
+    async def export_subject(
+        self,
+        message: "SubjectRequest",
+        *,
+        timeout: "float | None" = None,
+        deadline: "Deadline | None" = None,
+        metadata: "MetadataLike | None" = None,
+    ) -> "ExportSubjectResponse":
+        """
+        Art. 15: everything held about a person as one JSON document: each record with
+        its original value, provenance, first and last seen, and the audit log's reads of
+        it (who read it, when, under which basis and purpose).
+        """
+
+        return await self._unary_unary(
+            "/piinguin.v1.Piinguin/ExportSubject",
+            message,
+            ExportSubjectResponse,
+            timeout=timeout,
+            deadline=deadline,
+            metadata=metadata,
+        )
+
+    async def erase_subject(
+        self,
+        message: "SubjectRequest",
+        *,
+        timeout: "float | None" = None,
+        deadline: "Deadline | None" = None,
+        metadata: "MetadataLike | None" = None,
+    ) -> "EraseSubjectResponse":
+        """
+        Art. 17: deletes the person's records (crypto-shredded) and leaves tombstones on
+        their pseudonyms and on their values' keyed digests, so that a later write of
+        either, through any API or the relay, is not stored (per-item FAILED_PRECONDITION,
+        "erased ..."). Answers a receipt signed by the server (GetReceiptKeys).
+        """
+
+        return await self._unary_unary(
+            "/piinguin.v1.Piinguin/EraseSubject",
+            message,
+            EraseSubjectResponse,
+            timeout=timeout,
+            deadline=deadline,
+            metadata=metadata,
+        )
+
+    async def restrict_subject(
+        self,
+        message: "SubjectRequest",
+        *,
+        timeout: "float | None" = None,
+        deadline: "Deadline | None" = None,
+        metadata: "MetadataLike | None" = None,
+    ) -> "RestrictSubjectResponse":
+        """
+        Art. 18: the person's records, and any written later under their pseudonyms or
+        values, are refused to reads that do not state an Art. 18(2) ground
+        (RestrictionGround) from a principal whose grant allows restricted reads.
+        """
+
+        return await self._unary_unary(
+            "/piinguin.v1.Piinguin/RestrictSubject",
+            message,
+            RestrictSubjectResponse,
+            timeout=timeout,
+            deadline=deadline,
+            metadata=metadata,
+        )
+
+    async def unrestrict_subject(
+        self,
+        message: "SubjectRequest",
+        *,
+        timeout: "float | None" = None,
+        deadline: "Deadline | None" = None,
+        metadata: "MetadataLike | None" = None,
+    ) -> "RestrictSubjectResponse":
+        """
+        Lifts a restriction: its own operation, audited.
+        """
+
+        return await self._unary_unary(
+            "/piinguin.v1.Piinguin/UnrestrictSubject",
+            message,
+            RestrictSubjectResponse,
+            timeout=timeout,
+            deadline=deadline,
+            metadata=metadata,
+        )
+
+    async def get_receipt_keys(
+        self,
+        message: "GetReceiptKeysRequest | None" = None,
+        *,
+        timeout: "float | None" = None,
+        deadline: "Deadline | None" = None,
+        metadata: "MetadataLike | None" = None,
+    ) -> "GetReceiptKeysResponse":
+        """
+        The public keys erasure receipts are signed with (Ed25519), for `piinguin subject
+        verify-receipt`. Any authenticated caller; discloses nothing personal.
+        """
+
+        if message is None:
+            message = GetReceiptKeysRequest()
+
+        return await self._unary_unary(
+            "/piinguin.v1.Piinguin/GetReceiptKeys",
+            message,
+            GetReceiptKeysResponse,
+            timeout=timeout,
+            deadline=deadline,
+            metadata=metadata,
+        )
+
 
 from ...google import protobuf as __google__protobuf__
 
 PIINGUIN_V1_PIINGUIN_PROTO_DESCRIPTOR = default_google_proto_descriptor_pool.AddSerializedFile(
-    b'\n\x1apiinguin/v1/piinguin.proto\x12\x0bpiinguin.v1\x1a\x1fgoogle/protobuf/timestamp.proto"\xa6\x03\n\tPiiRecord\x12%\n\x0emodified_value\x18\x01 \x01(\tR\rmodifiedValue\x12%\n\x0eoriginal_value\x18\x02 \x01(\tR\roriginalValue\x12\x1d\n\nfield_name\x18\x03 \x01(\tR\tfieldName\x12\x1b\n\tjson_path\x18\x04 \x01(\tR\x08jsonPath\x12\x16\n\x06schema\x18\x05 \x01(\tR\x06schema\x12#\n\rhash_function\x18\x06 \x01(\tR\x0chashFunction\x12\x15\n\x06app_id\x18\x07 \x01(\tR\x05appId\x12E\n\x10collector_tstamp\x18\x08 \x01(\x0b2\x1a.google.protobuf.TimestampR\x0fcollectorTstamp\x129\n\ncreated_at\x18\t \x01(\x0b2\x1a.google.protobuf.TimestampR\tcreatedAt\x129\n\nupdated_at\x18\n \x01(\x0b2\x1a.google.protobuf.TimestampR\tupdatedAt":\n\nItemStatus\x12\x12\n\x04code\x18\x01 \x01(\rR\x04code\x12\x18\n\x07message\x18\x02 \x01(\tR\x07message"H\n\x16CreatePiiRecordRequest\x12.\n\x06record\x18\x01 \x01(\x0b2\x16.piinguin.v1.PiiRecordR\x06record"\x19\n\x17CreatePiiRecordResponse"\x94\x01\n\x14ReadPiiRecordRequest\x12%\n\x0emodified_value\x18\x01 \x01(\tR\rmodifiedValue\x12;\n\x0clawful_basis\x18\x02 \x01(\x0e2\x18.piinguin.v1.LawfulBasisR\x0blawfulBasis\x12\x18\n\x07purpose\x18\x03 \x01(\tR\x07purpose"G\n\x15ReadPiiRecordResponse\x12.\n\x06record\x18\x01 \x01(\x0b2\x16.piinguin.v1.PiiRecordR\x06record"?\n\x16DeletePiiRecordRequest\x12%\n\x0emodified_value\x18\x01 \x01(\tR\rmodifiedValue"\x19\n\x17DeletePiiRecordResponse"K\n\x17CreatePiiRecordsRequest\x120\n\x07records\x18\x01 \x03(\x0b2\x16.piinguin.v1.PiiRecordR\x07records"M\n\x18CreatePiiRecordsResponse\x121\n\x07results\x18\x01 \x03(\x0b2\x17.piinguin.v1.ItemStatusR\x07results"\x97\x01\n\x15ReadPiiRecordsRequest\x12\'\n\x0fmodified_values\x18\x01 \x03(\tR\x0emodifiedValues\x12;\n\x0clawful_basis\x18\x02 \x01(\x0e2\x18.piinguin.v1.LawfulBasisR\x0blawfulBasis\x12\x18\n\x07purpose\x18\x03 \x01(\tR\x07purpose"m\n\nReadResult\x12/\n\x06status\x18\x01 \x01(\x0b2\x17.piinguin.v1.ItemStatusR\x06status\x12.\n\x06record\x18\x02 \x01(\x0b2\x16.piinguin.v1.PiiRecordR\x06record"K\n\x16ReadPiiRecordsResponse\x121\n\x07results\x18\x01 \x03(\x0b2\x17.piinguin.v1.ReadResultR\x07results"B\n\x17DeletePiiRecordsRequest\x12\'\n\x0fmodified_values\x18\x01 \x03(\tR\x0emodifiedValues"M\n\x18DeletePiiRecordsResponse\x121\n\x07results\x18\x01 \x03(\x0b2\x17.piinguin.v1.ItemStatusR\x07results"\xa2\x03\n\nAuditEvent\x12\x19\n\x08event_id\x18\x01 \x01(\tR\x07eventId\x12.\n\x04time\x18\x02 \x01(\x0b2\x1a.google.protobuf.TimestampR\x04time\x12\x1c\n\tprincipal\x18\x03 \x01(\tR\tprincipal\x12\x1c\n\toperation\x18\x04 \x01(\tR\toperation\x12\x16\n\x06method\x18\x05 \x01(\tR\x06method\x12\x12\n\x04code\x18\x06 \x01(\rR\x04code\x12)\n\x04keys\x18\x07 \x03(\x0b2\x15.piinguin.v1.AuditKeyR\x04keys\x12;\n\x0clawful_basis\x18\x08 \x01(\x0e2\x18.piinguin.v1.LawfulBasisR\x0blawfulBasis\x12\x18\n\x07purpose\x18\t \x01(\tR\x07purpose\x12\x1d\n\nrequest_id\x18\n \x01(\tR\trequestId\x12\x12\n\x04peer\x18\x0b \x01(\tR\x04peer\x12\x16\n\x06legacy\x18\x0c \x01(\x08R\x06legacy\x12\x14\n\x05calls\x18\r \x01(\rR\x05calls"E\n\x08AuditKey\x12%\n\x0emodified_value\x18\x01 \x01(\tR\rmodifiedValue\x12\x12\n\x04code\x18\x02 \x01(\rR\x04code"\xfd\x01\n\x16ListAuditEventsRequest\x12%\n\x0emodified_value\x18\x01 \x01(\tR\rmodifiedValue\x12\x1c\n\tprincipal\x18\x02 \x01(\tR\tprincipal\x120\n\x05since\x18\x03 \x01(\x0b2\x1a.google.protobuf.TimestampR\x05since\x120\n\x05until\x18\x04 \x01(\x0b2\x1a.google.protobuf.TimestampR\x05until\x12\x1b\n\tpage_size\x18\x05 \x01(\rR\x08pageSize\x12\x1d\n\npage_token\x18\x06 \x01(\tR\tpageToken"r\n\x17ListAuditEventsResponse\x12/\n\x06events\x18\x01 \x03(\x0b2\x17.piinguin.v1.AuditEventR\x06events\x12&\n\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken*\xe8\x01\n\x0bLawfulBasis\x12\x1a\n\x18LAWFUL_BASIS_UNSPECIFIED\x12\x18\n\x14LAWFUL_BASIS_CONSENT\x10\x01\x12\x19\n\x15LAWFUL_BASIS_CONTRACT\x10\x02\x12!\n\x1dLAWFUL_BASIS_LEGAL_OBLIGATION\x10\x03\x12 \n\x1cLAWFUL_BASIS_VITAL_INTERESTS\x10\x04\x12\x1c\n\x18LAWFUL_BASIS_PUBLIC_TASK\x10\x05\x12%\n!LAWFUL_BASIS_LEGITIMATE_INTERESTS\x10\x062\x99\x05\n\x08Piinguin\x12\\\n\x0fCreatePiiRecord\x12#.piinguin.v1.CreatePiiRecordRequest\x1a$.piinguin.v1.CreatePiiRecordResponse\x12V\n\rReadPiiRecord\x12!.piinguin.v1.ReadPiiRecordRequest\x1a".piinguin.v1.ReadPiiRecordResponse\x12\\\n\x0fDeletePiiRecord\x12#.piinguin.v1.DeletePiiRecordRequest\x1a$.piinguin.v1.DeletePiiRecordResponse\x12_\n\x10CreatePiiRecords\x12$.piinguin.v1.CreatePiiRecordsRequest\x1a%.piinguin.v1.CreatePiiRecordsResponse\x12Y\n\x0eReadPiiRecords\x12".piinguin.v1.ReadPiiRecordsRequest\x1a#.piinguin.v1.ReadPiiRecordsResponse\x12_\n\x10DeletePiiRecords\x12$.piinguin.v1.DeletePiiRecordsRequest\x1a%.piinguin.v1.DeletePiiRecordsResponse\x12\\\n\x0fListAuditEvents\x12#.piinguin.v1.ListAuditEventsRequest\x1a$.piinguin.v1.ListAuditEventsResponseb\x06proto3'
+    b'\n\x1apiinguin/v1/piinguin.proto\x12\x0bpiinguin.v1\x1a\x1fgoogle/protobuf/timestamp.proto"\x81\x04\n\tPiiRecord\x12%\n\x0emodified_value\x18\x01 \x01(\tR\rmodifiedValue\x12%\n\x0eoriginal_value\x18\x02 \x01(\tR\roriginalValue\x12\x1d\n\nfield_name\x18\x03 \x01(\tR\tfieldName\x12\x1b\n\tjson_path\x18\x04 \x01(\tR\x08jsonPath\x12\x16\n\x06schema\x18\x05 \x01(\tR\x06schema\x12#\n\rhash_function\x18\x06 \x01(\tR\x0chashFunction\x12\x15\n\x06app_id\x18\x07 \x01(\tR\x05appId\x12E\n\x10collector_tstamp\x18\x08 \x01(\x0b2\x1a.google.protobuf.TimestampR\x0fcollectorTstamp\x129\n\ncreated_at\x18\t \x01(\x0b2\x1a.google.protobuf.TimestampR\tcreatedAt\x129\n\nupdated_at\x18\n \x01(\x0b2\x1a.google.protobuf.TimestampR\tupdatedAt\x129\n\nexpires_at\x18\x0b \x01(\x0b2\x1a.google.protobuf.TimestampR\texpiresAt\x12\x1e\n\nrestricted\x18\x0c \x01(\x08R\nrestricted":\n\nItemStatus\x12\x12\n\x04code\x18\x01 \x01(\rR\x04code\x12\x18\n\x07message\x18\x02 \x01(\tR\x07message"H\n\x16CreatePiiRecordRequest\x12.\n\x06record\x18\x01 \x01(\x0b2\x16.piinguin.v1.PiiRecordR\x06record"\x19\n\x17CreatePiiRecordResponse"\xe3\x01\n\x14ReadPiiRecordRequest\x12%\n\x0emodified_value\x18\x01 \x01(\tR\rmodifiedValue\x12;\n\x0clawful_basis\x18\x02 \x01(\x0e2\x18.piinguin.v1.LawfulBasisR\x0blawfulBasis\x12\x18\n\x07purpose\x18\x03 \x01(\tR\x07purpose\x12M\n\x12restriction_ground\x18\x04 \x01(\x0e2\x1e.piinguin.v1.RestrictionGroundR\x11restrictionGround"G\n\x15ReadPiiRecordResponse\x12.\n\x06record\x18\x01 \x01(\x0b2\x16.piinguin.v1.PiiRecordR\x06record"?\n\x16DeletePiiRecordRequest\x12%\n\x0emodified_value\x18\x01 \x01(\tR\rmodifiedValue"\x19\n\x17DeletePiiRecordResponse"K\n\x17CreatePiiRecordsRequest\x120\n\x07records\x18\x01 \x03(\x0b2\x16.piinguin.v1.PiiRecordR\x07records"M\n\x18CreatePiiRecordsResponse\x121\n\x07results\x18\x01 \x03(\x0b2\x17.piinguin.v1.ItemStatusR\x07results"\xe6\x01\n\x15ReadPiiRecordsRequest\x12\'\n\x0fmodified_values\x18\x01 \x03(\tR\x0emodifiedValues\x12;\n\x0clawful_basis\x18\x02 \x01(\x0e2\x18.piinguin.v1.LawfulBasisR\x0blawfulBasis\x12\x18\n\x07purpose\x18\x03 \x01(\tR\x07purpose\x12M\n\x12restriction_ground\x18\x04 \x01(\x0e2\x1e.piinguin.v1.RestrictionGroundR\x11restrictionGround"m\n\nReadResult\x12/\n\x06status\x18\x01 \x01(\x0b2\x17.piinguin.v1.ItemStatusR\x06status\x12.\n\x06record\x18\x02 \x01(\x0b2\x16.piinguin.v1.PiiRecordR\x06record"K\n\x16ReadPiiRecordsResponse\x121\n\x07results\x18\x01 \x03(\x0b2\x17.piinguin.v1.ReadResultR\x07results"B\n\x17DeletePiiRecordsRequest\x12\'\n\x0fmodified_values\x18\x01 \x03(\tR\x0emodifiedValues"M\n\x18DeletePiiRecordsResponse\x121\n\x07results\x18\x01 \x03(\x0b2\x17.piinguin.v1.ItemStatusR\x07results"\xf1\x03\n\nAuditEvent\x12\x19\n\x08event_id\x18\x01 \x01(\tR\x07eventId\x12.\n\x04time\x18\x02 \x01(\x0b2\x1a.google.protobuf.TimestampR\x04time\x12\x1c\n\tprincipal\x18\x03 \x01(\tR\tprincipal\x12\x1c\n\toperation\x18\x04 \x01(\tR\toperation\x12\x16\n\x06method\x18\x05 \x01(\tR\x06method\x12\x12\n\x04code\x18\x06 \x01(\rR\x04code\x12)\n\x04keys\x18\x07 \x03(\x0b2\x15.piinguin.v1.AuditKeyR\x04keys\x12;\n\x0clawful_basis\x18\x08 \x01(\x0e2\x18.piinguin.v1.LawfulBasisR\x0blawfulBasis\x12\x18\n\x07purpose\x18\t \x01(\tR\x07purpose\x12\x1d\n\nrequest_id\x18\n \x01(\tR\trequestId\x12\x12\n\x04peer\x18\x0b \x01(\tR\x04peer\x12\x16\n\x06legacy\x18\x0c \x01(\x08R\x06legacy\x12\x14\n\x05calls\x18\r \x01(\rR\x05calls\x12M\n\x12restriction_ground\x18\x0e \x01(\x0e2\x1e.piinguin.v1.RestrictionGroundR\x11restrictionGround"E\n\x08AuditKey\x12%\n\x0emodified_value\x18\x01 \x01(\tR\rmodifiedValue\x12\x12\n\x04code\x18\x02 \x01(\rR\x04code"\xfd\x01\n\x16ListAuditEventsRequest\x12%\n\x0emodified_value\x18\x01 \x01(\tR\rmodifiedValue\x12\x1c\n\tprincipal\x18\x02 \x01(\tR\tprincipal\x120\n\x05since\x18\x03 \x01(\x0b2\x1a.google.protobuf.TimestampR\x05since\x120\n\x05until\x18\x04 \x01(\x0b2\x1a.google.protobuf.TimestampR\x05until\x12\x1b\n\tpage_size\x18\x05 \x01(\rR\x08pageSize\x12\x1d\n\npage_token\x18\x06 \x01(\tR\tpageToken"r\n\x17ListAuditEventsResponse\x12/\n\x06events\x18\x01 \x03(\x0b2\x17.piinguin.v1.AuditEventR\x06events\x12&\n\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken"C\n\x0cSubjectValue\x12\x14\n\x05value\x18\x01 \x01(\tR\x05value\x12\x1d\n\nfield_name\x18\x02 \x01(\tR\tfieldName"\xc3\x01\n\x0eSubjectRequest\x121\n\x06values\x18\x01 \x03(\x0b2\x19.piinguin.v1.SubjectValueR\x06values\x12\'\n\x0fmodified_values\x18\x02 \x03(\tR\x0emodifiedValues\x12;\n\x0clawful_basis\x18\x03 \x01(\x0e2\x18.piinguin.v1.LawfulBasisR\x0blawfulBasis\x12\x18\n\x07purpose\x18\x04 \x01(\tR\x07purpose"\xf9\x03\n\rSubjectRecord\x12%\n\x0emodified_value\x18\x01 \x01(\tR\rmodifiedValue\x12\x1d\n\nfield_name\x18\x02 \x01(\tR\tfieldName\x12\x1b\n\tjson_path\x18\x03 \x01(\tR\x08jsonPath\x12\x16\n\x06schema\x18\x04 \x01(\tR\x06schema\x12#\n\rhash_function\x18\x05 \x01(\tR\x0chashFunction\x12\x15\n\x06app_id\x18\x06 \x01(\tR\x05appId\x12E\n\x10collector_tstamp\x18\x07 \x01(\x0b2\x1a.google.protobuf.TimestampR\x0fcollectorTstamp\x129\n\ncreated_at\x18\x08 \x01(\x0b2\x1a.google.protobuf.TimestampR\tcreatedAt\x129\n\nupdated_at\x18\t \x01(\x0b2\x1a.google.protobuf.TimestampR\tupdatedAt\x129\n\nexpires_at\x18\n \x01(\x0b2\x1a.google.protobuf.TimestampR\texpiresAt\x12\x1e\n\nrestricted\x18\x0b \x01(\x08R\nrestricted\x12\x19\n\x08found_by\x18\x0c \x03(\tR\x07foundBy"\x87\x01\n\x13FindSubjectResponse\x124\n\x07records\x18\x01 \x03(\x0b2\x1a.piinguin.v1.SubjectRecordR\x07records\x12\x1e\n\nunreadable\x18\x02 \x03(\tR\nunreadable\x12\x1a\n\x08complete\x18\x03 \x01(\x08R\x08complete"3\n\x15ExportSubjectResponse\x12\x1a\n\x08document\x18\x01 \x01(\tR\x08document"\x8e\x01\n\x14EraseSubjectResponse\x12\x18\n\x07receipt\x18\x01 \x01(\tR\x07receipt\x12\x1c\n\tsignature\x18\x02 \x01(\tR\tsignature\x12\x15\n\x06key_id\x18\x03 \x01(\tR\x05keyId\x12\'\n\x0fmodified_values\x18\x04 \x03(\tR\x0emodifiedValues"n\n\x17RestrictSubjectResponse\x12\'\n\x0fmodified_values\x18\x01 \x03(\tR\x0emodifiedValues\x12*\n\x02at\x18\x02 \x01(\x0b2\x1a.google.protobuf.TimestampR\x02at"\x17\n\x15GetReceiptKeysRequest"I\n\nReceiptKey\x12\x15\n\x06key_id\x18\x01 \x01(\tR\x05keyId\x12$\n\x0epublic_key_pem\x18\x02 \x01(\tR\x0cpublicKeyPem"E\n\x16GetReceiptKeysResponse\x12+\n\x04keys\x18\x01 \x03(\x0b2\x17.piinguin.v1.ReceiptKeyR\x04keys*\xe8\x01\n\x0bLawfulBasis\x12\x1a\n\x18LAWFUL_BASIS_UNSPECIFIED\x12\x18\n\x14LAWFUL_BASIS_CONSENT\x10\x01\x12\x19\n\x15LAWFUL_BASIS_CONTRACT\x10\x02\x12!\n\x1dLAWFUL_BASIS_LEGAL_OBLIGATION\x10\x03\x12 \n\x1cLAWFUL_BASIS_VITAL_INTERESTS\x10\x04\x12\x1c\n\x18LAWFUL_BASIS_PUBLIC_TASK\x10\x05\x12%\n!LAWFUL_BASIS_LEGITIMATE_INTERESTS\x10\x06*\xd7\x01\n\x11RestrictionGround\x12 \n\x1eRESTRICTION_GROUND_UNSPECIFIED\x12&\n"RESTRICTION_GROUND_SUBJECT_CONSENT\x10\x01\x12#\n\x1fRESTRICTION_GROUND_LEGAL_CLAIMS\x10\x02\x12+\n\'RESTRICTION_GROUND_PROTECTION_OF_RIGHTS\x10\x03\x12&\n"RESTRICTION_GROUND_PUBLIC_INTEREST\x10\x042\x92\t\n\x08Piinguin\x12\\\n\x0fCreatePiiRecord\x12#.piinguin.v1.CreatePiiRecordRequest\x1a$.piinguin.v1.CreatePiiRecordResponse\x12V\n\rReadPiiRecord\x12!.piinguin.v1.ReadPiiRecordRequest\x1a".piinguin.v1.ReadPiiRecordResponse\x12\\\n\x0fDeletePiiRecord\x12#.piinguin.v1.DeletePiiRecordRequest\x1a$.piinguin.v1.DeletePiiRecordResponse\x12_\n\x10CreatePiiRecords\x12$.piinguin.v1.CreatePiiRecordsRequest\x1a%.piinguin.v1.CreatePiiRecordsResponse\x12Y\n\x0eReadPiiRecords\x12".piinguin.v1.ReadPiiRecordsRequest\x1a#.piinguin.v1.ReadPiiRecordsResponse\x12_\n\x10DeletePiiRecords\x12$.piinguin.v1.DeletePiiRecordsRequest\x1a%.piinguin.v1.DeletePiiRecordsResponse\x12\\\n\x0fListAuditEvents\x12#.piinguin.v1.ListAuditEventsRequest\x1a$.piinguin.v1.ListAuditEventsResponse\x12L\n\x0bFindSubject\x12\x1b.piinguin.v1.SubjectRequest\x1a .piinguin.v1.FindSubjectResponse\x12P\n\rExportSubject\x12\x1b.piinguin.v1.SubjectRequest\x1a".piinguin.v1.ExportSubjectResponse\x12N\n\x0cEraseSubject\x12\x1b.piinguin.v1.SubjectRequest\x1a!.piinguin.v1.EraseSubjectResponse\x12T\n\x0fRestrictSubject\x12\x1b.piinguin.v1.SubjectRequest\x1a$.piinguin.v1.RestrictSubjectResponse\x12V\n\x11UnrestrictSubject\x12\x1b.piinguin.v1.SubjectRequest\x1a$.piinguin.v1.RestrictSubjectResponse\x12Y\n\x0eGetReceiptKeys\x12".piinguin.v1.GetReceiptKeysRequest\x1a#.piinguin.v1.GetReceiptKeysResponseb\x06proto3'
 )
 
 
@@ -795,6 +1301,70 @@ class PiinguinBase(betterproto2_grpclib.ServiceBase):
 
         raise grpclib.GRPCError(grpclib.const.Status.UNIMPLEMENTED)
 
+    async def find_subject(self, message: "SubjectRequest") -> "FindSubjectResponse":
+        """
+        -- Data-subject rights (GDPR Art. 15, 17, 18) -------------------------------------
+        A person is named by what they know: original values (an e-mail address, an IP
+        address, a user id), each optionally narrowed to one field, and/or pseudonyms
+        already known. Each RPC needs its own operation in the caller's grant (find,
+        export, erase, restrict, unrestrict: none is granted by default), a lawful basis
+        the grant allows and a purpose that matches its pattern (for erase and restrict
+        the purpose is the receipt's "why", e.g. a ticket number), and each is audited
+        with the keys it touched. Only ExportSubject answers original values.
+        INVALID_ARGUMENT for no value and no pseudonym, an empty value, more values or
+        pseudonyms than a bulk call takes, or a missing basis or purpose.
+
+        The pseudonyms stored for a person, with provenance, never the originals: found
+        by the blind index (encryption at rest) and, where the server knows Snowplow's PII
+        salts (--pii-salts), by recomputing Snowplow's pseudonyms, which also finds records
+        written before the blind index existed.
+        """
+
+        raise grpclib.GRPCError(grpclib.const.Status.UNIMPLEMENTED)
+
+    async def export_subject(self, message: "SubjectRequest") -> "ExportSubjectResponse":
+        """
+        Art. 15: everything held about a person as one JSON document: each record with
+        its original value, provenance, first and last seen, and the audit log's reads of
+        it (who read it, when, under which basis and purpose).
+        """
+
+        raise grpclib.GRPCError(grpclib.const.Status.UNIMPLEMENTED)
+
+    async def erase_subject(self, message: "SubjectRequest") -> "EraseSubjectResponse":
+        """
+        Art. 17: deletes the person's records (crypto-shredded) and leaves tombstones on
+        their pseudonyms and on their values' keyed digests, so that a later write of
+        either, through any API or the relay, is not stored (per-item FAILED_PRECONDITION,
+        "erased ..."). Answers a receipt signed by the server (GetReceiptKeys).
+        """
+
+        raise grpclib.GRPCError(grpclib.const.Status.UNIMPLEMENTED)
+
+    async def restrict_subject(self, message: "SubjectRequest") -> "RestrictSubjectResponse":
+        """
+        Art. 18: the person's records, and any written later under their pseudonyms or
+        values, are refused to reads that do not state an Art. 18(2) ground
+        (RestrictionGround) from a principal whose grant allows restricted reads.
+        """
+
+        raise grpclib.GRPCError(grpclib.const.Status.UNIMPLEMENTED)
+
+    async def unrestrict_subject(self, message: "SubjectRequest") -> "RestrictSubjectResponse":
+        """
+        Lifts a restriction: its own operation, audited.
+        """
+
+        raise grpclib.GRPCError(grpclib.const.Status.UNIMPLEMENTED)
+
+    async def get_receipt_keys(self, message: "GetReceiptKeysRequest") -> "GetReceiptKeysResponse":
+        """
+        The public keys erasure receipts are signed with (Ed25519), for `piinguin subject
+        verify-receipt`. Any authenticated caller; discloses nothing personal.
+        """
+
+        raise grpclib.GRPCError(grpclib.const.Status.UNIMPLEMENTED)
+
     async def __rpc_create_pii_record(
         self, stream: "grpclib.server.Stream[CreatePiiRecordRequest, CreatePiiRecordResponse]"
     ) -> None:
@@ -851,6 +1421,54 @@ class PiinguinBase(betterproto2_grpclib.ServiceBase):
         response = await self.list_audit_events(request)
         await stream.send_message(response)
 
+    async def __rpc_find_subject(
+        self, stream: "grpclib.server.Stream[SubjectRequest, FindSubjectResponse]"
+    ) -> None:
+        request = await stream.recv_message()
+        assert request is not None
+        response = await self.find_subject(request)
+        await stream.send_message(response)
+
+    async def __rpc_export_subject(
+        self, stream: "grpclib.server.Stream[SubjectRequest, ExportSubjectResponse]"
+    ) -> None:
+        request = await stream.recv_message()
+        assert request is not None
+        response = await self.export_subject(request)
+        await stream.send_message(response)
+
+    async def __rpc_erase_subject(
+        self, stream: "grpclib.server.Stream[SubjectRequest, EraseSubjectResponse]"
+    ) -> None:
+        request = await stream.recv_message()
+        assert request is not None
+        response = await self.erase_subject(request)
+        await stream.send_message(response)
+
+    async def __rpc_restrict_subject(
+        self, stream: "grpclib.server.Stream[SubjectRequest, RestrictSubjectResponse]"
+    ) -> None:
+        request = await stream.recv_message()
+        assert request is not None
+        response = await self.restrict_subject(request)
+        await stream.send_message(response)
+
+    async def __rpc_unrestrict_subject(
+        self, stream: "grpclib.server.Stream[SubjectRequest, RestrictSubjectResponse]"
+    ) -> None:
+        request = await stream.recv_message()
+        assert request is not None
+        response = await self.unrestrict_subject(request)
+        await stream.send_message(response)
+
+    async def __rpc_get_receipt_keys(
+        self, stream: "grpclib.server.Stream[GetReceiptKeysRequest, GetReceiptKeysResponse]"
+    ) -> None:
+        request = await stream.recv_message()
+        assert request is not None
+        response = await self.get_receipt_keys(request)
+        await stream.send_message(response)
+
     def __mapping__(self) -> "dict[str, grpclib.const.Handler]":
         return {
             "/piinguin.v1.Piinguin/CreatePiiRecord": grpclib.const.Handler(
@@ -894,5 +1512,41 @@ class PiinguinBase(betterproto2_grpclib.ServiceBase):
                 grpclib.const.Cardinality.UNARY_UNARY,
                 ListAuditEventsRequest,
                 ListAuditEventsResponse,
+            ),
+            "/piinguin.v1.Piinguin/FindSubject": grpclib.const.Handler(
+                self.__rpc_find_subject,
+                grpclib.const.Cardinality.UNARY_UNARY,
+                SubjectRequest,
+                FindSubjectResponse,
+            ),
+            "/piinguin.v1.Piinguin/ExportSubject": grpclib.const.Handler(
+                self.__rpc_export_subject,
+                grpclib.const.Cardinality.UNARY_UNARY,
+                SubjectRequest,
+                ExportSubjectResponse,
+            ),
+            "/piinguin.v1.Piinguin/EraseSubject": grpclib.const.Handler(
+                self.__rpc_erase_subject,
+                grpclib.const.Cardinality.UNARY_UNARY,
+                SubjectRequest,
+                EraseSubjectResponse,
+            ),
+            "/piinguin.v1.Piinguin/RestrictSubject": grpclib.const.Handler(
+                self.__rpc_restrict_subject,
+                grpclib.const.Cardinality.UNARY_UNARY,
+                SubjectRequest,
+                RestrictSubjectResponse,
+            ),
+            "/piinguin.v1.Piinguin/UnrestrictSubject": grpclib.const.Handler(
+                self.__rpc_unrestrict_subject,
+                grpclib.const.Cardinality.UNARY_UNARY,
+                SubjectRequest,
+                RestrictSubjectResponse,
+            ),
+            "/piinguin.v1.Piinguin/GetReceiptKeys": grpclib.const.Handler(
+                self.__rpc_get_receipt_keys,
+                grpclib.const.Cardinality.UNARY_UNARY,
+                GetReceiptKeysRequest,
+                GetReceiptKeysResponse,
             ),
         }
