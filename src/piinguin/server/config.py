@@ -93,6 +93,12 @@ OPTIONS: tuple[Option, ...] = (
         "TOML file of record lifetimes by field name, and a default; without it records "
         "never expire",
     ),
+    Option(
+        "--pii-salts",
+        "TOML file of the salt epochs and hash functions Snowplow's PII enrichment used "
+        "(each salt from a file or a Secrets Manager secret): subject finds recompute "
+        "pseudonyms with them; without it they use the blind index alone",
+    ),
     Option("--tls-cert", "PEM certificate chain: serve over TLS"),
     Option("--tls-key", "PEM private key of --tls-cert"),
     Option(
@@ -181,6 +187,7 @@ class ServerConfig:
     policy: str | None = None
     insecure_no_auth: bool = False
     retention: str | None = None
+    pii_salts: str | None = None
     tls_cert: str | None = None
     tls_key: str | None = None
     tls_client_ca: str | None = None

@@ -6,6 +6,7 @@ import asyncio
 import socket
 import ssl
 import weakref
+from collections.abc import Sequence
 from dataclasses import replace
 from types import TracebackType
 from typing import Self
@@ -29,9 +30,10 @@ from piinguin.server.guard.limits import WireLimits
 from piinguin.server.guard.registry import guard_connections
 from piinguin.server.metrics import Metrics
 from piinguin.services.legacy import LegacyPiinguinService
+from piinguin.services.subjects import SaltEpoch
 from piinguin.services.vault import PiinguinService
 from piinguin.v1 import DESCRIPTOR_POOL
-from storage import AuditStore, Storage, StorageError
+from storage import AuditStore, StorageError, SubjectStorage
 
 log = structlog.get_logger("piinguin.server")
 
@@ -58,12 +60,13 @@ class PiinguinServer:
     a peer may hold (``piinguin.server.guard``); ``metrics`` counts its calls, refusals,
     audit failures and readiness; ``unauthenticated_audit_budget`` is how many calls failing
     authentication are audited one by one per peer address and second
-    (``piinguin.access.unauthenticated``).
+    (``piinguin.access.unauthenticated``); ``salts`` are Snowplow's PII salts
+    (``--pii-salts``), for finding a person's records by recomputing their pseudonyms.
     """
 
     def __init__(
         self,
-        storage: Storage,
+        storage: SubjectStorage,
         *,
         auth: Authenticator,
         audit: AuditStore,
@@ -78,6 +81,7 @@ class PiinguinServer:
         wire: WireLimits | None = None,
         metrics: Metrics | None = None,
         unauthenticated_audit_budget: int = 100,
+        salts: Sequence[SaltEpoch] = (),
     ) -> None:
         self.storage = storage
         self.audit = audit
@@ -93,7 +97,7 @@ class PiinguinServer:
             unauthenticated_per_second=unauthenticated_audit_budget,
         )
         gate = Gatekeeper(auditor)
-        self.service = PiinguinService(storage, gate, max_bulk_items=max_bulk_items)
+        self.service = PiinguinService(storage, gate, max_bulk_items=max_bulk_items, salts=salts)
         apis: list[PiinguinService | LegacyPiinguinService] = [self.service]
         if legacy_api:
             apis.append(LegacyPiinguinService(storage, gate, max_bulk_items=max_bulk_items))

@@ -29,7 +29,7 @@ def test_a_record_becomes_the_message_with_the_same_field_values() -> None:
     message = message_from_record(record)
 
     assert message == v1.PiiRecord(
-        **{name: name for name in TEXT},
+        *TEXT,
         collector_tstamp=COLLECTED,
         created_at=CREATED,
         updated_at=UPDATED,
@@ -39,7 +39,7 @@ def test_a_record_becomes_the_message_with_the_same_field_values() -> None:
 
 def test_a_message_becomes_the_record_without_the_server_s_timestamps() -> None:
     message = v1.PiiRecord(
-        **{name: name for name in TEXT},
+        *TEXT,
         collector_tstamp=COLLECTED,
         created_at=CREATED,
         updated_at=UPDATED,
