@@ -48,7 +48,7 @@ def test_a_message_becomes_the_record_without_the_server_s_timestamps() -> None:
     record = record_from_message(message)
 
     assert type(record) is Record
-    assert tuple(record) == (*TEXT, COLLECTED, None, None, None)
+    assert tuple(record) == (*TEXT, COLLECTED, None, None, None, False)
 
 
 def test_messages_declare_the_records_fields_in_the_same_order() -> None:
