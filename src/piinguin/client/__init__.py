@@ -2,6 +2,7 @@
 
 from piinguin.client._client import (
     DeadlineExceeded,
+    FoundSubject,
     InvalidArgument,
     ItemResult,
     LawfulBasis,
@@ -14,11 +15,13 @@ from piinguin.client._client import (
     ResourceExhausted,
     Unauthenticated,
     Unavailable,
+    Value,
     parse_target,
 )
 
 __all__ = [
     "DeadlineExceeded",
+    "FoundSubject",
     "InvalidArgument",
     "ItemResult",
     "LawfulBasis",
@@ -31,5 +34,6 @@ __all__ = [
     "ResourceExhausted",
     "Unauthenticated",
     "Unavailable",
+    "Value",
     "parse_target",
 ]
