@@ -42,11 +42,11 @@ async def test_find_and_export_on_dynamodb_by_index_and_recomputation(moto_endpo
             running_vault(storage, audit=audit, salts=salts) as vault,
             PiinguinClient(vault.target) as piinguin,
         ):
-            justified = {"basis": LawfulBasis.LEGAL_OBLIGATION, "purpose": "DSR-3"}
-            await piinguin.read_record(hashed, **justified)
-            found = await piinguin.find_subject(values=[VALUE], **justified)
+            basis, purpose = LawfulBasis.LEGAL_OBLIGATION, "DSR-3"
+            await piinguin.read_record(hashed, basis=basis, purpose=purpose)
+            found = await piinguin.find_subject(values=[VALUE], basis=basis, purpose=purpose)
             document = await piinguin.export_subject(
-                values=[Value(VALUE, "user_ipaddress")], **justified
+                values=[Value(VALUE, "user_ipaddress")], basis=basis, purpose=purpose
             )
 
     assert {r.modified_value: r.found_by for r in found.records} == {
