@@ -48,14 +48,15 @@ def test_a_message_becomes_the_record_without_the_server_s_timestamps() -> None:
     record = record_from_message(message)
 
     assert type(record) is Record
-    assert tuple(record) == (*TEXT, COLLECTED, None, None, None)
+    assert tuple(record) == (*TEXT, COLLECTED, None, None, None, False)
 
 
 def test_messages_declare_the_records_fields_in_the_same_order_but_its_expiry() -> None:
     record_fields = list(Record._fields)
     message_fields = [field.name for field in dataclasses.fields(v1.PiiRecord)]
 
-    assert record_fields == [*message_fields, "expires_at"]
+    # restricted (storage.subjects) is set by storage on every read, not by the wire format.
+    assert record_fields == [*message_fields, "expires_at", "restricted"]
 
 
 def test_a_record_s_expiry_stays_on_the_server() -> None:
