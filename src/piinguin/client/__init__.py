@@ -2,6 +2,7 @@
 
 from piinguin.client._client import (
     DeadlineExceeded,
+    ErasureReceipt,
     InvalidArgument,
     ItemResult,
     LawfulBasis,
@@ -16,9 +17,12 @@ from piinguin.client._client import (
     Unavailable,
     parse_target,
 )
+from piinguin.client.errors import Erased
 
 __all__ = [
     "DeadlineExceeded",
+    "Erased",
+    "ErasureReceipt",
     "InvalidArgument",
     "ItemResult",
     "LawfulBasis",
