@@ -93,6 +93,12 @@ OPTIONS: tuple[Option, ...] = (
         "TOML file of record lifetimes by field name, and a default; without it records "
         "never expire",
     ),
+    Option(
+        "--receipt-key",
+        "PEM file of the Ed25519 key erasure receipts are signed with (made by "
+        "piinguin-admin receipt-key create); none means a key made at start, whose "
+        "receipts cannot be verified after a restart",
+    ),
     Option("--tls-cert", "PEM certificate chain: serve over TLS"),
     Option("--tls-key", "PEM private key of --tls-cert"),
     Option(
@@ -181,6 +187,7 @@ class ServerConfig:
     policy: str | None = None
     insecure_no_auth: bool = False
     retention: str | None = None
+    receipt_key: str | None = None
     tls_cert: str | None = None
     tls_key: str | None = None
     tls_client_ca: str | None = None

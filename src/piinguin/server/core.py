@@ -22,6 +22,7 @@ from piinguin.access.auditing import Auditor
 from piinguin.access.auth import Authenticator
 from piinguin.access.gatekeeper import Gatekeeper
 from piinguin.codec import LimitedProtoCodec
+from piinguin.receipts import ReceiptSigner
 from piinguin.server.calls import CallTracker
 from piinguin.server.coalesce import coalesce_writes
 from piinguin.server.grpclib_internals import close_connection
@@ -31,7 +32,7 @@ from piinguin.server.metrics import Metrics
 from piinguin.services.legacy import LegacyPiinguinService
 from piinguin.services.vault import PiinguinService
 from piinguin.v1 import DESCRIPTOR_POOL
-from storage import AuditStore, Storage, StorageError
+from storage import AuditStore, StorageError, SubjectStorage
 
 log = structlog.get_logger("piinguin.server")
 
@@ -58,12 +59,13 @@ class PiinguinServer:
     a peer may hold (``piinguin.server.guard``); ``metrics`` counts its calls, refusals,
     audit failures and readiness; ``unauthenticated_audit_budget`` is how many calls failing
     authentication are audited one by one per peer address and second
-    (``piinguin.access.unauthenticated``).
+    (``piinguin.access.unauthenticated``); ``receipt_signer`` signs erasure receipts
+    (``piinguin.receipts``; none: a key made now, whose receipts die with the process).
     """
 
     def __init__(
         self,
-        storage: Storage,
+        storage: SubjectStorage,
         *,
         auth: Authenticator,
         audit: AuditStore,
@@ -78,6 +80,7 @@ class PiinguinServer:
         wire: WireLimits | None = None,
         metrics: Metrics | None = None,
         unauthenticated_audit_budget: int = 100,
+        receipt_signer: ReceiptSigner | None = None,
     ) -> None:
         self.storage = storage
         self.audit = audit
@@ -93,7 +96,9 @@ class PiinguinServer:
             unauthenticated_per_second=unauthenticated_audit_budget,
         )
         gate = Gatekeeper(auditor)
-        self.service = PiinguinService(storage, gate, max_bulk_items=max_bulk_items)
+        self.service = PiinguinService(
+            storage, gate, max_bulk_items=max_bulk_items, signer=receipt_signer
+        )
         apis: list[PiinguinService | LegacyPiinguinService] = [self.service]
         if legacy_api:
             apis.append(LegacyPiinguinService(storage, gate, max_bulk_items=max_bulk_items))
