@@ -30,7 +30,7 @@ import uvloop
 from piinguin.access.auth import Authenticator
 from piinguin.logs import configure_logging
 from piinguin.server import PiinguinServer
-from storage import AuditStore, MemoryStorage, Storage
+from storage import AuditStore, MemoryStorage, SubjectStorage
 from storage.audit import AuditEvent, AuditPage, AuditQuery
 from storage.dynamodb import DynamoDBStorage, create_table
 from storage.memory import MemoryAuditStore
@@ -52,7 +52,7 @@ class NoAuditStore:
 
 
 @contextlib.asynccontextmanager
-async def dynamodb(endpoint: str, counts: Counter[str]) -> AsyncIterator[Storage]:
+async def dynamodb(endpoint: str, counts: Counter[str]) -> AsyncIterator[SubjectStorage]:
     session = aioboto3.Session(
         region_name="us-east-1", aws_access_key_id="bench", aws_secret_access_key="bench"
     )
@@ -71,7 +71,7 @@ async def serve(args: argparse.Namespace) -> Counter[str]:
     audit: AuditStore = NoAuditStore() if args.audit == "none" else MemoryAuditStore()
     counts: Counter[str] = Counter()
     async with contextlib.AsyncExitStack() as stack:
-        storage: Storage = (
+        storage: SubjectStorage = (
             await stack.enter_async_context(dynamodb(args.dynamodb, counts))
             if args.dynamodb
             else MemoryStorage()

@@ -19,7 +19,7 @@ import contextlib
 import io
 import ssl
 import urllib.request
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, NamedTuple, Self, TypeVar
 
@@ -35,8 +35,9 @@ from piinguin.server.config import ServerConfig
 from piinguin.server.guard.limits import WireLimits
 from piinguin.server.main import serve
 from piinguin.server.metrics import Metrics
+from piinguin.services.subjects import SaltEpoch
 from piinguin.v1 import PiinguinStub
-from storage import AuditStore, MemoryStorage, Storage
+from storage import AuditStore, MemoryStorage, SubjectStorage
 from storage.memory import MemoryAuditStore
 
 
@@ -59,7 +60,7 @@ def log_output(log_buffer: LogBuffer) -> Callable[[], str]:
 
 @contextlib.asynccontextmanager
 async def running_server(
-    storage: Storage | None = None,
+    storage: SubjectStorage | None = None,
     *,
     auth: Authenticator | None = None,
     audit: AuditStore | None = None,
@@ -72,6 +73,7 @@ async def running_server(
     wire: WireLimits | None = None,
     metrics: Metrics | None = None,
     unauthenticated_audit_budget: int = 100,
+    salts: Sequence[SaltEpoch] = (),
 ) -> AsyncIterator[PiinguinServer]:
     """A server on 127.0.0.1 (``port`` 0: any free port), SERVING; drained on exit."""
     async with PiinguinServer(
@@ -88,6 +90,7 @@ async def running_server(
         wire=wire,
         metrics=metrics,
         unauthenticated_audit_budget=unauthenticated_audit_budget,
+        salts=salts,
     ) as server:
         await server.wait_ready()
         yield server
@@ -126,7 +129,7 @@ class Call(NamedTuple):
     metadata: dict[str, str]
 
 
-S = TypeVar("S", bound=Storage)
+S = TypeVar("S", bound=SubjectStorage)
 
 
 @dataclass

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from grpclib.const import Status
 from grpclib.exceptions import GRPCError
@@ -41,6 +42,9 @@ from piinguin.v1 import (
 from storage import (
     AuditStore,
     ItemFailed,
+    Lookup,
+    MarkKind,
+    Marks,
     MemoryStorage,
     ReadOutcome,
     Record,
@@ -97,6 +101,42 @@ class FaultyStorage:
             ItemFailed("storage did not process the item in time") if k in self.failing else None
             for k in keys
         ]
+
+    # The data-subject calls fail whole while ``down``, as the others do.
+
+    async def value_digest(self, value: str) -> str | None:
+        self._gate()
+        return await self.inner.value_digest(value)
+
+    async def find(self, value: str) -> Lookup:
+        self._gate()
+        return await self.inner.find(value)
+
+    async def mark(
+        self,
+        kind: MarkKind,
+        pseudonyms: Sequence[str],
+        digests: Sequence[str],
+        *,
+        reference: str,
+        at: datetime,
+    ) -> None:
+        self._gate()
+        await self.inner.mark(kind, pseudonyms, digests, reference=reference, at=at)
+
+    async def unmark(
+        self, kind: MarkKind, pseudonyms: Sequence[str], digests: Sequence[str]
+    ) -> None:
+        self._gate()
+        await self.inner.unmark(kind, pseudonyms, digests)
+
+    async def marks(self, pseudonyms: Sequence[str], digests: Sequence[str]) -> Marks:
+        self._gate()
+        return await self.inner.marks(pseudonyms, digests)
+
+    async def set_restricted(self, keys: Sequence[str], restricted: bool) -> list[WriteOutcome]:
+        self._gate()
+        return await self.inner.set_restricted(keys, restricted)
 
 
 class SlowStorage(MemoryStorage):

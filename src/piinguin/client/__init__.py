@@ -3,6 +3,7 @@
 from piinguin.client._client import (
     DeadlineExceeded,
     ErasureReceipt,
+    FoundSubject,
     InvalidArgument,
     ItemResult,
     LawfulBasis,
@@ -15,6 +16,7 @@ from piinguin.client._client import (
     ResourceExhausted,
     Unauthenticated,
     Unavailable,
+    Value,
     parse_target,
 )
 from piinguin.client.errors import Erased
@@ -23,6 +25,7 @@ __all__ = [
     "DeadlineExceeded",
     "Erased",
     "ErasureReceipt",
+    "FoundSubject",
     "InvalidArgument",
     "ItemResult",
     "LawfulBasis",
@@ -35,5 +38,6 @@ __all__ = [
     "ResourceExhausted",
     "Unauthenticated",
     "Unavailable",
+    "Value",
     "parse_target",
 ]

@@ -10,13 +10,14 @@ Failed calls raise the exceptions of ``piinguin.client.errors``; bulk calls answ
 
 from __future__ import annotations
 
+import json
 import math
 import ssl as _ssl
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
-from typing import Any, Self, TypeVar
+from typing import Any, NamedTuple, Self, TypeVar
 
 from grpclib.client import Channel
 from grpclib.const import Status
@@ -55,6 +56,7 @@ from piinguin.v1 import (
     ReadPiiRecordRequest,
     ReadPiiRecordsRequest,
     ReadResult,
+    SubjectRecord,
     SubjectRequest,
     SubjectValue,
 )
@@ -62,6 +64,7 @@ from piinguin.v1 import (
 __all__ = [
     "DeadlineExceeded",
     "ErasureReceipt",
+    "FoundSubject",
     "InvalidArgument",
     "ItemResult",
     "LawfulBasis",
@@ -74,6 +77,7 @@ __all__ = [
     "ResourceExhausted",
     "Unauthenticated",
     "Unavailable",
+    "Value",
     "parse_target",
 ]
 
@@ -102,6 +106,43 @@ class ItemResult:
 @dataclass(frozen=True, slots=True)
 class ReadItemResult(ItemResult):
     record: PiiRecord | None = None
+
+
+class Value(NamedTuple):
+    """One value a person knows, for the data-subject calls: ``Value("jane@example.com")``,
+    or narrowed to one field, ``Value("jane@example.com", "user_id")``."""
+
+    value: str
+    field_name: str = ""
+
+    def __repr__(self) -> str:
+        # Personal data: kept out of reprs, and so out of tracebacks and logs.
+        return f"Value(value=<redacted>, field_name={self.field_name!r})"
+
+
+@dataclass(frozen=True, slots=True)
+class FoundSubject:
+    """What ``find_subject`` found: each record's provenance (never its original), the
+    candidates that could not be opened to confirm them, and whether the server could
+    look values up at all (``complete``: see ``FindSubjectResponse``)."""
+
+    records: list[SubjectRecord]
+    unreadable: list[str]
+    complete: bool
+
+
+def _subject_request(
+    values: Sequence[Value | str],
+    modified_values: Sequence[str],
+    basis: LawfulBasis,
+    purpose: str,
+) -> SubjectRequest:
+    return SubjectRequest(
+        values=[SubjectValue(value=v) if isinstance(v, str) else SubjectValue(*v) for v in values],
+        modified_values=list(modified_values),
+        lawful_basis=basis,
+        purpose=purpose,
+    )
 
 
 def parse_target(target: str) -> tuple[str, int]:
@@ -298,21 +339,16 @@ class PiinguinClient:
 
     async def erase_subject(
         self,
-        values: Sequence[str | SubjectValue] = (),
         *,
-        pseudonyms: Sequence[str] = (),
+        values: Sequence[Value | str] = (),
+        modified_values: Sequence[str] = (),
         basis: LawfulBasis,
         purpose: str,
     ) -> ErasureReceipt:
-        """Erase a person's records for good (GDPR Art. 17), found from the original
-        ``values`` they know (a ``SubjectValue`` narrows one to a field) and the
-        ``pseudonyms`` named; the server's signed receipt. ``purpose`` is its "why"."""
-        request = SubjectRequest(
-            values=[SubjectValue(value=v) if isinstance(v, str) else v for v in values],
-            modified_values=list(pseudonyms),
-            lawful_basis=basis,
-            purpose=purpose,
-        )
+        """Erase a person's records for good (GDPR Art. 17), found as ``find_subject``
+        finds them, and tombstone their pseudonyms and values so that nothing is stored
+        under them again; the server's signed receipt. ``purpose`` is its "why"."""
+        request = _subject_request(values, modified_values, basis, purpose)
         return ErasureReceipt.of(await self._call(self._open_stub().erase_subject, request))
 
     async def receipt_keys(self) -> dict[str, str]:
@@ -353,3 +389,41 @@ class PiinguinClient:
             token = page.next_page_token
             if not token:
                 return
+
+    # -- data-subject rights ------------------------------------------------------------
+
+    async def find_subject(
+        self,
+        *,
+        values: Sequence[Value | str] = (),
+        modified_values: Sequence[str] = (),
+        basis: LawfulBasis,
+        purpose: str,
+    ) -> FoundSubject:
+        """The pseudonyms stored for the person who knows ``values`` (a ``Value`` narrows
+        one to a field) or holds ``modified_values``, with provenance, never originals."""
+        request = _subject_request(values, modified_values, basis, purpose)
+        response = await self._call(self._open_stub().find_subject, request)
+        return FoundSubject(list(response.records), list(response.unreadable), response.complete)
+
+    async def export_subject(
+        self,
+        *,
+        values: Sequence[Value | str] = (),
+        modified_values: Sequence[str] = (),
+        basis: LawfulBasis,
+        purpose: str,
+    ) -> dict[str, Any]:
+        """Everything held about the person (GDPR Art. 15), as the export document
+        (README, "Export"), parsed: it holds their original values."""
+        request = _subject_request(values, modified_values, basis, purpose)
+        response = await self._call(self._open_stub().export_subject, request)
+        try:
+            document = json.loads(response.document)
+        except ValueError:
+            document = None
+        if not isinstance(document, dict):
+            raise PiinguinError(
+                "the server answered an export that is not a JSON object", status=Status.UNKNOWN
+            )
+        return document

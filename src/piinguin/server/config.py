@@ -99,6 +99,12 @@ OPTIONS: tuple[Option, ...] = (
         "piinguin-admin receipt-key create); none means a key made at start, whose "
         "receipts cannot be verified after a restart",
     ),
+    Option(
+        "--pii-salts",
+        "TOML file of the salt epochs and hash functions Snowplow's PII enrichment used "
+        "(each salt from a file or a Secrets Manager secret): subject finds recompute "
+        "pseudonyms with them; without it they use the blind index alone",
+    ),
     Option("--tls-cert", "PEM certificate chain: serve over TLS"),
     Option("--tls-key", "PEM private key of --tls-cert"),
     Option(
@@ -188,6 +194,7 @@ class ServerConfig:
     insecure_no_auth: bool = False
     retention: str | None = None
     receipt_key: str | None = None
+    pii_salts: str | None = None
     tls_cert: str | None = None
     tls_key: str | None = None
     tls_client_ca: str | None = None

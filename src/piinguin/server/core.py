@@ -6,6 +6,7 @@ import asyncio
 import socket
 import ssl
 import weakref
+from collections.abc import Sequence
 from dataclasses import replace
 from types import TracebackType
 from typing import Self
@@ -30,6 +31,7 @@ from piinguin.server.guard.limits import WireLimits
 from piinguin.server.guard.registry import guard_connections
 from piinguin.server.metrics import Metrics
 from piinguin.services.legacy import LegacyPiinguinService
+from piinguin.services.subjects import SaltEpoch
 from piinguin.services.vault import PiinguinService
 from piinguin.v1 import DESCRIPTOR_POOL
 from storage import AuditStore, StorageError, SubjectStorage
@@ -61,6 +63,8 @@ class PiinguinServer:
     authentication are audited one by one per peer address and second
     (``piinguin.access.unauthenticated``); ``receipt_signer`` signs erasure receipts
     (``piinguin.receipts``; none: a key made now, whose receipts die with the process).
+    (``piinguin.access.unauthenticated``); ``salts`` are Snowplow's PII salts
+    (``--pii-salts``), for finding a person's records by recomputing their pseudonyms.
     """
 
     def __init__(
@@ -81,6 +85,7 @@ class PiinguinServer:
         metrics: Metrics | None = None,
         unauthenticated_audit_budget: int = 100,
         receipt_signer: ReceiptSigner | None = None,
+        salts: Sequence[SaltEpoch] = (),
     ) -> None:
         self.storage = storage
         self.audit = audit
@@ -97,7 +102,7 @@ class PiinguinServer:
         )
         gate = Gatekeeper(auditor)
         self.service = PiinguinService(
-            storage, gate, max_bulk_items=max_bulk_items, signer=receipt_signer
+            storage, gate, max_bulk_items=max_bulk_items, salts=salts, signer=receipt_signer
         )
         apis: list[PiinguinService | LegacyPiinguinService] = [self.service]
         if legacy_api:

@@ -23,9 +23,11 @@ from piinguin.options import OptionError
 from piinguin.receipts import ReceiptError, ReceiptSigner
 from piinguin.server import PiinguinServer, metrics
 from piinguin.server.config import ServerConfig
+from piinguin.server.salts import SaltsError, describe, load_salts
 from piinguin.server.workers import supervise
+from piinguin.services.subjects import SaltEpoch
 from piinguin.tls import server_context
-from storage import AuditStore, MemoryAuditStore, MemoryStorage, Storage, StorageError
+from storage import AuditStore, MemoryAuditStore, MemoryStorage, StorageError, SubjectStorage
 from storage.base import SealedStorage
 from storage.crypto import KeyringMisconfigured, open_keyring
 from storage.dynamodb import (
@@ -52,7 +54,7 @@ async def _ready_as_it_is() -> None:
 
 @dataclass(frozen=True, slots=True)
 class Backends:
-    records: Storage
+    records: SubjectStorage
     audit: AuditStore
     #: Makes storage ready to serve, or raises ``StorageError`` saying why: polled until
     #: it returns.
@@ -64,7 +66,7 @@ INSECURE_NO_ENCRYPTION = "originals are stored in clear: --insecure-no-encryptio
 
 
 @contextlib.asynccontextmanager
-async def encrypted(config: ServerConfig, backend: SealedStorage) -> AsyncIterator[Storage]:
+async def encrypted(config: ServerConfig, backend: SealedStorage) -> AsyncIterator[SubjectStorage]:
     """``backend`` behind encryption at rest with the configured keyring, or as it is
     under ``--insecure-no-encryption`` (said at start, and again once serving)."""
     spec = config.keyring_spec
@@ -122,6 +124,18 @@ def receipt_signer(config: ServerConfig) -> ReceiptSigner:
         raise OptionError("--receipt-key", str(exc)) from exc
     log.info("receipt_key", path=config.receipt_key, key_id=signer.key_id)
     return signer
+
+
+async def pii_salts(config: ServerConfig) -> list[SaltEpoch]:
+    """The ``--pii-salts`` file's epochs, each salt read once, at start; none without it."""
+    if config.pii_salts is None:
+        return []
+    try:
+        epochs = await load_salts(Path(config.pii_salts))
+    except SaltsError as exc:
+        raise OptionError("--pii-salts", str(exc)) from exc
+    log.info("pii_salts", path=config.pii_salts, epochs=describe(epochs))
+    return epochs
 
 
 @contextlib.asynccontextmanager
@@ -266,6 +280,7 @@ async def serve(
     auth = authenticator(config)
     retention = retention_policy(config)
     signer = receipt_signer(config)
+    salts = await pii_salts(config)
     ssl_context = (
         server_context(config.tls_cert, config.tls_key, config.tls_client_ca)
         if config.tls_cert and config.tls_key
@@ -288,6 +303,7 @@ async def serve(
                 max_bulk_items=config.max_bulk_items,
                 max_message_bytes=config.max_message_bytes,
                 legacy_api=config.legacy_api,
+                salts=salts,
                 host=config.host,
                 port=config.port,
                 ssl_context=ssl_context,

@@ -29,7 +29,7 @@ def test_a_record_becomes_the_message_with_the_same_field_values() -> None:
     message = message_from_record(record)
 
     assert message == v1.PiiRecord(
-        **{name: name for name in TEXT},
+        *TEXT,
         collector_tstamp=COLLECTED,
         created_at=CREATED,
         updated_at=UPDATED,
@@ -39,7 +39,7 @@ def test_a_record_becomes_the_message_with_the_same_field_values() -> None:
 
 def test_a_message_becomes_the_record_without_the_server_s_timestamps() -> None:
     message = v1.PiiRecord(
-        **{name: name for name in TEXT},
+        *TEXT,
         collector_tstamp=COLLECTED,
         created_at=CREATED,
         updated_at=UPDATED,
@@ -48,7 +48,7 @@ def test_a_message_becomes_the_record_without_the_server_s_timestamps() -> None:
     record = record_from_message(message)
 
     assert type(record) is Record
-    assert tuple(record) == (*TEXT, COLLECTED, None, None, None)
+    assert tuple(record) == (*TEXT, COLLECTED, None, None, None, False)
 
 
 def test_messages_declare_the_records_fields_in_the_same_order() -> None:
