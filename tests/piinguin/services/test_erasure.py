@@ -136,7 +136,9 @@ async def test_erase_deletes_tombstones_and_every_write_path_is_refused_as_erase
         PURPOSE,
     )
     assert (body["records_erased"], body["value_tombstones"], body["complete"]) == (2, 1, True)
-    assert body["erased_at"].endswith("Z") and body["request_id"] and body["receipt_id"]
+    assert body["erased_at"].endswith("Z")
+    assert body["request_id"]
+    assert body["receipt_id"]
     assert await vault.storage.get_many(["k-mail", "k-mail-ctx", "k-other"]) == [
         None,
         None,
