@@ -266,7 +266,7 @@ async def test_receipt_keys_and_tampering(vault: Erasing) -> None:
 
 async def test_a_bad_request_is_invalid_argument_without_the_value(vault: Erasing) -> None:
     async with vault.client("dpo") as dpo:
-        with pytest.raises(Exception, match="values\\[0\\].value is empty") as empty:
+        with pytest.raises(Exception, match=r"values\[0\]\.value is empty") as empty:
             await dpo.erase_subject(values=["  "], basis=BASIS, purpose=PURPOSE)
     assert getattr(empty.value, "status", None) is Status.INVALID_ARGUMENT
 
