@@ -29,6 +29,7 @@ from piinguin.v1 import (
     AuditKey,
     DeletePiiRecordsRequest,
     DeletePiiRecordsResponse,
+    ExportSubjectResponse,
     ItemStatus,
     ListAuditEventsRequest,
     ListAuditEventsResponse,
@@ -38,6 +39,7 @@ from piinguin.v1 import (
     ReadPiiRecordsRequest,
     ReadPiiRecordsResponse,
     ReadResult,
+    SubjectRequest,
 )
 from storage import (
     AuditStore,
@@ -283,7 +285,7 @@ NO_RECORD = "no record"
 class ScriptedService(PiinguinBase):
     """A ``piinguin.v1`` service whose answers the read purpose picks: a status name is
     raised as that status, ``HANG`` waits for ``release``, ``NO_RECORD`` answers OK with
-    no record."""
+    no record. An export answers its purpose as the document."""
 
     def __init__(self) -> None:
         self.release = asyncio.Event()
@@ -322,6 +324,10 @@ class ScriptedService(PiinguinBase):
                 )
             ]
         )
+
+    async def export_subject(self, message: SubjectRequest) -> ExportSubjectResponse:
+        # The export's purpose is the document answered, as it is, JSON or not.
+        return ExportSubjectResponse(document=message.purpose)
 
 
 @dataclass

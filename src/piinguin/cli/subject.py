@@ -182,7 +182,10 @@ async def export(client: PiinguinClient, args: argparse.Namespace, streams: Stre
 def add_subject_commands(commands: Commands) -> Commands:
     """The ``subject`` group, with find and export; returns its subcommands, for the
     other subject modules to add theirs to."""
-    summary = "a data subject's rights (GDPR Art. 15-18): find, export, ..."
+    summary = (
+        "act on a data subject's records (GDPR Art. 15-18), the person named by VALUE "
+        "arguments (or stdin) and --pseudonym: find, export, ..."
+    )
     group = commands.add_parser(
         "subject", help=summary, description=summary[0].upper() + summary[1:]
     )
