@@ -16,7 +16,7 @@ import pytest
 from piinguin.client import LawfulBasis, PiinguinClient
 from piinguin.receipts import ReceiptSigner
 from piinguin.services.subjects import SaltEpoch
-from storage import MemoryStorage, SubjectStorage
+from storage import MemoryStorage, Record, SubjectStorage
 from storage.crypto import Keyring, LocalKeys
 from storage.dynamodb import DynamoDBStorage
 from storage.dynamodb.items import KEY
@@ -145,7 +145,7 @@ async def test_relay_find_export_erase_then_the_same_batch_stores_nothing_again(
         2,
     )
     assert jane_after == [None, None, None]
-    assert bob_after is not None
+    assert isinstance(bob_after, Record)
     assert bob_after.original_value == BOB
     first, second = summaries(log_output)
     assert (first["written"], first["erased"], first["failed"]) == (4, 0, 0)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import NamedTuple
 
 import pytest
@@ -31,7 +31,7 @@ from piinguin.services.erasure import RECEIPT_FORMAT
 from storage import MemoryStorage, SubjectStorage
 from storage.crypto import Keyring, LocalKeys
 from storage.encrypted import EncryptedStorage
-from storage.records import ItemFailed
+from storage.records import ItemFailed, WriteOutcome
 from tests.conftest import running_server
 from tests.doubles import RecordingAudit
 from tests.storage.leaks import found_values
@@ -276,7 +276,7 @@ class FailingDeletes(MemoryStorage):
 
     failing = True
 
-    async def delete_many(self, keys: list[str]) -> list[ItemFailed | None]:  # type: ignore[override]
+    async def delete_many(self, keys: Sequence[str]) -> list[WriteOutcome]:
         if self.failing:
             return [ItemFailed("storage did not process the item in time") for _ in keys]
         return await super().delete_many(keys)
