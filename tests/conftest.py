@@ -30,6 +30,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from piinguin.access.auth import Authenticator
 from piinguin.logs import configure_logging
+from piinguin.receipts import ReceiptSigner
 from piinguin.server import PiinguinServer
 from piinguin.server.config import ServerConfig
 from piinguin.server.guard.limits import WireLimits
@@ -74,6 +75,7 @@ async def running_server(
     metrics: Metrics | None = None,
     unauthenticated_audit_budget: int = 100,
     salts: Sequence[SaltEpoch] = (),
+    receipt_signer: ReceiptSigner | None = None,
 ) -> AsyncIterator[PiinguinServer]:
     """A server on 127.0.0.1 (``port`` 0: any free port), SERVING; drained on exit."""
     async with PiinguinServer(
@@ -91,6 +93,7 @@ async def running_server(
         metrics=metrics,
         unauthenticated_audit_budget=unauthenticated_audit_budget,
         salts=salts,
+        receipt_signer=receipt_signer,
     ) as server:
         await server.wait_ready()
         yield server

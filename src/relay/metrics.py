@@ -7,7 +7,8 @@ written whatever the log level, so metrics never depend on it; it carries counts
 duration, never a key or a value.
 
 Metrics, in the ``Piinguin/Relay`` namespace with the dimension ``FunctionName``:
-``Records``, ``PairsWritten`` and ``PairsFailed`` (unique keys), ``Malformed`` and
+``Records``, ``PairsWritten``, ``PairsFailed`` and ``PairsErased`` (unique keys; erased:
+not stored because their data subject was erased, which is not a failure), ``Malformed`` and
 ``Reported`` (records), ``Duration`` (milliseconds).
 """
 
@@ -26,6 +27,7 @@ UNITS = {
     "Records": "Count",
     "PairsWritten": "Count",
     "PairsFailed": "Count",
+    "PairsErased": "Count",
     "Malformed": "Count",
     "Reported": "Count",
     "Duration": "Milliseconds",
@@ -40,6 +42,7 @@ def emf_line(
         "Records": summary.records,
         "PairsWritten": summary.written,
         "PairsFailed": summary.failed,
+        "PairsErased": summary.erased,
         "Malformed": sum(summary.malformed.values()),
         "Reported": reported,
         "Duration": duration_ms,

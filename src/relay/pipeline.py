@@ -32,7 +32,7 @@ async def relay_records(
     deadline: float | None = None,
 ) -> tuple[Summary, set[str]]:
     """Write the pairs of ``records``, each key once; the batch's counters and the keys
-    that need no redelivery (acknowledged, or refused for good). ``deadline`` is in the
+    that need no redelivery (acknowledged, refused for good, or erased). ``deadline`` is in the
     running loop's clock."""
     plan = plan_writes(records)
     outcome = await write_plan(
@@ -41,7 +41,8 @@ async def relay_records(
     summary = dataclasses.replace(
         Summary.of(records, plan),
         written=len(outcome.acknowledged),
-        failed=len(plan.pairs) - len(outcome.acknowledged),
+        erased=len(outcome.erased),
+        failed=len(plan.pairs) - len(outcome.acknowledged) - len(outcome.erased),
         failures=dict(outcome.failures),
     )
     return summary, outcome.settled

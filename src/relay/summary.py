@@ -13,9 +13,10 @@ from relay.parse import ParsedRecord
 
 @dataclass(frozen=True, slots=True)
 class Summary:
-    """Counters of one batch. ``written`` and ``failed`` (unique keys), and ``failures``
-    (failed keys by reason: a gRPC status name, or ``deadline``), are known only after
-    the writes: the handler fills them in with ``dataclasses.replace``."""
+    """Counters of one batch. ``written``, ``failed`` and ``erased`` (unique keys; erased:
+    not stored because their data subject was erased, which is done, not failed), and
+    ``failures`` (failed keys by reason: a gRPC status name, or ``deadline``), are known
+    only after the writes: the handler fills them in with ``dataclasses.replace``."""
 
     records: int
     pii_events: int
@@ -26,6 +27,7 @@ class Summary:
     written: int = 0
     failed: int = 0
     failures: Mapping[str, int] = field(default_factory=dict)
+    erased: int = 0
 
     @classmethod
     def of(cls, records: Sequence[ParsedRecord], plan: WritePlan) -> Summary:
@@ -51,6 +53,7 @@ class Summary:
             written=self.written + other.written,
             failed=self.failed + other.failed,
             failures=dict(Counter(self.failures) + Counter(other.failures)),
+            erased=self.erased + other.erased,
         )
 
     @property
@@ -59,7 +62,8 @@ class Summary:
 
     def sentence(self) -> str:
         """For people: ``8 lines: 5 PII events, 1 other event, 2 malformed (not_utf8 1,
-        wrong_field_count 1); 6 keys written, 0 failed``."""
+        wrong_field_count 1); 6 keys written, 0 failed`` (and ``, 2 erased`` when some keys
+        were not stored because their data subject was erased)."""
         malformed = f"{self.malformed_count:,} malformed"
         if self.malformed:
             reasons = ", ".join(f"{r} {n:,}" for r, n in sorted(self.malformed.items()))
@@ -68,6 +72,7 @@ class Summary:
             f"{_count(self.records, 'line')}: {_count(self.pii_events, 'PII event')},"
             f" {_count(self.other_events, 'other event')}, {malformed};"
             f" {_count(self.written, 'key')} written, {self.failed:,} failed"
+            + (f", {self.erased:,} erased" if self.erased else "")
         )
 
     def as_log(self) -> dict[str, int]:
@@ -81,6 +86,7 @@ class Summary:
             "unique_keys": self.unique_keys,
             "written": self.written,
             "failed": self.failed,
+            "erased": self.erased,
         }
         counters.update({f"malformed_{reason}": n for reason, n in self.malformed.items()})
         counters.update({f"failed_{reason.lower()}": n for reason, n in self.failures.items()})

@@ -7,7 +7,10 @@ can mend it, and reporting its records would stall the shard on them (the relay 
 pairs against the server's limits first, so this takes a server whose limits differ).
 Everything else (another item error, a failed call, a call still unanswered at the
 deadline, a request never sent) leaves the key unacknowledged, and its records are
-reported for redelivery.
+reported for redelivery. A pair the server answered as erased (FAILED_PRECONDITION,
+"erased ...": its data subject's records were erased for good, GDPR Art. 17) is done:
+the server will never store it, by design, and redelivering it would only stall the
+shard; it is counted apart, never as a failure.
 """
 
 from __future__ import annotations
@@ -37,18 +40,20 @@ DEADLINE = "deadline"
 
 @dataclass(slots=True)
 class PlanOutcome:
-    """What the server acknowledged, what it refused for good, and why the rest was not
-    written (pairs by reason: a gRPC status name, or ``DEADLINE``; refused pairs count as
-    ``INVALID_ARGUMENT``)."""
+    """What the server acknowledged, what it refused for good, what it would not store
+    because its subject was erased, and why the rest was not written (pairs by reason: a
+    gRPC status name, or ``DEADLINE``; refused pairs count as ``INVALID_ARGUMENT``,
+    erased ones nowhere but ``erased``)."""
 
     acknowledged: set[str] = field(default_factory=set)
     refused: set[str] = field(default_factory=set)
+    erased: set[str] = field(default_factory=set)
     failures: Counter[str] = field(default_factory=Counter)
 
     @property
     def settled(self) -> set[str]:
         """The keys whose records need no redelivery."""
-        return self.acknowledged | self.refused
+        return self.acknowledged | self.refused | self.erased
 
 
 def to_record(pair: Pair) -> PiiRecord:
@@ -90,7 +95,8 @@ async def write_plan(
             for _ in range(workers):
                 group.create_task(worker())
     except TimeoutError:
-        unanswered = len(plan.pairs) - len(outcome.acknowledged) - outcome.failures.total()
+        answered = len(outcome.acknowledged) + len(outcome.erased) + outcome.failures.total()
+        unanswered = len(plan.pairs) - answered
         outcome.failures[DEADLINE] += unanswered
         log.warning("relay_deadline", unanswered=unanswered)
     return outcome
@@ -107,6 +113,9 @@ async def _send(connection: Connection, pairs: Sequence[Pair], outcome: PlanOutc
     for pair, result in zip(pairs, results, strict=True):
         if result.ok:
             outcome.acknowledged.add(pair.modified_value)
+            continue
+        if result.erased:
+            outcome.erased.add(pair.modified_value)
             continue
         outcome.failures[result.status.name] += 1
         if result.status is Status.INVALID_ARGUMENT:

@@ -106,6 +106,7 @@ async def test_a_mixed_batch_is_stored_and_every_pair_reads_back(
         "unique_keys": 4,
         "written": 4,
         "failed": 0,
+        "erased": 0,
         "reported": 0,
         "malformed_bad_base64": 1,
         "malformed_wrong_field_count": 1,

@@ -74,6 +74,7 @@ def test_a_summary_becomes_one_emf_line() -> None:
         "Records": 7,
         "PairsWritten": 5,
         "PairsFailed": 1,
+        "PairsErased": 0,
         "Malformed": 2,
         "Reported": 2,
         "Duration": 12.5,
@@ -101,8 +102,22 @@ async def test_every_invocation_writes_one_line_of_its_own_counters(
     assert len(lines) == 2
     counted = [metrics_of(line) for line in lines]
     assert [{k: v for k, v in c.items() if k != "Duration"} for c in counted] == [
-        {"Records": 3, "PairsWritten": 1, "PairsFailed": 1, "Malformed": 1, "Reported": 1},
-        {"Records": 1, "PairsWritten": 1, "PairsFailed": 0, "Malformed": 0, "Reported": 0},
+        {
+            "Records": 3,
+            "PairsWritten": 1,
+            "PairsFailed": 1,
+            "PairsErased": 0,
+            "Malformed": 1,
+            "Reported": 1,
+        },
+        {
+            "Records": 1,
+            "PairsWritten": 1,
+            "PairsFailed": 0,
+            "PairsErased": 0,
+            "Malformed": 0,
+            "Reported": 0,
+        },
     ]
     assert all(c["Duration"] > 0 for c in counted)
     assert "pii-canary" not in stream.getvalue()

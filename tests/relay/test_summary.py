@@ -42,6 +42,7 @@ def test_the_handler_adds_what_became_of_the_writes() -> None:
         "unique_keys": 2,
         "written": 1,
         "failed": 1,
+        "erased": 0,
         "malformed_bad_json": 2,
         "malformed_not_utf8": 1,
     }
@@ -56,6 +57,7 @@ def test_an_empty_batch() -> None:
         "unique_keys": 0,
         "written": 0,
         "failed": 0,
+        "erased": 0,
     }
 
 
@@ -76,6 +78,7 @@ def test_failures_by_reason_and_two_batches_together() -> None:
         written=0,
         failed=2,
         failures={"UNAVAILABLE": 1, "deadline": 1},
+        erased=2,
     )
     assert (first + second).as_log() == {
         "records": 9,
@@ -85,6 +88,7 @@ def test_failures_by_reason_and_two_batches_together() -> None:
         "unique_keys": 4,
         "written": 1,
         "failed": 3,
+        "erased": 2,
         "malformed_bad_json": 3,
         "malformed_not_utf8": 1,
         "failed_unavailable": 2,
@@ -99,3 +103,11 @@ def test_a_sentence_for_people() -> None:
         "7 lines: 2 PII events, 2 other events, 3 malformed (bad_json 2, not_utf8 1);"
         " 1 key written, 1 failed"
     )
+
+
+def test_erased_keys_are_counted_apart_and_said_only_when_there_are_some() -> None:
+    summary = dataclasses.replace(
+        Summary.of(RECORDS, plan_writes(RECORDS)), written=1, failed=0, erased=1
+    )
+    assert (summary.as_log()["erased"], summary.as_log()["failed"]) == (1, 0)
+    assert summary.sentence().endswith("; 1 key written, 0 failed, 1 erased")

@@ -128,16 +128,30 @@ class Gatekeeper:
         return outcomes
 
     async def record_deletion(
-        self, code: Status, keys: Sequence[KeyOutcome], legacy: bool = False
+        self,
+        code: Status,
+        keys: Sequence[KeyOutcome],
+        legacy: bool = False,
+        *,
+        operation: Operation = "delete",
+        basis: int = 0,
+        purpose: str = "",
     ) -> None:
         """Record a delete that has happened. It is not undone, nor answered as failed,
         when its event cannot be stored: a delete discloses nothing, and refusing to answer
         it truly would tell the caller its records are still there. The event is still on
         the ``piinguin.audit`` log, beside the audit store's failure, logged with its id.
         Shielded: a call cancelled now (a client's deadline, the drain's end) still leaves
-        its event."""
+        its event. An erasure (``operation="erase"``) is one too, with its basis and purpose."""
         event = self._event(
-            current_call(), self.caller(), "delete", code, keys, basis=0, purpose="", legacy=legacy
+            current_call(),
+            self.caller(),
+            operation,
+            code,
+            keys,
+            basis=basis,
+            purpose=purpose,
+            legacy=legacy,
         )
         await asyncio.shield(self.auditor.record_done(event))
 

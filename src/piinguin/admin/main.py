@@ -2,6 +2,8 @@
 
     piinguin-admin keyring create PATH [--expected-values N | --index-bits N]
     piinguin-admin keyring rotate PATH
+    piinguin-admin receipt-key create PATH
+    piinguin-admin receipt-key public PATH
     piinguin-admin encrypt   [--checkpoint FILE] [--page-size N] STORE OPTIONS
     piinguin-admin reencrypt [--every] [--checkpoint FILE] [--page-size N] STORE OPTIONS
     piinguin-admin add-index [--table T] [--region R] [--dynamodb-endpoint URL]
@@ -29,6 +31,7 @@ from botocore.exceptions import BotoCoreError
 
 from piinguin.admin.progress import Checkpoint, Reporter, describe
 from piinguin.options import Option, OptionError, build_parser, resolve, whole_number
+from piinguin.receipts import ReceiptSigner, write_key_file
 from storage import StorageError, StorageMisconfigured
 from storage.crypto import KeyringSpec, create_key_file, open_keyring, rotate_key_file
 from storage.crypto.local import DEFAULT_EXPECTED_VALUES, index_bits_for
@@ -111,6 +114,21 @@ def parser() -> argparse.ArgumentParser:
                 help="every sealed item, whatever its version (after a new blind index key)",
             )
         command.set_defaults(action=mode)
+    receipt_key = commands.add_parser(
+        "receipt-key", help="make the key erasure receipts are signed with, or show its public key"
+    )
+    actions = receipt_key.add_subparsers(title="actions", metavar="ACTION", required=True)
+    make = actions.add_parser(
+        "create", help="make a new Ed25519 key file (mode 0600) and print its public key"
+    )
+    make.add_argument("path", metavar="PATH", type=Path)
+    make.set_defaults(action="receipt-key-create")
+    public = actions.add_parser(
+        "public", help="print the public key (PEM) and key id of a receipt key file"
+    )
+    public.add_argument("path", metavar="PATH", type=Path)
+    public.set_defaults(action="receipt-key-public")
+
     add_index = commands.add_parser(
         "add-index", help="add the blind index to an existing records table, and wait for it"
     )
@@ -125,15 +143,16 @@ async def main(argv: Sequence[str], environ: Mapping[str, str], *, out: TextIO, 
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
     try:
-        if args.action in {"create", "rotate"}:
-            return await asyncio.to_thread(_keyring, args, out)
+        if args.action in {"create", "rotate", "receipt-key-create", "receipt-key-public"}:
+            local = _receipt_key if args.action.startswith("receipt-key") else _keyring
+            return await asyncio.to_thread(local, args, out)
         if args.action == "add-index":
             return await _add_index(resolve(TABLE_OPTIONS, args, environ), out)
         settings = resolve(STORE_OPTIONS, args, environ)
         return await _rewrite(
             args.action, settings, bool(args.every) if "every" in args else False, out, err
         )
-    except (OptionError, ValueError, StorageMisconfigured, OSError) as exc:
+    except (OptionError, ValueError, StorageMisconfigured, OSError) as exc:  # ReceiptError too
         err.write(f"piinguin-admin: error: {_sentence(exc)}\n")
         return EXIT_USAGE
     except StorageError as exc:
@@ -155,6 +174,18 @@ def _keyring(args: argparse.Namespace, out: TextIO) -> int:
     bits = args.index_bits if args.index_bits is not None else index_bits_for(args.expected_values)
     created = create_key_file(args.path, index_bits=bits)
     out.write(f"{args.path}: created with {created}, blind index of {bits} bits\n")
+    return 0
+
+
+def _receipt_key(args: argparse.Namespace, out: TextIO) -> int:
+    """The public half goes to stdout as PEM, after a comment line naming the key id: give
+    it to whoever checks receipts (``piinguin subject verify-receipt --public-key``)."""
+    if args.action == "receipt-key-create":
+        signer = write_key_file(args.path)
+        out.write(f"# {args.path}: created; give --receipt-key {args.path} to the servers\n")
+    else:
+        signer = ReceiptSigner.load(args.path)
+    out.write(f"# key id {signer.key_id}\n{signer.public_key_pem}")
     return 0
 
 

@@ -18,6 +18,8 @@ EXIT_USAGE = 2
 EXIT_UNAVAILABLE = 3
 EXIT_DENIED = 4
 EXIT_ERROR = 5
+#: ``subject verify-receipt``: the receipt was altered, or another key signed it.
+EXIT_INVALID_RECEIPT = 6
 
 EXIT_CODES_HELP = """\
 exit codes:
@@ -27,6 +29,7 @@ exit codes:
   3  the server is unavailable or did not answer in time
   4  unauthenticated, or permission denied
   5  any other error
+  6  subject verify-receipt: the receipt does not verify
 For create-many, read-many and delete-many, the highest code among the lines."""
 
 _EXIT_CODES: dict[type[PiinguinError], int] = {

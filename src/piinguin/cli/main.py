@@ -21,6 +21,7 @@ from typing import Any, TextIO
 from piinguin.cli.commands import Streams, add_commands
 from piinguin.cli.exit_codes import EXIT_CODES_HELP, EXIT_USAGE, describe, exit_code
 from piinguin.cli.subject import add_subject_commands
+from piinguin.cli.subject_erase import add_erase_commands
 from piinguin.client import PiinguinClient, PiinguinError, parse_target
 from piinguin.options import Option, OptionError, build_parser, resolve
 from piinguin.tls import client_context
@@ -75,7 +76,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.epilog = EXIT_CODES_HELP
     commands = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
     add_commands(commands)
-    add_subject_commands(commands)
+    add_erase_commands(add_subject_commands(commands))
     return parser
 
 

@@ -2,6 +2,7 @@
 
 from piinguin.client._client import (
     DeadlineExceeded,
+    ErasureReceipt,
     FoundSubject,
     InvalidArgument,
     ItemResult,
@@ -18,9 +19,12 @@ from piinguin.client._client import (
     Value,
     parse_target,
 )
+from piinguin.client.errors import Erased
 
 __all__ = [
     "DeadlineExceeded",
+    "Erased",
+    "ErasureReceipt",
     "FoundSubject",
     "InvalidArgument",
     "ItemResult",

@@ -25,6 +25,7 @@ from grpclib.health.v1.health_grpc import HealthStub
 from grpclib.health.v1.health_pb2 import HealthCheckRequest, HealthCheckResponse
 from grpclib.metadata import encode_metadata
 
+from piinguin.client.erasure import ErasureReceipt
 from piinguin.client.errors import (
     DeadlineExceeded,
     InvalidArgument,
@@ -34,6 +35,7 @@ from piinguin.client.errors import (
     ResourceExhausted,
     Unauthenticated,
     Unavailable,
+    is_erased,
     translated_errors,
 )
 from piinguin.codec import UpbCodec
@@ -44,6 +46,7 @@ from piinguin.v1 import (
     CreatePiiRecordsRequest,
     DeletePiiRecordRequest,
     DeletePiiRecordsRequest,
+    GetReceiptKeysRequest,
     ItemStatus,
     LawfulBasis,
     ListAuditEventsRequest,
@@ -60,6 +63,7 @@ from piinguin.v1 import (
 
 __all__ = [
     "DeadlineExceeded",
+    "ErasureReceipt",
     "FoundSubject",
     "InvalidArgument",
     "ItemResult",
@@ -91,6 +95,12 @@ class ItemResult:
     @property
     def ok(self) -> bool:
         return self.status is Status.OK
+
+    @property
+    def erased(self) -> bool:
+        """Not stored because its data subject was erased (GDPR Art. 17): never stored
+        again under this key or value, however often it is written. Not a failure."""
+        return self.status is Status.FAILED_PRECONDITION and is_erased(self.message)
 
 
 @dataclass(frozen=True, slots=True)
@@ -324,6 +334,27 @@ class PiinguinClient:
         response = await self._call(self._open_stub().delete_pii_records, request)
         _check_count(response.results, len(modified_values))
         return [_item_result(item) for item in response.results]
+
+    # -- data-subject rights --------------------------------------------------------------
+
+    async def erase_subject(
+        self,
+        *,
+        values: Sequence[Value | str] = (),
+        modified_values: Sequence[str] = (),
+        basis: LawfulBasis,
+        purpose: str,
+    ) -> ErasureReceipt:
+        """Erase a person's records for good (GDPR Art. 17), found as ``find_subject``
+        finds them, and tombstone their pseudonyms and values so that nothing is stored
+        under them again; the server's signed receipt. ``purpose`` is its "why"."""
+        request = _subject_request(values, modified_values, basis, purpose)
+        return ErasureReceipt.of(await self._call(self._open_stub().erase_subject, request))
+
+    async def receipt_keys(self) -> dict[str, str]:
+        """The public keys (PEM) the server signs erasure receipts with, by key id."""
+        response = await self._call(self._open_stub().get_receipt_keys, GetReceiptKeysRequest())
+        return {key.key_id: key.public_key_pem for key in response.keys}
 
     # -- audit ----------------------------------------------------------------------------
 

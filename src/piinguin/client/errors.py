@@ -7,6 +7,7 @@
     ├── PermissionDenied     PERMISSION_DENIED: the token may not do this
     ├── ResourceExhausted    RESOURCE_EXHAUSTED: e.g. a request over the server's size limit
     ├── Unavailable          UNAVAILABLE, or the server could not be reached: worth a retry
+    ├── Erased               FAILED_PRECONDITION "erased ...": the data subject was erased
     └── DeadlineExceeded     DEADLINE_EXCEEDED, or the call's own deadline passed
 
 Other status codes raise ``PiinguinError`` itself. Messages are the server's status
@@ -65,6 +66,18 @@ class DeadlineExceeded(PiinguinError):
     status = Status.DEADLINE_EXCEEDED
 
 
+class Erased(PiinguinError):
+    """A write not stored, nor ever to be, because its pseudonym or value was erased at
+    the data subject's request (GDPR Art. 17)."""
+
+    status = Status.FAILED_PRECONDITION
+
+
+def is_erased(message: str) -> bool:
+    """Whether a FAILED_PRECONDITION's message is the server's "erased" one."""
+    return message.startswith("erased")
+
+
 _BY_STATUS: dict[Status, type[PiinguinError]] = {
     cls.status: cls
     for cls in (
@@ -81,6 +94,8 @@ _BY_STATUS: dict[Status, type[PiinguinError]] = {
 
 def error_for_status(status: Status, message: str | None) -> PiinguinError:
     """The exception for a non-OK status, whether a whole call's or one bulk item's."""
+    if status is Status.FAILED_PRECONDITION and is_erased(message or ""):
+        return Erased(message or "erased", status=status)
     cls = _BY_STATUS.get(status, PiinguinError)
     return cls(message or f"the server answered {status.name}", status=status)
 

@@ -94,6 +94,12 @@ OPTIONS: tuple[Option, ...] = (
         "never expire",
     ),
     Option(
+        "--receipt-key",
+        "PEM file of the Ed25519 key erasure receipts are signed with (made by "
+        "piinguin-admin receipt-key create); none means a key made at start, whose "
+        "receipts cannot be verified after a restart",
+    ),
+    Option(
         "--pii-salts",
         "TOML file of the salt epochs and hash functions Snowplow's PII enrichment used "
         "(each salt from a file or a Secrets Manager secret): subject finds recompute "
@@ -187,6 +193,7 @@ class ServerConfig:
     policy: str | None = None
     insecure_no_auth: bool = False
     retention: str | None = None
+    receipt_key: str | None = None
     pii_salts: str | None = None
     tls_cert: str | None = None
     tls_key: str | None = None

@@ -23,6 +23,7 @@ from piinguin.access.auditing import Auditor
 from piinguin.access.auth import Authenticator
 from piinguin.access.gatekeeper import Gatekeeper
 from piinguin.codec import LimitedProtoCodec
+from piinguin.receipts import ReceiptSigner
 from piinguin.server.calls import CallTracker
 from piinguin.server.coalesce import coalesce_writes
 from piinguin.server.grpclib_internals import close_connection
@@ -60,6 +61,8 @@ class PiinguinServer:
     a peer may hold (``piinguin.server.guard``); ``metrics`` counts its calls, refusals,
     audit failures and readiness; ``unauthenticated_audit_budget`` is how many calls failing
     authentication are audited one by one per peer address and second
+    (``piinguin.access.unauthenticated``); ``receipt_signer`` signs erasure receipts
+    (``piinguin.receipts``; none: a key made now, whose receipts die with the process).
     (``piinguin.access.unauthenticated``); ``salts`` are Snowplow's PII salts
     (``--pii-salts``), for finding a person's records by recomputing their pseudonyms.
     """
@@ -81,6 +84,7 @@ class PiinguinServer:
         wire: WireLimits | None = None,
         metrics: Metrics | None = None,
         unauthenticated_audit_budget: int = 100,
+        receipt_signer: ReceiptSigner | None = None,
         salts: Sequence[SaltEpoch] = (),
     ) -> None:
         self.storage = storage
@@ -97,7 +101,9 @@ class PiinguinServer:
             unauthenticated_per_second=unauthenticated_audit_budget,
         )
         gate = Gatekeeper(auditor)
-        self.service = PiinguinService(storage, gate, max_bulk_items=max_bulk_items, salts=salts)
+        self.service = PiinguinService(
+            storage, gate, max_bulk_items=max_bulk_items, salts=salts, signer=receipt_signer
+        )
         apis: list[PiinguinService | LegacyPiinguinService] = [self.service]
         if legacy_api:
             apis.append(LegacyPiinguinService(storage, gate, max_bulk_items=max_bulk_items))

@@ -20,6 +20,7 @@ from piinguin.access.auth import Authenticator
 from piinguin.access.policy import PolicyError
 from piinguin.logs import configure_logging
 from piinguin.options import OptionError
+from piinguin.receipts import ReceiptError, ReceiptSigner
 from piinguin.server import PiinguinServer, metrics
 from piinguin.server.config import ServerConfig
 from piinguin.server.salts import SaltsError, describe, load_salts
@@ -102,6 +103,27 @@ def retention_policy(config: ServerConfig) -> Retention | None:
         fields=len(retention.fields),
     )
     return retention
+
+
+#: What the server says at start without ``--receipt-key``.
+EPHEMERAL_RECEIPT_KEY = (
+    "erasure receipts are signed with a key made at start: they cannot be verified after "
+    "a restart, nor across --workers; give --receipt-key"
+)
+
+
+def receipt_signer(config: ServerConfig) -> ReceiptSigner:
+    """The ``--receipt-key`` file's signer, checked at start, or a key made now (said)."""
+    if config.receipt_key is None:
+        signer = ReceiptSigner.generate()
+        log.warning("ephemeral_receipt_key", detail=EPHEMERAL_RECEIPT_KEY, key_id=signer.key_id)
+        return signer
+    try:
+        signer = ReceiptSigner.load(Path(config.receipt_key))
+    except ReceiptError as exc:  # names the file, never the key's bytes
+        raise OptionError("--receipt-key", str(exc)) from exc
+    log.info("receipt_key", path=config.receipt_key, key_id=signer.key_id)
+    return signer
 
 
 async def pii_salts(config: ServerConfig) -> list[SaltEpoch]:
@@ -257,6 +279,7 @@ async def serve(
     stop = stop or asyncio.Event()
     auth = authenticator(config)
     retention = retention_policy(config)
+    signer = receipt_signer(config)
     salts = await pii_salts(config)
     ssl_context = (
         server_context(config.tls_cert, config.tls_key, config.tls_client_ca)
@@ -289,6 +312,7 @@ async def serve(
                 wire=config.wire(),
                 metrics=measured,
                 unauthenticated_audit_budget=config.unauthenticated_audit_budget,
+                receipt_signer=signer,
             ) as server,
         ):
             log.info(

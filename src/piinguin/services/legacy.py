@@ -113,6 +113,9 @@ async def _apply(
 def _status(outcome: WriteOutcome | Status) -> Status:
     if isinstance(outcome, Status):
         return outcome
+    if isinstance(outcome, ItemFailed) and outcome.erased:
+        # Starts "erased": the original clients tell it apart by its message alone.
+        return _failed(outcome.reason)
     if isinstance(outcome, ItemFailed) and outcome.damaged:
         return _failed(f"the stored value cannot be used: {outcome.reason}")
     if isinstance(outcome, ItemFailed):

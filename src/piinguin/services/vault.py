@@ -69,8 +69,12 @@ def _item(code: Status, message: str) -> ItemStatus:
 
 
 def failure_code(failure: ItemFailed) -> Status:
-    """DATA_LOSS for a stored item that cannot be used however often it is read (tampered
-    with, its key unknown or erased), UNAVAILABLE for one worth another try."""
+    """FAILED_PRECONDITION for a write refused because its subject was erased
+    (``storage.ERASED``: never worth another try, and not a fault), DATA_LOSS for a stored
+    item that cannot be used however often it is read (tampered with, its key unknown or
+    erased), UNAVAILABLE for one worth another try."""
+    if failure.erased:
+        return Status.FAILED_PRECONDITION
     return Status.DATA_LOSS if failure.damaged else Status.UNAVAILABLE
 
 
@@ -81,7 +85,11 @@ def read_code(outcome: ReadOutcome) -> Status:
 
 
 def _write_status(outcome: WriteOutcome) -> ItemStatus:
-    return _OK if outcome is None else _item(Status.UNAVAILABLE, outcome.reason)
+    if outcome is None:
+        return _OK
+    return _item(
+        Status.FAILED_PRECONDITION if outcome.erased else Status.UNAVAILABLE, outcome.reason
+    )
 
 
 def _read_result(outcome: ReadOutcome) -> ReadResult:
@@ -126,7 +134,8 @@ class PiinguinService(PiinguinBase):
         f"/{SERVICE_NAME}/EraseSubject": "erase",
         f"/{SERVICE_NAME}/RestrictSubject": "restrict",
         f"/{SERVICE_NAME}/UnrestrictSubject": "unrestrict",
-        # Public keys, yet asked of those who check receipts: the audit grant.
+        # Public keys, for those who check receipts: any authenticated caller gets them
+        # (``erasure.receipt_keys``); counted with the audit calls.
         f"/{SERVICE_NAME}/GetReceiptKeys": "audit",
     }
     bulk_methods: ClassVar[frozenset[str]] = methods.bulk_methods(SERVICE_NAME)
