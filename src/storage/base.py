@@ -4,6 +4,7 @@ for records, ``AuditStore`` for audit events."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Protocol
 
 from storage.audit import AuditEvent, AuditPage, AuditQuery
@@ -16,6 +17,7 @@ from storage.records import (
     StoredOutcome,
     WriteOutcome,
 )
+from storage.subjects import Lookup, MarkKind, Marks
 
 
 class Storage(Protocol):
@@ -47,7 +49,56 @@ class Storage(Protocol):
         ...
 
 
-class SealedStorage(Storage, Protocol):
+class SubjectStorage(Storage, Protocol):
+    """A ``Storage`` that serves data-subject rights (``storage.subjects``): every store
+    the server can be given.
+
+    Every write (``put_many``, and ``put_sealed`` where there is one) first looks up the
+    marks of each record's pseudonym and, given a keyring, of its value's digest: a record
+    marked erased is not stored (``ERASED``), one marked restricted is stored with
+    ``restricted`` set.
+    """
+
+    async def value_digest(self, value: str) -> str | None:
+        """The marker digest of an original: hex HMAC-SHA256 of its normal form under the
+        keyring's index key (the blind index is its prefix); ``None`` without a keyring."""
+        ...
+
+    async def find(self, value: str) -> Lookup:
+        """The keys whose original is ``value``, both normalised (``indexed=False``, and
+        nothing found, where no blind index is kept)."""
+        ...
+
+    async def mark(
+        self,
+        kind: MarkKind,
+        pseudonyms: Sequence[str],
+        digests: Sequence[str],
+        *,
+        reference: str,
+        at: datetime,
+    ) -> None:
+        """Mark pseudonyms and value digests, replacing a mark of the same kind; durable
+        when it returns (``StorageUnavailable`` otherwise)."""
+        ...
+
+    async def unmark(
+        self, kind: MarkKind, pseudonyms: Sequence[str], digests: Sequence[str]
+    ) -> None:
+        """Remove the marks of ``kind`` (only) from pseudonyms and value digests."""
+        ...
+
+    async def marks(self, pseudonyms: Sequence[str], digests: Sequence[str]) -> Marks:
+        """The mark resting on each key that has one, ``erased`` over ``restricted``."""
+        ...
+
+    async def set_restricted(self, keys: Sequence[str], restricted: bool) -> list[WriteOutcome]:
+        """Set or clear the ``restricted`` flag of the records stored under ``keys``; a key
+        not stored is done, and nothing is created."""
+        ...
+
+
+class SealedStorage(SubjectStorage, Protocol):
     """A ``Storage`` that also keeps originals sealed (``storage.encrypted`` wraps it), finds
     keys by blind index, and keeps a keyring's state. Plaintext records stay readable as
     they are: items written before encryption, or without it.

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from typing import NamedTuple
+from datetime import datetime
 
 from storage.base import SealedStorage
 from storage.crypto.blind import BlindIndex, normalise
@@ -22,14 +22,9 @@ from storage.crypto.envelope import Envelope
 from storage.crypto.keyring import Keyring
 from storage.errors import StorageUnavailable
 from storage.records import ItemFailed, ReadOutcome, Record, WriteOutcome
+from storage.subjects import Lookup, MarkKind, Marks
 
-
-class Lookup(NamedTuple):
-    """What a lookup by value found: the keys whose original, decrypted, normalises to the
-    value's normal form, and the candidates that could not be opened to tell (damaged)."""
-
-    keys: list[str]
-    unreadable: list[str]
+__all__ = ["EncryptedStorage", "Lookup"]
 
 
 class EncryptedStorage:
@@ -70,6 +65,33 @@ class EncryptedStorage:
 
     async def delete_many(self, keys: Sequence[str]) -> list[WriteOutcome]:
         return await self.backend.delete_many(keys)
+
+    async def value_digest(self, value: str) -> str | None:
+        envelope = self._envelope or await self.envelope()
+        assert envelope.index is not None  # EncryptedStorage always indexes
+        return envelope.index.digest(value)
+
+    async def mark(
+        self,
+        kind: MarkKind,
+        pseudonyms: Sequence[str],
+        digests: Sequence[str],
+        *,
+        reference: str,
+        at: datetime,
+    ) -> None:
+        await self.backend.mark(kind, pseudonyms, digests, reference=reference, at=at)
+
+    async def unmark(
+        self, kind: MarkKind, pseudonyms: Sequence[str], digests: Sequence[str]
+    ) -> None:
+        await self.backend.unmark(kind, pseudonyms, digests)
+
+    async def marks(self, pseudonyms: Sequence[str], digests: Sequence[str]) -> Marks:
+        return await self.backend.marks(pseudonyms, digests)
+
+    async def set_restricted(self, keys: Sequence[str], restricted: bool) -> list[WriteOutcome]:
+        return await self.backend.set_restricted(keys, restricted)
 
     async def find(self, value: str) -> Lookup:
         """The keys of every sealed record whose original equals ``value`` once both are

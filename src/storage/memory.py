@@ -14,6 +14,7 @@ from datetime import datetime
 from storage.audit import AuditEvent, AuditPage, AuditQuery
 from storage.records import (
     CHANGED,
+    ERASED,
     ItemFailed,
     ReadOutcome,
     Record,
@@ -25,6 +26,7 @@ from storage.records import (
     utcnow,
 )
 from storage.retention import Retention
+from storage.subjects import Lookup, Mark, MarkKind, Marks, winning
 
 _new = tuple.__new__  # a NamedTuple built positionally, without its __new__'s frame
 SEALED = ItemFailed("the stored value is encrypted: read it with a keyring", damaged=True)
@@ -35,7 +37,9 @@ class MemoryStorage:
 
     Each call completes without awaiting, so it is atomic with respect to other calls on
     the same event loop. Records are immutable, so what goes in and out cannot be changed
-    behind the store's back. The blind index is a dict of sets of keys.
+    behind the store's back. The blind index is a dict of sets of keys; marks
+    (``storage.subjects``) are dicts by pseudonym and by value digest, and a write only
+    looks at them once there is one.
 
     With a ``retention`` policy each write sets its record's ``expires_at``; every call
     first prunes the records that have expired, oldest expiry first from a heap, so an
@@ -48,6 +52,9 @@ class MemoryStorage:
         self._records: dict[str, Record | SealedRecord] = {}
         self._index: dict[str, set[str]] = {}
         self._entries: dict[str, bytes] = {}
+        #: Marks by pseudonym and by value digest, each key's by kind.
+        self._pseudonym_marks: dict[str, dict[MarkKind, Mark]] = {}
+        self._digest_marks: dict[str, dict[MarkKind, Mark]] = {}
         self._clock = clock
         self._retention = retention
         #: (expires_at, key) of every record written with an expiry; an entry whose record
@@ -63,6 +70,8 @@ class MemoryStorage:
     async def put_many(self, records: Sequence[Record]) -> list[WriteOutcome]:
         now = self._clock()
         self._prune(now)
+        if self._pseudonym_marks:
+            return self._put_marked(records, now, sealed=False)
         retention = self._retention
         for record in records:
             key = record.modified_value
@@ -85,31 +94,125 @@ class MemoryStorage:
                 previous.created_at if previous is not None else now,
                 now,
                 expires_at,
+                False,
             )
         return [None] * len(records)
 
     async def put_sealed(self, records: Sequence[SealedRecord]) -> list[WriteOutcome]:
         now = self._clock()
         self._prune(now)
-        stored, index, retention = self._records, self._index, self._retention
+        if self._pseudonym_marks or self._digest_marks:
+            return self._put_marked(records, now, sealed=True)
         for record in records:
-            key = record[0]
-            previous = stored.get(key)
+            self._store_sealed(record, now, restricted=False)
+        return [None] * len(records)
+
+    def _store_sealed(self, record: SealedRecord, now: datetime, *, restricted: bool) -> None:
+        key = record[0]
+        previous = self._records.get(key)
+        if isinstance(previous, SealedRecord):
+            self._unindex(previous)
+        created_at = previous[8] if previous is not None else now
+        expires_at = self._retention.expires_at(record[2], now) if self._retention else None
+        if expires_at is not None:
+            heapq.heappush(self._expiries, (expires_at, key))
+        self._records[key] = _new(
+            SealedRecord, (*record[:8], created_at, now, expires_at, restricted)
+        )
+        blind_index = record[1][3]
+        if blind_index:
+            keys = self._index.get(blind_index)
+            if keys is None:
+                self._index[blind_index] = {key}
+            else:
+                keys.add(key)
+
+    def _put_marked(
+        self, records: Sequence[Record] | Sequence[SealedRecord], now: datetime, *, sealed: bool
+    ) -> list[WriteOutcome]:
+        """The writes of a call while marks rest: each key's last record decides."""
+        latest = {record[0]: record for record in records}
+        outcomes: dict[str, WriteOutcome] = {}
+        for key, record in latest.items():
+            digest = record[1].digest if isinstance(record, SealedRecord) else ""
+            mark = self._mark_of(key, digest)
+            if mark is not None and mark.kind == "erased":
+                outcomes[key] = ERASED
+                continue
+            restricted = mark is not None
+            if isinstance(record, SealedRecord):
+                self._store_sealed(record, now, restricted=restricted)
+                continue
+            previous = self._records.get(key)
             if isinstance(previous, SealedRecord):
                 self._unindex(previous)
-            created_at = previous[8] if previous is not None else now
-            expires_at = retention.expires_at(record[2], now) if retention else None
+            expires_at = self._retention.expires_at(record[2], now) if self._retention else None
             if expires_at is not None:
                 heapq.heappush(self._expiries, (expires_at, key))
-            stored[key] = _new(SealedRecord, (*record[:8], created_at, now, expires_at))
-            blind_index = record[1][3]
-            if blind_index:
-                keys = index.get(blind_index)
-                if keys is None:
-                    index[blind_index] = {key}
-                else:
-                    keys.add(key)
-        return [None] * len(records)
+            created_at = previous[8] if previous is not None else now
+            self._records[key] = _new(
+                Record, (*record[:8], created_at, now, expires_at, restricted)
+            )
+        return [outcomes.get(record[0]) for record in records]
+
+    def _mark_of(self, pseudonym: str, digest: str) -> Mark | None:
+        """The mark deciding a write: erased on either key over restricted on either."""
+        found = [self._pseudonym_marks.get(pseudonym, {})]
+        if digest:
+            found.append(self._digest_marks.get(digest, {}))
+        return winning({kind: m[kind] for m in found for kind in m})
+
+    async def value_digest(self, value: str) -> str | None:
+        return None
+
+    async def find(self, value: str) -> Lookup:
+        return Lookup([], [], indexed=False)
+
+    async def mark(
+        self,
+        kind: MarkKind,
+        pseudonyms: Sequence[str],
+        digests: Sequence[str],
+        *,
+        reference: str,
+        at: datetime,
+    ) -> None:
+        mark = Mark(kind, at, reference)
+        for marks, keys in ((self._pseudonym_marks, pseudonyms), (self._digest_marks, digests)):
+            for key in keys:
+                marks.setdefault(key, {})[kind] = mark
+
+    async def unmark(
+        self, kind: MarkKind, pseudonyms: Sequence[str], digests: Sequence[str]
+    ) -> None:
+        for marks, keys in ((self._pseudonym_marks, pseudonyms), (self._digest_marks, digests)):
+            for key in keys:
+                kinds = marks.get(key)
+                if kinds is not None:
+                    kinds.pop(kind, None)
+                    if not kinds:
+                        del marks[key]
+
+    async def marks(self, pseudonyms: Sequence[str], digests: Sequence[str]) -> Marks:
+        found = Marks({}, {})
+        for marks, keys, into in (
+            (self._pseudonym_marks, pseudonyms, found.pseudonyms),
+            (self._digest_marks, digests, found.digests),
+        ):
+            for key in keys:
+                mark = winning(marks.get(key, {}))
+                if mark is not None:
+                    into[key] = mark
+        return found
+
+    async def set_restricted(self, keys: Sequence[str], restricted: bool) -> list[WriteOutcome]:
+        if self._expiries:
+            self._prune(self._clock())
+        for key in keys:
+            record = self._records.get(key)
+            if record is not None and record.restricted != restricted:
+                self._records[key] = record._replace(restricted=restricted)
+        return [None] * len(keys)
 
     async def get_many(self, keys: Sequence[str]) -> list[ReadOutcome]:
         if self._expiries:

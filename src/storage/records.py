@@ -15,6 +15,8 @@ class Record(NamedTuple):
     ``created_at``, ``updated_at`` and ``expires_at`` are set by the backend on write
     (``expires_at`` from its ``storage.retention`` policy and ``field_name``; ``None``:
     never); values passed in are ignored. A record past ``expires_at`` reads as not stored.
+    ``restricted`` (processing restricted, GDPR Art. 18) is likewise the backend's: set on
+    write from the marks resting (``storage.subjects``), or by ``set_restricted``.
     """
 
     modified_value: str
@@ -28,6 +30,7 @@ class Record(NamedTuple):
     created_at: datetime | None = None
     updated_at: datetime | None = None
     expires_at: datetime | None = None
+    restricted: bool = False
 
     def __repr__(self) -> str:
         # The original value is personal data: keep it out of reprs, and so out of
@@ -53,6 +56,9 @@ class Sealed(NamedTuple):
     #: The backend's own name for this sealing as it rests ("" until stored): DynamoDB's
     #: key table ``keyId``, which every write renews. Conditional rewrites compare it.
     revision: str = ""
+    #: The value's full marker digest (``storage.subjects``), on the way in only: a backend
+    #: looks up the value's marks by it and never stores it ("" when read back).
+    digest: str = ""
 
     def __repr__(self) -> str:
         size = len(self.ciphertext)
@@ -74,6 +80,7 @@ class SealedRecord(NamedTuple):
     created_at: datetime | None = None
     updated_at: datetime | None = None
     expires_at: datetime | None = None
+    restricted: bool = False
 
 
 class ItemFailed(NamedTuple):
@@ -83,11 +90,19 @@ class ItemFailed(NamedTuple):
     ``damaged`` marks a stored item that cannot be used as it is, however often it is read:
     a ciphertext that fails authentication (tampered with, moved to another key), or one
     whose key is unknown or erased. ``reason`` is written by us, never copied from a
-    backend, and never holds PII.
+    backend, and never holds PII. ``erased``: not stored because the data subject's
+    records were erased for good (``ERASED``); retrying it changes nothing.
     """
 
     reason: str
     damaged: bool = False
+    erased: bool = False
+
+
+#: The outcome of a write refused because its pseudonym or its value is marked erased.
+ERASED = ItemFailed(
+    "erased at the data subject's request (GDPR Art. 17): not stored again", erased=True
+)
 
 
 def utcnow() -> datetime:

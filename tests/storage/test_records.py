@@ -16,7 +16,9 @@ from storage.records import utcnow
 
 MOMENT = datetime(2026, 1, 1, tzinfo=UTC)
 SECRET = "john@acme.com"
-VALUES = ("k", SECRET, "user_id", "$.j", "iglu:s", "SHA-256", "app", MOMENT, MOMENT, None, None)
+VALUES = (
+    "k", SECRET, "user_id", "$.j", "iglu:s", "SHA-256", "app", MOMENT, MOMENT, None, None, True
+)  # fmt: skip
 
 
 @pytest.mark.parametrize("cls", [Record, ItemFailed, KeyOutcome, AuditEvent, AuditQuery, AuditPage])
@@ -35,6 +37,7 @@ def test_a_record_takes_its_fields_positionally_in_declaration_order() -> None:
         MOMENT,
         None,
     )
+    assert record.restricted is True
 
 
 def test_a_record_cannot_be_changed_only_replaced() -> None:
@@ -50,6 +53,8 @@ def test_a_record_cannot_be_changed_only_replaced() -> None:
 
 def test_defaults_leave_provenance_empty_and_times_unset() -> None:
     assert Record("k", SECRET) == Record("k", SECRET, "", "", "", "", "", None, None, None)
+    assert Record("k", SECRET).restricted is False
+    assert ItemFailed("r") == ("r", False, False)
     assert AuditQuery().limit == 100
     assert AuditPage() == ((), "")
 

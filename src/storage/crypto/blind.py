@@ -72,11 +72,19 @@ class BlindIndex:
         return outer.digest()
 
     def __call__(self, value: str) -> str:
+        return self.truncated(self.digest(value))
+
+    def digest(self, value: str) -> str:
+        """The whole HMAC of ``value``'s normal form, in hex: the marker digest
+        (``storage.subjects``), whose truncation is the index."""
         inner = self._inner.copy()  # mac(), inlined: this runs for every record written
         inner.update(normalise(value).encode())
         outer = self._outer.copy()
         outer.update(inner.digest())
-        digits = outer.digest()[: self._bytes].hex()
+        return outer.hexdigest()
+
+    def truncated(self, digest: str) -> str:
+        """The index of the value whose ``digest`` this is."""
         if self._last is None:
-            return digits[: self._digits]
-        return digits[: self._digits] + self._last[digits[self._digits]]
+            return digest[: self._digits]
+        return digest[: self._digits] + self._last[digest[self._digits]]

@@ -47,10 +47,13 @@ class Envelope:
         return self._aad + modified_value.encode()
 
     async def seal_many(self, records: Sequence[Record]) -> list[SealedRecord]:
-        """Each record with its original sealed under one data key; timestamps as given."""
+        """Each record with its original sealed under one data key, with its blind index
+        and its marker digest (given an index); timestamps as given."""
         key = await self.keyring.data_key(len(records))
         encrypt = key.cipher.encrypt
         version, wrapped, aad, index = key.version, key.wrapped, self._aad, self.index
+        # One HMAC per value: the blind index is the marker digest, truncated.
+        digest, truncated = (index.digest, index.truncated) if index else (None, None)
         nonces = os.urandom(NONCE_BYTES * len(records))
         sealed: list[SealedRecord] = []
         append = sealed.append
@@ -60,9 +63,11 @@ class Envelope:
             at += NONCE_BYTES
             value = r[1]
             ciphertext = nonce + encrypt(nonce, value.encode(), aad + r[0].encode())
-            resting: Sealed = _new(
-                Sealed, (version, wrapped, ciphertext, index(value) if index else "", "")
-            )
+            if digest is None or truncated is None:
+                resting: Sealed = _new(Sealed, (version, wrapped, ciphertext, "", "", ""))
+            else:
+                full = digest(value)
+                resting = _new(Sealed, (version, wrapped, ciphertext, truncated(full), "", full))
             append(_new(SealedRecord, (r[0], resting, *r[2:])))
         return sealed
 

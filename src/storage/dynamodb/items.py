@@ -9,6 +9,8 @@ The layout keeps the original Scala piinguin's table readable by both: the strin
     expiresAt                                             N, when the record expires, in
                                                           epoch seconds (the table's TTL
                                                           attribute); only with a retention
+    restricted                                            BOOL, true while processing is
+                                                          restricted; absent otherwise
 
 Timestamps are ISO-8601 strings in UTC with microseconds and an explicit offset
 (``2017-07-14T03:39:39.123000+00:00``): readable in the console, exact on a round trip,
@@ -49,6 +51,7 @@ CREATED_AT = "createdAt"
 UPDATED_AT = "updatedAt"
 #: The table's TTL attribute; in clear on sealed items too, as DynamoDB needs it.
 EXPIRES_AT = "expiresAt"
+RESTRICTED = "restricted"
 #: Record field -> attribute, for the optional provenance strings.
 PROVENANCE = {
     "field_name": "fieldName",
@@ -79,16 +82,17 @@ def encode(
     created_at: AttributeValueTypeDef,
     updated_at: AttributeValueTypeDef,
     expires_at: datetime | None = None,
+    restricted: bool = False,
 ) -> Item:
-    """The item for ``record``; the record's own timestamps are ignored. A stored
-    ``created_at`` is passed on as it was stored, never re-parsed."""
+    """The item for ``record``; the record's own timestamps and restriction are ignored.
+    A stored ``created_at`` is passed on as it was stored, never re-parsed."""
     item: Item = {
         KEY: {"S": record.modified_value},
         ORIGINAL: {"S": record.original_value},
         CREATED_AT: created_at,
         UPDATED_AT: updated_at,
     }
-    return _with_provenance(item, record, expires_at)
+    return _with_provenance(item, record, expires_at, restricted)
 
 
 def encode_sealed(
@@ -99,6 +103,7 @@ def encode_sealed(
     created_at: AttributeValueTypeDef,
     updated_at: AttributeValueTypeDef,
     expires_at: datetime | None = None,
+    restricted: bool = False,
 ) -> Item:
     """The item for a sealed ``record`` whose ciphertext's share is ``share`` and whose
     pad is stored under ``key_id``."""
@@ -114,13 +119,14 @@ def encode_sealed(
     }
     if sealed.blind_index:
         item[BLIND_INDEX] = {"S": sealed.blind_index}
-    return _with_provenance(item, record, expires_at)
+    return _with_provenance(item, record, expires_at, restricted)
 
 
 def _with_provenance(
-    item: Item, record: Record | SealedRecord, expires_at: datetime | None
+    item: Item, record: Record | SealedRecord, expires_at: datetime | None, restricted: bool
 ) -> Item:
-    """``item`` with what plain and sealed records share: provenance, times, expiry."""
+    """``item`` with what plain and sealed records share: provenance, times, expiry,
+    restriction."""
     for field, attribute in PROVENANCE.items():
         value: str = getattr(record, field)
         if value:
@@ -129,17 +135,28 @@ def _with_provenance(
         item[COLLECTOR_TSTAMP] = encode_time(record.collector_tstamp)
     if expires_at is not None:
         item[EXPIRES_AT] = encode_expiry(expires_at)
+    if restricted:
+        item[RESTRICTED] = {"BOOL": True}
     return item
 
 
 def _provenance(
     item: Item,
 ) -> tuple[
-    str, str, str, str, str, datetime | None, datetime | None, datetime | None, datetime | None
+    str,
+    str,
+    str,
+    str,
+    str,
+    datetime | None,
+    datetime | None,
+    datetime | None,
+    datetime | None,
+    bool,
 ]:
     """The fields after the value, as plain and sealed records both order them: provenance,
-    collector time, created, updated, expiry. Raises KeyError or ValueError on a malformed
-    item."""
+    collector time, created, updated, expiry, restriction. Raises KeyError or ValueError on
+    a malformed item."""
     field_name, json_path, schema, hash_function, app_id = (
         item[attribute]["S"] if attribute in item else "" for attribute in PROVENANCE.values()
     )
@@ -153,6 +170,7 @@ def _provenance(
         _decode_time(item.get(CREATED_AT)),
         _decode_time(item.get(UPDATED_AT)),
         decode_expiry(item),
+        item.get(RESTRICTED, {}).get("BOOL") is True,
     )
 
 

@@ -36,9 +36,20 @@ from storage.dynamodb.items import (
 )
 from storage.dynamodb.keys import LAYOUT as KEY_LAYOUT
 from storage.dynamodb.keys import KeyTable, new_key_id, split
+from storage.dynamodb.marks import (
+    DECIDING,
+    PSEUDONYM_PREFIX,
+    Markers,
+    digest_key,
+    is_marker,
+    marker_keys,
+    marks_in,
+    pseudonym_key,
+    screen,
+)
 from storage.dynamodb.rewrite import replace_items, scan_items
 from storage.dynamodb.tables import Layout, add_index, create, verify
-from storage.errors import StorageMisconfigured
+from storage.errors import StorageMisconfigured, StorageUnavailable
 from storage.records import (
     ItemFailed,
     ReadOutcome,
@@ -51,6 +62,7 @@ from storage.records import (
     utcnow,
 )
 from storage.retention import Retention, expired
+from storage.subjects import Lookup, MarkKind, Marks, winning
 
 if TYPE_CHECKING:
     from types_aiobotocore_dynamodb.client import DynamoDBClient
@@ -110,6 +122,8 @@ class DynamoDBStorage:
     With a ``retention`` policy each write sets its item's ``expiresAt``, the table's TTL
     attribute. DynamoDB deletes expired items in its own time (within days), so reads
     answer an expired item as not stored at once.
+
+    Erasure and restriction marks rest in the same table, as marker items (``marks``).
     """
 
     def __init__(
@@ -126,6 +140,7 @@ class DynamoDBStorage:
         self._client = client
         self._table = table_name
         self._keys = KeyTable(client, key_table) if key_table is not None else None
+        self._markers = Markers(client, table_name)
         self._policy = policy if policy is not None else BatchPolicy()
         self._observer = observer
         self._clock = clock
@@ -151,20 +166,10 @@ class DynamoDBStorage:
     async def put_many(self, records: Sequence[Record]) -> list[WriteOutcome]:
         latest = {record.modified_value: record for record in records}
         call = self._batches()
-        # BatchWriteItem replaces whole items, so keeping created_at takes a read first:
-        # one strongly consistent BatchGetItem per 100 unique keys. The projection trims
-        # the response, not the bill: each key costs a read unit (per 4 KB of its stored
-        # item, and one even when nothing is stored) on top of its write unit (per 1 KB).
-        # A key whose read stays unprocessed is failed, not written with a guessed
-        # created_at. Two concurrent first writes of one key both see nothing stored; the
-        # later one's created_at stands.
-        stored, unread = await self._get(
-            call, list(latest), attributes=(KEY, CREATED_AT, EXPIRES_AT)
+        markers = {key: marker_keys(key, "") for key in latest}
+        stored, failed, restricted = await self._read_before_write(
+            call, markers, (KEY, CREATED_AT, EXPIRES_AT)
         )
-        failed = {
-            key: ItemFailed(f"not written, its createdAt unread: {failure.reason}")
-            for key, failure in unread.items()
-        }
         moment = self._clock()
         now, retention = encode_time(moment), self._retention
         created = self._created(stored, moment)
@@ -178,6 +183,7 @@ class DynamoDBStorage:
                         expires_at=retention.expires_at(record.field_name, moment)
                         if retention
                         else None,
+                        restricted=key in restricted,
                     )
                 }
             }
@@ -186,6 +192,32 @@ class DynamoDBStorage:
         }
         failed |= await self._write(call, requests)
         return [failed.get(record.modified_value) for record in records]
+
+    async def _read_before_write(
+        self, call: BatchCall, markers: dict[str, tuple[str, ...]], attributes: tuple[str, ...]
+    ) -> tuple[dict[str, Item], dict[str, ItemFailed], set[str]]:
+        """What a write must know first: each record's stored item (``attributes`` of it),
+        and its markers; answers the items found, the records not to write (unread, or
+        erased) and those to write restricted.
+
+        BatchWriteItem replaces whole items, so keeping created_at takes a read first; the
+        markers (``marks``) are read in the same strongly consistent BatchGetItem round, 100
+        keys a request. The projection trims the response, not the bill: each key costs a
+        read unit (per 4 KB of its stored item, and one even when nothing is stored) on top
+        of its write unit (per 1 KB): a record read is one, its pseudonym's marker another,
+        its value's marker (sealed records) a third. A key whose read stays unprocessed is
+        failed, not written with a guessed created_at or unchecked marks. Two concurrent
+        first writes of one key both see nothing stored; the later one's created_at stands.
+        """
+        wanted = list(markers) + list(dict.fromkeys(m for keys in markers.values() for m in keys))
+        found, unread = await self._get(call, wanted, attributes=(*attributes, *DECIDING))
+        failed = {
+            key: ItemFailed(f"not written, its createdAt unread: {unread[key].reason}")
+            for key in markers
+            if key in unread
+        }
+        refused, restricted = screen(markers, found, unread)
+        return found, refused | failed, restricted
 
     def _created(self, stored: dict[str, Item], now: datetime) -> dict[str, AttributeValueTypeDef]:
         """The ``createdAt`` each stored item keeps when written again: none once it has
@@ -218,13 +250,10 @@ class DynamoDBStorage:
         keys = self._key_table()
         latest = {record.modified_value: record for record in records}
         call = self._batches()
-        stored, unread = await self._get(
-            call, list(latest), attributes=(KEY, CREATED_AT, KEY_ID, EXPIRES_AT)
+        markers = {key: marker_keys(key, record.sealed.digest) for key, record in latest.items()}
+        stored, failed, restricted = await self._read_before_write(
+            call, markers, (KEY, CREATED_AT, KEY_ID, EXPIRES_AT)
         )
-        failed = {
-            key: ItemFailed(f"not written, its createdAt unread: {failure.reason}")
-            for key, failure in unread.items()
-        }
         shares: dict[str, tuple[str, bytes]] = {}
         pads: dict[str, tuple[str, bytes]] = {}
         for key, record in latest.items():
@@ -250,6 +279,7 @@ class DynamoDBStorage:
                         created_at=created.get(key, now),
                         updated_at=now,
                         expires_at=expiries[key],
+                        restricted=key in restricted,
                     )
                 }
             }
@@ -297,7 +327,7 @@ class DynamoDBStorage:
 
     async def scan(self, resume_after: str | None, limit: int) -> ScanPage:
         items, resume = await scan_items(self._client, self._table, resume_after, limit)
-        found = self._live({key_of(item): item for item in items})
+        found = self._live({key_of(item): item for item in items if not is_marker(key_of(item))})
         outcomes = await self._decoded(BatchCall(self._policy), found) if found else {}
         return ScanPage(list(outcomes.items()), resume)
 
@@ -320,6 +350,52 @@ class DynamoDBStorage:
             key: {"DeleteRequest": {"Key": key_item(key)}} for key in keys
         }
         failed = await self._write(call, requests) | failed
+        return [failed.get(key) for key in keys]
+
+    async def value_digest(self, value: str) -> str | None:
+        return None
+
+    async def find(self, value: str) -> Lookup:
+        return Lookup([], [], indexed=False)
+
+    async def mark(
+        self,
+        kind: MarkKind,
+        pseudonyms: Sequence[str],
+        digests: Sequence[str],
+        *,
+        reference: str,
+        at: datetime,
+    ) -> None:
+        keys = [pseudonym_key(p) for p in pseudonyms] + [digest_key(d) for d in digests]
+        await self._markers.mark(self._batches(), kind, keys, reference, at)
+
+    async def unmark(
+        self, kind: MarkKind, pseudonyms: Sequence[str], digests: Sequence[str]
+    ) -> None:
+        keys = [pseudonym_key(p) for p in pseudonyms] + [digest_key(d) for d in digests]
+        await self._markers.unmark(self._batches(), kind, keys)
+
+    async def marks(self, pseudonyms: Sequence[str], digests: Sequence[str]) -> Marks:
+        """Strongly consistent; a marker left unread fails the call (``StorageUnavailable``):
+        an answer must be complete."""
+        asked = {pseudonym_key(p): p for p in pseudonyms} | {digest_key(d): d for d in digests}
+        found, failed = await self._get(self._batches(), list(asked))
+        if failed:
+            reason = next(iter(failed.values())).reason
+            raise StorageUnavailable(f"{len(failed)} marks could not be read: {reason}")
+        answer = Marks({}, {})
+        for key, item in found.items():
+            mark = winning(marks_in(item))
+            if mark is not None:
+                into = answer.pseudonyms if key.startswith(PSEUDONYM_PREFIX) else answer.digests
+                into[asked[key]] = mark
+        return answer
+
+    async def set_restricted(self, keys: Sequence[str], restricted: bool) -> list[WriteOutcome]:
+        """One conditional UpdateItem per key: a key not stored fails its condition, and is
+        done."""
+        failed = await self._markers.set_restricted(self._batches(), keys, restricted)
         return [failed.get(key) for key in keys]
 
     async def find_index(self, index: str) -> list[str]:

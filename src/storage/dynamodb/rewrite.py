@@ -22,6 +22,7 @@ from storage.dynamodb.items import (
     KEY,
     KEY_ID,
     ORIGINAL,
+    RESTRICTED,
     SEALED,
     UPDATED_AT,
     encode_sealed,
@@ -72,6 +73,13 @@ def _expectation(expected: Record | SealedRecord) -> dict[str, Any]:
         names |= {"#o": ORIGINAL, "#s": SEALED}
         values[":o"] = {"S": expected.original_value}
         condition = "attribute_not_exists(#s) AND #o = :o"
+    # set_restricted changes neither keyId nor updatedAt: a flip must not be undone.
+    names["#r"] = RESTRICTED
+    if expected.restricted:
+        values[":r"] = {"BOOL": True}
+        condition += " AND #r = :r"
+    else:
+        condition += " AND attribute_not_exists(#r)"
     if expected.updated_at is None:
         condition += " AND attribute_not_exists(#u)"
     else:
@@ -113,6 +121,7 @@ async def replace_items(
             created_at=encode_time(new.created_at) if new.created_at else {},
             updated_at=encode_time(new.updated_at) if new.updated_at else {},
             expires_at=new.expires_at,
+            restricted=new.restricted,
         )
         async with limit:
             with _conditional(table) as outcome:
