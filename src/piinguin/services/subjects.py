@@ -15,8 +15,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import NamedTuple
 
-from storage.subjects import snowplow_pseudonym
-
 from piinguin.access.context import count_items
 from piinguin.access.gatekeeper import Gatekeeper
 from piinguin.access.policy import Operation
@@ -27,6 +25,7 @@ from piinguin.stored import stored
 from piinguin.v1 import SubjectRequest, SubjectValue
 from storage import ItemFailed, Record, StorageUnavailable, SubjectStorage
 from storage.crypto.blind import normalise
+from storage.subjects import snowplow_pseudonym
 
 #: How a record was found, as answered in ``SubjectRecord.found_by``.
 BY_PSEUDONYM = "pseudonym"

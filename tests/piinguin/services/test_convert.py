@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import UTC, datetime
+from typing import Any
 
 from piinguin import v1
 from piinguin.services.convert import message_from_record, record_from_message
@@ -21,6 +22,8 @@ TEXT = (
     "hash_function",
     "app_id",
 )
+#: Each text field named after itself, to spread into a message.
+NAMED: dict[str, Any] = {name: name for name in TEXT}
 
 
 def test_a_record_becomes_the_message_with_the_same_field_values() -> None:
@@ -29,7 +32,7 @@ def test_a_record_becomes_the_message_with_the_same_field_values() -> None:
     message = message_from_record(record)
 
     assert message == v1.PiiRecord(
-        **{name: name for name in TEXT},
+        **NAMED,
         collector_tstamp=COLLECTED,
         created_at=CREATED,
         updated_at=UPDATED,
@@ -39,16 +42,17 @@ def test_a_record_becomes_the_message_with_the_same_field_values() -> None:
 
 def test_a_message_becomes_the_record_without_the_server_s_timestamps() -> None:
     message = v1.PiiRecord(
-        **{name: name for name in TEXT},
+        **NAMED,
         collector_tstamp=COLLECTED,
         created_at=CREATED,
         updated_at=UPDATED,
+        restricted=True,
     )
 
     record = record_from_message(message)
 
     assert type(record) is Record
-    assert tuple(record) == (*TEXT, COLLECTED, None, None, None)
+    assert tuple(record) == (*TEXT, COLLECTED, None, None, None, False)
 
 
 def test_messages_declare_the_records_fields_in_the_same_order() -> None:
@@ -56,6 +60,12 @@ def test_messages_declare_the_records_fields_in_the_same_order() -> None:
     message_fields = [field.name for field in dataclasses.fields(v1.PiiRecord)]
 
     assert message_fields[: len(record_fields)] == record_fields
+
+
+def test_a_record_s_restriction_is_answered() -> None:
+    record = Record(*TEXT, restricted=True)
+
+    assert message_from_record(record).restricted is True
 
 
 def test_a_record_s_expiry_is_answered() -> None:
