@@ -22,7 +22,7 @@ from piinguin.client import ItemResult, LawfulBasis, PiinguinClient, PiiRecord
 from piinguin.client.errors import error_for_status
 from piinguin.limits import control_character_problem
 from piinguin.logs import STATUS_NAMES
-from piinguin.v1 import LAWFUL_BASES, AuditEvent, basis_name
+from piinguin.v1 import LAWFUL_BASES, AuditEvent, basis_name, ground_name
 
 #: The bases as the CLI spells them, in kebab-case (it accepts snake_case too).
 _BASIS_NAMES = ", ".join(name.replace("_", "-") for name in LAWFUL_BASES)
@@ -233,6 +233,7 @@ def _audit_json(event: AuditEvent) -> str:
             "peer": event.peer,
             "legacy": event.legacy,
             "calls": event.calls,
+            "restriction_ground": ground_name(event.restriction_ground),
             "event_id": event.event_id,
         }
     )
