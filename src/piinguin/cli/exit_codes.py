@@ -8,6 +8,7 @@ from piinguin.client.errors import (
     PermissionDenied,
     PiinguinError,
     RecordNotFound,
+    Restricted,
     Unauthenticated,
     Unavailable,
 )
@@ -18,6 +19,7 @@ EXIT_USAGE = 2
 EXIT_UNAVAILABLE = 3
 EXIT_DENIED = 4
 EXIT_ERROR = 5
+EXIT_RESTRICTED = 6
 
 EXIT_CODES_HELP = """\
 exit codes:
@@ -27,6 +29,7 @@ exit codes:
   3  the server is unavailable or did not answer in time
   4  unauthenticated, or permission denied
   5  any other error
+  6  the record is restricted (GDPR Art. 18): read it with --restriction-ground
 For create-many, read-many and delete-many, the highest code among the lines."""
 
 _EXIT_CODES: dict[type[PiinguinError], int] = {
@@ -36,6 +39,7 @@ _EXIT_CODES: dict[type[PiinguinError], int] = {
     DeadlineExceeded: EXIT_UNAVAILABLE,
     Unauthenticated: EXIT_DENIED,
     PermissionDenied: EXIT_DENIED,
+    Restricted: EXIT_RESTRICTED,
 }
 
 
@@ -45,4 +49,6 @@ def exit_code(error: PiinguinError) -> int:
 
 def describe(error: PiinguinError) -> str:
     """``not found: no record is stored under this key`` and the like."""
+    if isinstance(error, Restricted):
+        return f"{error.message} (read it with --restriction-ground GROUND)"
     return f"{error.status.name.lower().replace('_', ' ')}: {error.message}"

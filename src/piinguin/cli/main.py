@@ -20,6 +20,8 @@ from typing import Any, TextIO
 
 from piinguin.cli.commands import Streams, add_commands
 from piinguin.cli.exit_codes import EXIT_CODES_HELP, EXIT_USAGE, describe, exit_code
+from piinguin.cli.subject import add_subject_commands
+from piinguin.cli.subject_restrict import add_restriction_commands
 from piinguin.client import PiinguinClient, PiinguinError, parse_target
 from piinguin.options import Option, OptionError, build_parser, resolve
 from piinguin.tls import client_context
@@ -72,7 +74,9 @@ def _parser() -> argparse.ArgumentParser:
     parser = build_parser("piinguin", DESCRIPTION, OPTIONS)
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.epilog = EXIT_CODES_HELP
-    add_commands(parser.add_subparsers(title="commands", metavar="COMMAND", required=True))
+    commands = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
+    add_commands(commands)
+    add_restriction_commands(add_subject_commands(commands))
     return parser
 
 

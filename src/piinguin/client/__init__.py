@@ -12,8 +12,12 @@ from piinguin.client._client import (
     ReadItemResult,
     RecordNotFound,
     ResourceExhausted,
+    Restricted,
+    Restriction,
+    RestrictionGround,
     Unauthenticated,
     Unavailable,
+    Value,
     parse_target,
 )
 
@@ -29,7 +33,11 @@ __all__ = [
     "ReadItemResult",
     "RecordNotFound",
     "ResourceExhausted",
+    "Restricted",
+    "Restriction",
+    "RestrictionGround",
     "Unauthenticated",
     "Unavailable",
+    "Value",
     "parse_target",
 ]

@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequenc
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
-from typing import Any, Self, TypeVar
+from typing import Any, NamedTuple, Self, TypeVar
 
 from grpclib.client import Channel
 from grpclib.const import Status
@@ -31,6 +31,7 @@ from piinguin.client.errors import (
     PiinguinError,
     RecordNotFound,
     ResourceExhausted,
+    Restricted,
     Unauthenticated,
     Unavailable,
     translated_errors,
@@ -52,6 +53,9 @@ from piinguin.v1 import (
     ReadPiiRecordRequest,
     ReadPiiRecordsRequest,
     ReadResult,
+    RestrictionGround,
+    SubjectRequest,
+    SubjectValue,
 )
 
 __all__ = [
@@ -66,8 +70,12 @@ __all__ = [
     "ReadItemResult",
     "RecordNotFound",
     "ResourceExhausted",
+    "Restricted",
+    "Restriction",
+    "RestrictionGround",
     "Unauthenticated",
     "Unavailable",
+    "Value",
     "parse_target",
 ]
 
@@ -90,6 +98,46 @@ class ItemResult:
 @dataclass(frozen=True, slots=True)
 class ReadItemResult(ItemResult):
     record: PiiRecord | None = None
+
+    @property
+    def restricted(self) -> bool:
+        """The record is restricted (GDPR Art. 18) and the read stated no ground."""
+        return self.status is Status.FAILED_PRECONDITION
+
+
+class Value(NamedTuple):
+    """One value a person knows, for the data-subject calls: ``Value("jane@example.com")``,
+    or narrowed to one field, ``Value("jane@example.com", "user_id")``."""
+
+    value: str
+    field_name: str = ""
+
+    def __repr__(self) -> str:
+        # Personal data: kept out of reprs, and so out of tracebacks and logs.
+        return f"Value(value=<redacted>, field_name={self.field_name!r})"
+
+
+@dataclass(frozen=True, slots=True)
+class Restriction:
+    """What ``restrict_subject`` or ``unrestrict_subject`` did: the pseudonyms it applied
+    to (found or named) and when."""
+
+    modified_values: list[str]
+    at: datetime | None
+
+
+def _subject_request(
+    values: Sequence[Value | str],
+    modified_values: Sequence[str],
+    basis: LawfulBasis,
+    purpose: str,
+) -> SubjectRequest:
+    return SubjectRequest(
+        values=[SubjectValue(value=v) if isinstance(v, str) else SubjectValue(*v) for v in values],
+        modified_values=list(modified_values),
+        lawful_basis=basis,
+        purpose=purpose,
+    )
 
 
 def parse_target(target: str) -> tuple[str, int]:
@@ -244,12 +292,27 @@ class PiinguinClient:
         await self._call(self._open_stub().create_pii_record, CreatePiiRecordRequest(record=record))
 
     async def read_record(
-        self, modified_value: str, *, basis: LawfulBasis, purpose: str
+        self,
+        modified_value: str,
+        *,
+        basis: LawfulBasis,
+        purpose: str,
+        restriction_ground: RestrictionGround = RestrictionGround.UNSPECIFIED,
     ) -> PiiRecord:
+        """The record under ``modified_value``. A restricted one (GDPR Art. 18) raises
+        ``Restricted`` unless the read states a ``restriction_ground``."""
         request = ReadPiiRecordRequest(
-            modified_value=modified_value, lawful_basis=basis, purpose=purpose
+            modified_value=modified_value,
+            lawful_basis=basis,
+            purpose=purpose,
+            restriction_ground=restriction_ground,
         )
-        response = await self._call(self._open_stub().read_pii_record, request)
+        try:
+            response = await self._call(self._open_stub().read_pii_record, request)
+        except PiinguinError as exc:
+            if exc.status is Status.FAILED_PRECONDITION:
+                raise Restricted(exc.message) from exc
+            raise
         if response.record is None:
             raise PiinguinError("the server answered OK without a record", status=Status.UNKNOWN)
         return response.record
@@ -267,10 +330,20 @@ class PiinguinClient:
         return [_item_result(item) for item in response.results]
 
     async def read_records(
-        self, modified_values: Sequence[str], *, basis: LawfulBasis, purpose: str
+        self,
+        modified_values: Sequence[str],
+        *,
+        basis: LawfulBasis,
+        purpose: str,
+        restriction_ground: RestrictionGround = RestrictionGround.UNSPECIFIED,
     ) -> list[ReadItemResult]:
+        """One result per key; a restricted record read without a ``restriction_ground``
+        is a result whose ``restricted`` is true."""
         request = ReadPiiRecordsRequest(
-            modified_values=list(modified_values), lawful_basis=basis, purpose=purpose
+            modified_values=list(modified_values),
+            lawful_basis=basis,
+            purpose=purpose,
+            restriction_ground=restriction_ground,
         )
         response = await self._call(self._open_stub().read_pii_records, request)
         _check_count(response.results, len(modified_values))
@@ -315,3 +388,34 @@ class PiinguinClient:
             token = page.next_page_token
             if not token:
                 return
+
+    # -- restriction of processing (GDPR Art. 18) ----------------------------------------
+
+    async def restrict_subject(
+        self,
+        *,
+        values: Sequence[Value | str] = (),
+        modified_values: Sequence[str] = (),
+        basis: LawfulBasis,
+        purpose: str,
+    ) -> Restriction:
+        """Restrict the person who knows ``values`` (a ``Value`` narrows one to a field) or
+        holds ``modified_values``: their records, and any written later under those
+        pseudonyms or values, are refused to reads that state no restriction ground.
+        Idempotent: retry one that raised ``Unavailable``."""
+        request = _subject_request(values, modified_values, basis, purpose)
+        response = await self._call(self._open_stub().restrict_subject, request)
+        return Restriction(list(response.modified_values), response.at)
+
+    async def unrestrict_subject(
+        self,
+        *,
+        values: Sequence[Value | str] = (),
+        modified_values: Sequence[str] = (),
+        basis: LawfulBasis,
+        purpose: str,
+    ) -> Restriction:
+        """Lift the person's restriction, as ``restrict_subject`` names them."""
+        request = _subject_request(values, modified_values, basis, purpose)
+        response = await self._call(self._open_stub().unrestrict_subject, request)
+        return Restriction(list(response.modified_values), response.at)

@@ -7,7 +7,9 @@
     ├── PermissionDenied     PERMISSION_DENIED: the token may not do this
     ├── ResourceExhausted    RESOURCE_EXHAUSTED: e.g. a request over the server's size limit
     ├── Unavailable          UNAVAILABLE, or the server could not be reached: worth a retry
-    └── DeadlineExceeded     DEADLINE_EXCEEDED, or the call's own deadline passed
+    ├── DeadlineExceeded     DEADLINE_EXCEEDED, or the call's own deadline passed
+    └── Restricted           FAILED_PRECONDITION on a read: the record is restricted (GDPR
+                             Art. 18); read it stating a restriction ground
 
 Other status codes raise ``PiinguinError`` itself. Messages are the server's status
 message, which never contains an original value, or a description of the connection
@@ -63,6 +65,12 @@ class Unavailable(PiinguinError):
 
 class DeadlineExceeded(PiinguinError):
     status = Status.DEADLINE_EXCEEDED
+
+
+class Restricted(PiinguinError):
+    """Raised by the read calls alone: FAILED_PRECONDITION means other things elsewhere."""
+
+    status = Status.FAILED_PRECONDITION
 
 
 _BY_STATUS: dict[Status, type[PiinguinError]] = {
