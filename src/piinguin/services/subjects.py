@@ -131,14 +131,16 @@ class Subjects:
         count_items(len(message.values) + len(message.modified_values))
         basis, purpose = message.lawful_basis, message.purpose
         named = list(dict.fromkeys(message.modified_values))
-        # The gate first, as for reads: a caller without the right learns nothing, not
-        # even which of its fields are wrong.
+        # A missing basis or purpose first, as for reads (INVALID_ARGUMENT, as the proto
+        # says: the gate would call it a basis the grant lacks); then the gate, so that a
+        # caller without the right learns nothing of what else is wrong with its request.
+        problem = justification_problem(basis, purpose)
+        if problem is not None:
+            raise invalid_argument(problem)
         await self.gate.require_read(
             basis, purpose, [k for k in named if key_problem(k) is None], operation=operation
         )
-        problem = justification_problem(basis, purpose) or request_problem(
-            message, self.max_bulk_items
-        )
+        problem = request_problem(message, self.max_bulk_items)
         if problem is not None:
             raise invalid_argument(problem)
         return await stored(self._find(message.values, named))
