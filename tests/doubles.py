@@ -1,7 +1,8 @@
 """Test doubles, all in one place.
 
 - Storage: ``FaultyStorage`` (whole-call and per-key failures around a real MemoryStorage)
-  and its variants that hold, crowd or stop the server; ``SlowStorage``.
+  and its variants that hold, crowd or stop the server; ``SlowStorage``; ``FailingMarks``
+  (marks and restriction flags that fail on demand).
 - Audit: ``RecordingAudit`` (keeps what was appended), ``WatchedAudit`` (any store, its
   appends awaitable), ``FailingAuditStore`` (appends fail),
   ``UnreachableAudit`` (queries fail).
@@ -18,6 +19,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from grpclib.const import Status
 from grpclib.exceptions import GRPCError
@@ -41,6 +43,7 @@ from piinguin.v1 import (
 from storage import (
     AuditStore,
     ItemFailed,
+    MarkKind,
     MemoryStorage,
     ReadOutcome,
     Record,
@@ -97,6 +100,32 @@ class FaultyStorage:
             ItemFailed("storage did not process the item in time") if k in self.failing else None
             for k in keys
         ]
+
+
+class FailingMarks(MemoryStorage):
+    """MemoryStorage whose marks and restriction flags fail while ``down``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.down = False
+
+    async def mark(
+        self,
+        kind: MarkKind,
+        pseudonyms: Sequence[str],
+        digests: Sequence[str],
+        *,
+        reference: str,
+        at: datetime,
+    ) -> None:
+        if self.down:
+            raise StorageUnavailable("cannot reach the backend")
+        await super().mark(kind, pseudonyms, digests, reference=reference, at=at)
+
+    async def set_restricted(self, keys: Sequence[str], restricted: bool) -> list[WriteOutcome]:
+        if self.down:
+            raise StorageUnavailable("cannot reach the backend")
+        return await super().set_restricted(keys, restricted)
 
 
 class SlowStorage(MemoryStorage):
