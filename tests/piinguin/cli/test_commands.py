@@ -17,6 +17,7 @@ SOURCES = {
     "delete-many": "read from stdin",
     "audit": "the filter options",
     "health": "reads no input",
+    "subject": "data subject's rights",
 }
 
 
