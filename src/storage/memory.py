@@ -20,6 +20,7 @@ from storage.records import (
     Record,
     ReplaceOutcome,
     ScanPage,
+    Sealed,
     SealedRecord,
     StoredOutcome,
     WriteOutcome,
@@ -116,10 +117,13 @@ class MemoryStorage:
         expires_at = self._retention.expires_at(record[2], now) if self._retention else None
         if expires_at is not None:
             heapq.heappush(self._expiries, (expires_at, key))
+        sealed = record[1]
+        if sealed[5]:  # the digest travels in, never rests
+            sealed = _new(Sealed, (*sealed[:5], ""))
         self._records[key] = _new(
-            SealedRecord, (*record[:8], created_at, now, expires_at, restricted)
+            SealedRecord, (record[0], sealed, *record[2:8], created_at, now, expires_at, restricted)
         )
-        blind_index = record[1][3]
+        blind_index = sealed[3]
         if blind_index:
             keys = self._index.get(blind_index)
             if keys is None:
@@ -252,7 +256,7 @@ class MemoryStorage:
                 continue
             if isinstance(current, SealedRecord):
                 self._unindex(current)
-            self._records[new.modified_value] = new
+            self._records[new.modified_value] = new._replace(sealed=new.sealed._replace(digest=""))
             if new.expires_at is not None:
                 heapq.heappush(self._expiries, (new.expires_at, new.modified_value))
             if new.sealed.blind_index:

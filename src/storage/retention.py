@@ -13,6 +13,10 @@ The policy comes from a TOML file (``piinguin-server --retention``)::
 
 Durations are a whole number followed by ``s``, ``m``, ``h`` or ``d``. Without ``default``,
 records of the fields not named never expire; without a policy, none does.
+
+A policy can be replaced in place (``adopt``, on ``SIGHUP``): the backends holding it
+stamp writes from then on with the new lifetimes. Records already stored keep the expiry
+they were written with until they are written again.
 """
 
 from __future__ import annotations
@@ -44,16 +48,21 @@ def parse_duration(text: str) -> timedelta:
     return lifetime
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Retention:
     """Each field name's lifetime (``fields``), and that of every other (``default``;
-    ``None``: forever)."""
+    ``None``: forever). Changed only as a whole, by ``adopt``."""
 
     default: timedelta | None = None
     fields: Mapping[str, timedelta] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "fields", MappingProxyType(dict(self.fields)))
+        self.fields = MappingProxyType(dict(self.fields))
+
+    def adopt(self, other: Retention) -> None:
+        """Take ``other``'s lifetimes. Both attributes change between two awaits of the
+        event loop, so no write sees half of each policy."""
+        self.default, self.fields = other.default, other.fields
 
     def expires_at(self, field_name: str, now: datetime) -> datetime | None:
         """When a record of ``field_name`` written ``now`` expires: rounded up to a whole

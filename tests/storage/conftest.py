@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import pytest
 
-from storage import MemoryStorage, Storage
+from storage import MemoryStorage, SubjectStorage
 from storage.crypto import Keyring, LocalKeys
 from storage.encrypted import EncryptedStorage
 from storage.retention import Retention
@@ -34,14 +34,16 @@ if TYPE_CHECKING:
 
 
 @contextlib.asynccontextmanager
-async def memory_backend(_request: pytest.FixtureRequest, **options: Any) -> AsyncIterator[Storage]:
+async def memory_backend(
+    _request: pytest.FixtureRequest, **options: Any
+) -> AsyncIterator[SubjectStorage]:
     yield MemoryStorage(**options)
 
 
 @contextlib.asynccontextmanager
 async def encrypted_memory_backend(
     _request: pytest.FixtureRequest, **options: Any
-) -> AsyncIterator[Storage]:
+) -> AsyncIterator[SubjectStorage]:
     keyring = Keyring(LocalKeys.ephemeral())
     yield EncryptedStorage(MemoryStorage(**options), keyring, vault="memory")
 
@@ -52,7 +54,9 @@ def flaky(operation: str, index: int) -> Exception | None:
 
 def dynamodb_backend(*, encrypted: bool = False, **faults: Any) -> Callable[..., Any]:
     @contextlib.asynccontextmanager
-    async def backend(request: pytest.FixtureRequest, **options: Any) -> AsyncIterator[Storage]:
+    async def backend(
+        request: pytest.FixtureRequest, **options: Any
+    ) -> AsyncIterator[SubjectStorage]:
         endpoint = request.getfixturevalue("moto_endpoint")
         async with contextlib.AsyncExitStack() as stack:
             client = await stack.enter_async_context(dynamodb_client(endpoint))
@@ -83,7 +87,17 @@ BACKENDS: dict[str, Callable[..., Any]] = {
 
 
 @pytest.fixture(params=sorted(BACKENDS))
-async def storage(request: pytest.FixtureRequest) -> AsyncIterator[Storage]:
+async def storage(request: pytest.FixtureRequest) -> AsyncIterator[SubjectStorage]:
+    async with BACKENDS[request.param](request) as store:
+        yield store
+
+
+#: The backends as the server runs them with a keyring: they keep value digests and an index.
+ENCRYPTED = sorted(name for name in BACKENDS if "encrypted" in name)
+
+
+@pytest.fixture(params=ENCRYPTED)
+async def encrypted(request: pytest.FixtureRequest) -> AsyncIterator[SubjectStorage]:
     async with BACKENDS[request.param](request) as store:
         yield store
 
@@ -102,7 +116,7 @@ class ManualClock:
 
 
 class Retained(NamedTuple):
-    storage: Storage
+    storage: SubjectStorage
     clock: ManualClock
 
 

@@ -6,7 +6,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from storage import ItemFailed, Record, Storage
+from storage import ItemFailed, Record, Storage, SubjectStorage
+from storage.encrypted import EncryptedStorage
+from storage.records import SealedRecord
 from tests.storage.conftest import Retained
 
 
@@ -220,3 +222,19 @@ async def test_a_pair_written_after_it_expired_is_a_new_record(retained: Retaine
     assert isinstance(got, Record)
     assert got.original_value == "new"
     assert got.created_at == clock.now
+
+
+async def test_a_sealed_record_carries_its_digest_in_but_never_rests_with_it(
+    encrypted: SubjectStorage,
+) -> None:
+    assert isinstance(encrypted, EncryptedStorage)
+    [sealed] = await (await encrypted.envelope()).seal_many([Record("k", "john@acme.com")])
+    assert sealed.sealed.digest == await encrypted.value_digest("john@acme.com")
+    assert sealed.sealed.blind_index
+
+    await encrypted.put_many([Record("k", "john@acme.com")])
+    [stored] = await encrypted.backend.get_stored(["k"])
+
+    assert isinstance(stored, SealedRecord)
+    assert stored.sealed.digest == ""
+    assert stored.sealed.blind_index == sealed.sealed.blind_index

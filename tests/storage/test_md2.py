@@ -29,4 +29,3 @@ def test_rfc_1319_test_suite(message: bytes, digest: str) -> None:
 
 def test_the_substitution_table_is_a_permutation() -> None:
     assert sorted(S) == list(range(256))
-

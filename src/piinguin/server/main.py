@@ -204,6 +204,28 @@ def reload_policy(auth: Authenticator) -> None:
         log.info("policy_reloaded", principals=len(policy.grants))
 
 
+def reload_retention(config: ServerConfig, retention: Retention | None) -> None:
+    """Re-read the ``--retention`` file into the policy the backends hold. A file that no
+    longer reads leaves the previous policy, said in the log. A server started without
+    the flag has nothing to reload (it would have to reach into every backend)."""
+    if retention is None:
+        return
+    try:
+        fresh = retention_policy(config)
+    except OptionError as exc:
+        log.error("retention_reload_failed", error=str(exc), detail="the previous policy stays")
+        return
+    assert fresh is not None  # the file is configured, since a policy was read at start
+    retention.adopt(fresh)
+    log.info("retention_reloaded", fields=len(fresh.fields))
+
+
+def reload(auth: Authenticator, config: ServerConfig, retention: Retention | None) -> None:
+    """SIGHUP: the policy file, then the retention file, each on its own."""
+    reload_policy(auth)
+    reload_retention(config, retention)
+
+
 async def serve(
     config: ServerConfig,
     *,
@@ -229,7 +251,7 @@ async def serve(
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-    loop.add_signal_handler(signal.SIGHUP, reload_policy, auth)
+    loop.add_signal_handler(signal.SIGHUP, reload, auth, config, retention)
     try:
         async with (
             metrics.exposed(config.host, config.metrics_port, serve=not worker) as measured,

@@ -119,7 +119,7 @@ class Markers:
             "ExpressionAttributeNames": {"#a": at_name, "#r": reference_name},
             "ExpressionAttributeValues": {":a": encode_time(at), ":r": {"S": reference}},
         }
-        await self._all_or_raise(call, keys, update, "marked")
+        await self._all_or_raise(call, keys, update, "written")
 
     async def unmark(self, call: BatchCall, kind: MarkKind, keys: Sequence[str]) -> None:
         at_name, reference_name = ATTRIBUTES[kind]
@@ -130,7 +130,7 @@ class Markers:
             "ConditionExpression": "attribute_exists(#k)",
             "ReturnValues": "ALL_NEW",
         }
-        await self._all_or_raise(call, keys, update, "unmarked")
+        await self._all_or_raise(call, keys, update, "lifted")
 
     async def set_restricted(
         self, call: BatchCall, keys: Sequence[str], restricted: bool

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -88,3 +91,48 @@ async def test_a_missing_retention_file_stops_the_start(tmp_path: Path) -> None:
     with pytest.raises(OptionError, match=r"^--retention: cannot read .*none\.toml"):
         async with running_entry_point(config):
             pass
+
+
+async def wait_for_log(log_output: Callable[[], str], event: str) -> None:
+    async with asyncio.timeout(10):
+        # The signal handler logs from the loop; the buffer has no event to wait on.
+        while f'"event":"{event}"' not in log_output():  # noqa: ASYNC110
+            await asyncio.sleep(0.01)
+
+
+@pytest.mark.socket
+async def test_sighup_rereads_the_retention_file_for_the_writes_after_it(
+    tmp_path: Path, log_output: Callable[[], str]
+) -> None:
+    policy = tmp_path / "retention.toml"
+    policy.write_text('[fields]\nuser_ipaddress = "730d"\n')
+    config = ServerConfig(port=0, insecure_no_auth=True, retention=str(policy))
+    async with running_entry_point(config) as running:
+        channel = Channel("127.0.0.1", running.port)
+        stub = PiinguinStub(channel)
+
+        async def create(key: str) -> None:
+            record = PiiRecord(modified_value=key, original_value="v", field_name="user_ipaddress")
+            await stub.create_pii_record(CreatePiiRecordRequest(record=record))
+
+        await create("before")
+        await asyncio.to_thread(policy.write_text, '[fields]\nuser_ipaddress = "1s"\n')
+        os.kill(os.getpid(), signal.SIGHUP)
+        await wait_for_log(log_output, "retention_reloaded")
+        await create("after")
+
+        await asyncio.to_thread(policy.write_text, 'default = "forever"\n')
+        os.kill(os.getpid(), signal.SIGHUP)
+        await wait_for_log(log_output, "retention_reload_failed")
+        await create("after the failed reload")  # still under the 1s rule
+
+        await asyncio.sleep(2)
+
+        # Written before the reload: the lifetime it was written with.
+        assert (await stub.read_pii_record(read("before"))).record is not None
+        for key in ("after", "after the failed reload"):
+            with pytest.raises(GRPCError) as refused:
+                await stub.read_pii_record(read(key))
+            assert refused.value.status is Status.NOT_FOUND
+        channel.close()
+    assert "forever" in log_output()  # the failure names what is wrong with the file

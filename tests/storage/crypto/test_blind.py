@@ -63,3 +63,15 @@ def test_equal_normal_forms_share_an_index_and_keys_separate_them() -> None:
     assert one("John@Acme.com") == one("john@acme.com ")
     assert one("::ffff:10.1.2.3") == one("10.1.2.3")
     assert one("john@acme.com") != other("john@acme.com")
+
+
+@pytest.mark.parametrize("bits", [9, 22, 32])
+def test_the_digest_is_the_whole_hmac_and_the_index_its_truncation(bits: int) -> None:
+    key = IndexKey(secrets.token_bytes(32), bits)
+    index = BlindIndex(key)
+
+    digest = index.digest(" John@ACME.com")
+
+    assert digest == hmac.digest(key.key, b"john@acme.com", "sha256").hex()
+    assert index.truncated(digest) == index("john@acme.com")
+    assert digest.startswith(index("john@acme.com")[: bits // 4])
