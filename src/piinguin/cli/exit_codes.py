@@ -19,7 +19,9 @@ EXIT_USAGE = 2
 EXIT_UNAVAILABLE = 3
 EXIT_DENIED = 4
 EXIT_ERROR = 5
-EXIT_RESTRICTED = 6
+#: A read met a restricted record and stated no ground (6: subject verify-receipt's).
+#: Above EXIT_ERROR, so read-many's highest code among its lines says it.
+EXIT_RESTRICTED = 7
 
 EXIT_CODES_HELP = """\
 exit codes:
@@ -29,7 +31,7 @@ exit codes:
   3  the server is unavailable or did not answer in time
   4  unauthenticated, or permission denied
   5  any other error
-  6  the record is restricted (GDPR Art. 18): read it with --restriction-ground
+  7  the record is restricted (GDPR Art. 18): read it with --restriction-ground
 For create-many, read-many and delete-many, the highest code among the lines."""
 
 _EXIT_CODES: dict[type[PiinguinError], int] = {

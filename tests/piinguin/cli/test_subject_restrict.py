@@ -30,13 +30,13 @@ async def test_restrict_refuses_reads_until_a_ground_or_unrestrict(vault: Vault)
     assert restricted.code == 0
     assert restricted.stdout.startswith("restricted 1 pseudonym at 20")
     assert restricted.stdout.endswith("\nk1\n")
-    assert refused.code == 6
+    assert refused.code == 7
     assert refused.stdout == ""
     assert refused.stderr == (
         "piinguin: restricted at the data subject's request (GDPR Art. 18): state a "
         "restriction ground (read it with --restriction-ground GROUND)\n"
     )
-    assert (many.code, many.stdout) == (6, "k2\tk2@example.com\n")
+    assert (many.code, many.stdout) == (7, "k2\tk2@example.com\n")
     assert many.stderr.startswith("piinguin: k1: restricted at the data subject's request")
     assert (grounded.code, grounded.stdout) == (0, "k1@example.com\n")
     answer = json.loads(lifted.stdout)
