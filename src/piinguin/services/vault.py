@@ -97,12 +97,6 @@ def _read_result(outcome: ReadOutcome, grounded: int) -> ReadResult:
     return ReadResult(_OK, message_from_record(outcome))
 
 
-def _key_code(outcome: ReadOutcome, grounded: int) -> int:
-    if isinstance(outcome, Record):
-        return _REFUSED if outcome.restricted and not grounded else _FOUND
-    return read_code(outcome).value
-
-
 def _raise_for(outcome: ReadOutcome | WriteOutcome) -> NoReturn:
     if outcome is None:
         raise GRPCError(Status.NOT_FOUND, NOT_FOUND_MESSAGE)
@@ -264,7 +258,16 @@ class PiinguinService(PiinguinBase):
         await self._gate.record(
             "read",
             Status.OK,
-            [KeyOutcome(k, _key_code(o, ground)) for k, o in zip(valid, outcomes, strict=True)],
+            [
+                # Inline, not a function: this runs for every key of a bulk read.
+                KeyOutcome(
+                    k,
+                    (_REFUSED if o.restricted and not ground else _FOUND)
+                    if isinstance(o, Record)
+                    else read_code(o).value,
+                )
+                for k, o in zip(valid, outcomes, strict=True)
+            ],
             basis=basis,
             purpose=purpose,
             ground=ground,
