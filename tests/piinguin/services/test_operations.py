@@ -19,7 +19,7 @@ from piinguin.access.policy import Policy, token_digest
 from piinguin.server import PiinguinServer
 from piinguin.services.legacy import LegacyPiinguinService
 from piinguin.services.vault import PiinguinService
-from piinguin.v1 import LawfulBasis, ReadPiiRecordRequest, ReadPiiRecordsRequest
+from piinguin.v1 import LawfulBasis, ReadPiiRecordRequest, ReadPiiRecordsRequest, SubjectRequest
 from storage import MemoryStorage
 from storage.audit import AuditQuery
 from storage.memory import MemoryAuditStore
@@ -41,8 +41,9 @@ def test_each_method_of_a_service_has_its_operation_declared(service: Service) -
 
 def request(handler: Handler) -> Any:
     message = handler.request_type()
-    if isinstance(message, ReadPiiRecordRequest | ReadPiiRecordsRequest):
-        # A justified read: otherwise it is invalid before the gatekeeper is asked.
+    if isinstance(message, ReadPiiRecordRequest | ReadPiiRecordsRequest | SubjectRequest):
+        # A justified read (or data-subject act): otherwise it is invalid before the
+        # gatekeeper is asked.
         message.lawful_basis, message.purpose = LawfulBasis.CONSENT, "p"
     return message
 
