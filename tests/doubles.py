@@ -1,7 +1,8 @@
 """Test doubles, all in one place.
 
 - Storage: ``FaultyStorage`` (whole-call and per-key failures around a real MemoryStorage)
-  and its variants that hold, crowd or stop the server; ``SlowStorage``.
+  and its variants that hold, crowd or stop the server; ``SlowStorage``; ``FailingMarks``
+  (marks and restriction flags that fail on demand).
 - Audit: ``RecordingAudit`` (keeps what was appended), ``WatchedAudit`` (any store, its
   appends awaitable), ``FailingAuditStore`` (appends fail),
   ``UnreachableAudit`` (queries fail).
@@ -139,6 +140,32 @@ class FaultyStorage:
     async def set_restricted(self, keys: Sequence[str], restricted: bool) -> list[WriteOutcome]:
         self._gate()
         return await self.inner.set_restricted(keys, restricted)
+
+
+class FailingMarks(MemoryStorage):
+    """MemoryStorage whose marks and restriction flags fail while ``down``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.down = False
+
+    async def mark(
+        self,
+        kind: MarkKind,
+        pseudonyms: Sequence[str],
+        digests: Sequence[str],
+        *,
+        reference: str,
+        at: datetime,
+    ) -> None:
+        if self.down:
+            raise StorageUnavailable("cannot reach the backend")
+        await super().mark(kind, pseudonyms, digests, reference=reference, at=at)
+
+    async def set_restricted(self, keys: Sequence[str], restricted: bool) -> list[WriteOutcome]:
+        if self.down:
+            raise StorageUnavailable("cannot reach the backend")
+        return await super().set_restricted(keys, restricted)
 
 
 class SlowStorage(MemoryStorage):

@@ -22,7 +22,7 @@ class AuditEvent(NamedTuple):
     event_id: str
     time: datetime
     principal: str
-    operation: str  # read, write, delete, audit
+    operation: str  # read, write, delete, audit, find, export, erase, restrict, unrestrict
     method: str
     code: int  # the call's gRPC status code
     keys: tuple[KeyOutcome, ...] = ()
@@ -36,6 +36,9 @@ class AuditEvent(NamedTuple):
     #: How many calls the event stands for: more than one only for the unauthenticated
     #: calls from one address past its audit budget within one second, recorded together.
     calls: int = 1
+    #: The GDPR Art. 18(2) ground a read stated to reach restricted records (0: none), by
+    #: the number of ``piinguin.v1.RestrictionGround``.
+    restriction_ground: int = 0
 
 
 class AuditQuery(NamedTuple):

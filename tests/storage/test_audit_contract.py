@@ -72,6 +72,7 @@ async def test_every_field_round_trips(audit: AuditStore) -> None:
         peer="ipv4:10.0.0.1:5000",
         legacy=True,
         calls=2,
+        restriction_ground=2,
     )
     await audit.append(event)
 
@@ -79,6 +80,16 @@ async def test_every_field_round_trips(audit: AuditStore) -> None:
 
     assert list(page.events) == [event]
     assert page.next_page_token == ""
+
+
+async def test_an_event_without_a_restriction_ground_reads_back_without_one(
+    audit: AuditStore,
+) -> None:
+    await audit.append(make_event("e1", keys={"k": 0}))
+
+    [event] = (await audit.query(AuditQuery(modified_value="k"))).events
+
+    assert event.restriction_ground == 0
 
 
 async def test_a_key_answers_its_events_narrowed_to_its_outcomes(audit: AuditStore) -> None:

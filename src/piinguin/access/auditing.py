@@ -14,7 +14,7 @@ from piinguin.access.unauthenticated import UnauthenticatedAudit
 from piinguin.ids import new_id
 from piinguin.logs import STATUS_NAMES
 from piinguin.stored import storage_failure
-from piinguin.v1 import basis_name
+from piinguin.v1 import basis_name, ground_name
 from storage import AuditStore, StorageError
 from storage.audit import AuditEvent, KeyOutcome
 
@@ -58,6 +58,7 @@ class Auditor:
         request_id: str = "",
         peer: str = "",
         legacy: bool = False,
+        restriction_ground: int = 0,
     ) -> AuditEvent:
         return AuditEvent(
             new_id(),
@@ -72,6 +73,8 @@ class Auditor:
             request_id,
             peer,
             legacy,
+            1,
+            int(restriction_ground),
         )
 
     async def record(self, event: AuditEvent) -> None:
@@ -105,4 +108,5 @@ class Auditor:
             peer=event.peer,
             legacy=event.legacy,
             calls=event.calls,
+            restriction_ground=ground_name(event.restriction_ground),
         )

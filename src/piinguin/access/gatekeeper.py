@@ -50,26 +50,49 @@ class Gatekeeper:
         *,
         legacy: bool = False,
         operation: Operation = "read",
+        ground: int = 0,
     ) -> Caller:
         """Refuse (audited) unless the caller may perform ``operation``, one of the policy's
-        ``JUSTIFIED`` operations, with this basis and purpose."""
+        ``JUSTIFIED`` operations, with this basis and purpose. ``ground``: the Art. 18(2)
+        ground a read states, for its event."""
         caller = self.caller()
         refusal = caller.grant.read_problem(basis, purpose, legacy=legacy, operation=operation)
         if refusal is not None:
             await self._deny(
-                caller, operation, refusal, keys, basis=basis, purpose=purpose, legacy=legacy
+                caller,
+                operation,
+                refusal,
+                keys,
+                basis=basis,
+                purpose=purpose,
+                legacy=legacy,
+                ground=ground,
             )
         return caller
 
     async def require_restricted_read(
-        self, basis: int, purpose: str, keys: Sequence[str], *, legacy: bool = False
+        self,
+        basis: int,
+        purpose: str,
+        keys: Sequence[str],
+        *,
+        legacy: bool = False,
+        ground: int = 0,
     ) -> Caller:
-        """Refuse (audited) unless the caller's grant allows reading restricted records."""
+        """Refuse (audited, with the ``ground`` stated) unless the caller's grant allows
+        reading restricted records."""
         caller = self.caller()
         refusal = caller.grant.restricted_read_problem()
         if refusal is not None:
             await self._deny(
-                caller, "read", refusal, keys, basis=basis, purpose=purpose, legacy=legacy
+                caller,
+                "read",
+                refusal,
+                keys,
+                basis=basis,
+                purpose=purpose,
+                legacy=legacy,
+                ground=ground,
             )
         return caller
 
@@ -82,6 +105,7 @@ class Gatekeeper:
         basis: int = 0,
         purpose: str = "",
         legacy: bool = False,
+        ground: int = 0,
     ) -> None:
         """Record a call that touched personal data; UNAVAILABLE if the record fails,
         and then the caller gets nothing personal."""
@@ -91,7 +115,15 @@ class Gatekeeper:
             caller = self.caller()  # raises UNAUTHENTICATED
         await self.auditor.record(
             self._event(
-                context, caller, operation, code, keys, basis=basis, purpose=purpose, legacy=legacy
+                context,
+                caller,
+                operation,
+                code,
+                keys,
+                basis=basis,
+                purpose=purpose,
+                legacy=legacy,
+                ground=ground,
             )
         )
 
@@ -165,6 +197,7 @@ class Gatekeeper:
         basis: int = 0,
         purpose: str = "",
         legacy: bool = False,
+        ground: int = 0,
     ) -> None:
         denied = Status.PERMISSION_DENIED
         # A refusal comes before validation, so its keys are not yet known to be keys: one
@@ -182,6 +215,7 @@ class Gatekeeper:
                 basis=basis,
                 purpose=purpose,
                 legacy=legacy,
+                ground=ground,
             )
         )
         raise GRPCError(denied, refusal.message)
@@ -197,6 +231,7 @@ class Gatekeeper:
         basis: int,
         purpose: str,
         legacy: bool,
+        ground: int = 0,
     ) -> AuditEvent:
         return self.auditor.event(
             operation=operation,
@@ -209,4 +244,5 @@ class Gatekeeper:
             request_id=context.request_id,
             peer=context.peer,
             legacy=legacy,
+            restriction_ground=ground,
         )

@@ -18,14 +18,28 @@ import betterproto2
 
 from piinguin.cli.exit_codes import EXIT_OK, EXIT_UNAVAILABLE, EXIT_USAGE, describe, exit_code
 from piinguin.cli.importing import STDIN, create_many, tsv_value
-from piinguin.client import ItemResult, LawfulBasis, PiinguinClient, PiiRecord
-from piinguin.client.errors import error_for_status
+from piinguin.client import (
+    ItemResult,
+    LawfulBasis,
+    PiinguinClient,
+    PiiRecord,
+    ReadItemResult,
+    RestrictionGround,
+)
+from piinguin.client.errors import Restricted, error_for_status
 from piinguin.limits import control_character_problem
 from piinguin.logs import STATUS_NAMES
-from piinguin.v1 import LAWFUL_BASES, AuditEvent, basis_name
+from piinguin.v1 import (
+    LAWFUL_BASES,
+    RESTRICTION_GROUNDS,
+    AuditEvent,
+    basis_name,
+    ground_name,
+)
 
 #: The bases as the CLI spells them, in kebab-case (it accepts snake_case too).
 _BASIS_NAMES = ", ".join(name.replace("_", "-") for name in LAWFUL_BASES)
+_GROUND_NAMES = ", ".join(RESTRICTION_GROUNDS)
 DEFAULT_BATCH_SIZE = 500
 #: What the bulk commands read: read-many's output goes straight back in.
 BULK_INPUT = (
@@ -54,6 +68,15 @@ def parse_basis(text: str) -> LawfulBasis:
     except KeyError as exc:
         raise argparse.ArgumentTypeError(
             f"unknown lawful basis {text!r}: expected one of {_BASIS_NAMES}"
+        ) from exc
+
+
+def parse_ground(text: str) -> RestrictionGround:
+    try:
+        return RESTRICTION_GROUNDS[text.strip().lower().replace("-", "_")]
+    except KeyError as exc:
+        raise argparse.ArgumentTypeError(
+            f"unknown restriction ground {text!r}: expected one of {_GROUND_NAMES}"
         ) from exc
 
 
@@ -131,7 +154,12 @@ def _batches(keys: Sequence[str], size: int) -> list[Sequence[str]]:
 
 
 def _report(key: str, result: ItemResult, streams: Streams) -> int:
-    error = error_for_status(result.status, result.message)
+    restricted = isinstance(result, ReadItemResult) and result.restricted
+    error = (
+        Restricted(result.message)
+        if restricted
+        else error_for_status(result.status, result.message)
+    )
     streams.fail(f"{key}: {describe(error)}")
     return exit_code(error)
 
@@ -157,7 +185,12 @@ async def create(client: PiinguinClient, args: argparse.Namespace, streams: Stre
 
 
 async def read(client: PiinguinClient, args: argparse.Namespace, streams: Streams) -> int:
-    record = await client.read_record(args.key, basis=args.basis, purpose=args.purpose)
+    record = await client.read_record(
+        args.key,
+        basis=args.basis,
+        purpose=args.purpose,
+        restriction_ground=args.restriction_ground,
+    )
     print(_record_json(record) if args.json else record.original_value, file=streams.stdout)
     return EXIT_OK
 
@@ -175,7 +208,12 @@ async def read_many(client: PiinguinClient, args: argparse.Namespace, streams: S
         return EXIT_USAGE
     code = EXIT_OK
     for batch in _batches(keys, args.batch_size):
-        results = await client.read_records(batch, basis=args.basis, purpose=args.purpose)
+        results = await client.read_records(
+            batch,
+            basis=args.basis,
+            purpose=args.purpose,
+            restriction_ground=args.restriction_ground,
+        )
         for key, result in zip(batch, results, strict=True):
             if result.record is None:
                 code = max(code, _report(key, result, streams))
@@ -233,6 +271,7 @@ def _audit_json(event: AuditEvent) -> str:
             "peer": event.peer,
             "legacy": event.legacy,
             "calls": event.calls,
+            "restriction_ground": ground_name(event.restriction_ground),
             "event_id": event.event_id,
         }
     )
@@ -268,6 +307,17 @@ def _add_justification(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--purpose", required=True, help='why the original is needed, e.g. "support ticket 42"'
+    )
+
+
+def _add_restriction_ground(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--restriction-ground",
+        type=parse_ground,
+        default=RestrictionGround.UNSPECIFIED,
+        metavar="GROUND",
+        help="to read records restricted at the data subject's request, the GDPR Art. 18(2)"
+        f" ground: {_GROUND_NAMES}; the principal's grant needs restricted_reads",
     )
 
 
@@ -333,6 +383,7 @@ def add_commands(commands: Commands) -> None:
     p = _command(commands, "read", "print the original value stored under the KEY argument")
     p.add_argument("key", metavar="KEY", type=_key)
     _add_justification(p)
+    _add_restriction_ground(p)
     _add_json(p, "the record")
     p.set_defaults(run=read)
 
@@ -353,6 +404,7 @@ def add_commands(commands: Commands) -> None:
         " them back)."
     )
     _add_justification(p)
+    _add_restriction_ground(p)
     _add_json(p, "each record, one per line,")
     _add_batch_size(p)
     p.set_defaults(run=read_many)

@@ -8,6 +8,7 @@ from piinguin.client.errors import (
     PermissionDenied,
     PiinguinError,
     RecordNotFound,
+    Restricted,
     Unauthenticated,
     Unavailable,
 )
@@ -20,6 +21,9 @@ EXIT_DENIED = 4
 EXIT_ERROR = 5
 #: ``subject verify-receipt``: the receipt was altered, or another key signed it.
 EXIT_INVALID_RECEIPT = 6
+#: A read met a restricted record and stated no ground.
+#: Above EXIT_ERROR, so read-many's highest code among its lines says it.
+EXIT_RESTRICTED = 7
 
 EXIT_CODES_HELP = """\
 exit codes:
@@ -30,6 +34,7 @@ exit codes:
   4  unauthenticated, or permission denied
   5  any other error
   6  subject verify-receipt: the receipt does not verify
+  7  the record is restricted (GDPR Art. 18): read it with --restriction-ground
 For create-many, read-many and delete-many, the highest code among the lines."""
 
 _EXIT_CODES: dict[type[PiinguinError], int] = {
@@ -39,6 +44,7 @@ _EXIT_CODES: dict[type[PiinguinError], int] = {
     DeadlineExceeded: EXIT_UNAVAILABLE,
     Unauthenticated: EXIT_DENIED,
     PermissionDenied: EXIT_DENIED,
+    Restricted: EXIT_RESTRICTED,
 }
 
 
@@ -48,4 +54,6 @@ def exit_code(error: PiinguinError) -> int:
 
 def describe(error: PiinguinError) -> str:
     """``not found: no record is stored under this key`` and the like."""
+    if isinstance(error, Restricted):
+        return f"{error.message} (read it with --restriction-ground GROUND)"
     return f"{error.status.name.lower().replace('_', ' ')}: {error.message}"

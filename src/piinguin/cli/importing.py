@@ -11,7 +11,7 @@ Two formats, one record a line:
   (``field_name``, ``json_path``, ``schema``, ``hash_function``, ``app_id``,
   ``collector_tstamp``). ``created_at``, ``updated_at``, ``expires_at`` and ``restricted``
   are accepted and ignored (the server sets them), and the protobuf JSON names
-(``modifiedValue``, ...) work too.
+  (``modifiedValue``, ...) work too.
 
 A line that cannot be read is reported by its number, never by its content, and skipped;
 the others are written in batches. On a terminal, stderr shows progress (with the share

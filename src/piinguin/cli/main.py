@@ -22,6 +22,7 @@ from piinguin.cli.commands import Streams, add_commands
 from piinguin.cli.exit_codes import EXIT_CODES_HELP, EXIT_USAGE, describe, exit_code
 from piinguin.cli.subject import add_subject_commands
 from piinguin.cli.subject_erase import add_erase_commands
+from piinguin.cli.subject_restrict import add_restriction_commands
 from piinguin.client import PiinguinClient, PiinguinError, parse_target
 from piinguin.options import Option, OptionError, build_parser, resolve
 from piinguin.tls import client_context
@@ -76,7 +77,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.epilog = EXIT_CODES_HELP
     commands = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
     add_commands(commands)
-    add_erase_commands(add_subject_commands(commands))
+    subjects = add_subject_commands(commands)
+    add_erase_commands(subjects)
+    add_restriction_commands(subjects)
     return parser
 
 

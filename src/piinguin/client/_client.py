@@ -33,6 +33,7 @@ from piinguin.client.errors import (
     PiinguinError,
     RecordNotFound,
     ResourceExhausted,
+    Restricted,
     Unauthenticated,
     Unavailable,
     is_erased,
@@ -56,6 +57,7 @@ from piinguin.v1 import (
     ReadPiiRecordRequest,
     ReadPiiRecordsRequest,
     ReadResult,
+    RestrictionGround,
     SubjectRecord,
     SubjectRequest,
     SubjectValue,
@@ -75,6 +77,9 @@ __all__ = [
     "ReadItemResult",
     "RecordNotFound",
     "ResourceExhausted",
+    "Restricted",
+    "Restriction",
+    "RestrictionGround",
     "Unauthenticated",
     "Unavailable",
     "Value",
@@ -106,6 +111,20 @@ class ItemResult:
 @dataclass(frozen=True, slots=True)
 class ReadItemResult(ItemResult):
     record: PiiRecord | None = None
+
+    @property
+    def restricted(self) -> bool:
+        """The record is restricted (GDPR Art. 18) and the read stated no ground."""
+        return self.status is Status.FAILED_PRECONDITION
+
+
+@dataclass(frozen=True, slots=True)
+class Restriction:
+    """What ``restrict_subject`` or ``unrestrict_subject`` did: the pseudonyms it applied
+    to (found or named) and when."""
+
+    modified_values: list[str]
+    at: datetime | None
 
 
 class Value(NamedTuple):
@@ -297,12 +316,27 @@ class PiinguinClient:
         await self._call(self._open_stub().create_pii_record, CreatePiiRecordRequest(record=record))
 
     async def read_record(
-        self, modified_value: str, *, basis: LawfulBasis, purpose: str
+        self,
+        modified_value: str,
+        *,
+        basis: LawfulBasis,
+        purpose: str,
+        restriction_ground: RestrictionGround = RestrictionGround.UNSPECIFIED,
     ) -> PiiRecord:
+        """The record under ``modified_value``. A restricted one (GDPR Art. 18) raises
+        ``Restricted`` unless the read states a ``restriction_ground``."""
         request = ReadPiiRecordRequest(
-            modified_value=modified_value, lawful_basis=basis, purpose=purpose
+            modified_value=modified_value,
+            lawful_basis=basis,
+            purpose=purpose,
+            restriction_ground=restriction_ground,
         )
-        response = await self._call(self._open_stub().read_pii_record, request)
+        try:
+            response = await self._call(self._open_stub().read_pii_record, request)
+        except PiinguinError as exc:
+            if exc.status is Status.FAILED_PRECONDITION:
+                raise Restricted(exc.message) from exc
+            raise
         if response.record is None:
             raise PiinguinError("the server answered OK without a record", status=Status.UNKNOWN)
         return response.record
@@ -320,10 +354,20 @@ class PiinguinClient:
         return [_item_result(item) for item in response.results]
 
     async def read_records(
-        self, modified_values: Sequence[str], *, basis: LawfulBasis, purpose: str
+        self,
+        modified_values: Sequence[str],
+        *,
+        basis: LawfulBasis,
+        purpose: str,
+        restriction_ground: RestrictionGround = RestrictionGround.UNSPECIFIED,
     ) -> list[ReadItemResult]:
+        """One result per key; a restricted record read without a ``restriction_ground``
+        is a result whose ``restricted`` is true."""
         request = ReadPiiRecordsRequest(
-            modified_values=list(modified_values), lawful_basis=basis, purpose=purpose
+            modified_values=list(modified_values),
+            lawful_basis=basis,
+            purpose=purpose,
+            restriction_ground=restriction_ground,
         )
         response = await self._call(self._open_stub().read_pii_records, request)
         _check_count(response.results, len(modified_values))
@@ -427,3 +471,34 @@ class PiinguinClient:
                 "the server answered an export that is not a JSON object", status=Status.UNKNOWN
             )
         return document
+
+    # -- restriction of processing (GDPR Art. 18) ----------------------------------------
+
+    async def restrict_subject(
+        self,
+        *,
+        values: Sequence[Value | str] = (),
+        modified_values: Sequence[str] = (),
+        basis: LawfulBasis,
+        purpose: str,
+    ) -> Restriction:
+        """Restrict the person who knows ``values`` (a ``Value`` narrows one to a field) or
+        holds ``modified_values``: their records, and any written later under those
+        pseudonyms or values, are refused to reads that state no restriction ground.
+        Idempotent: retry one that raised ``Unavailable``."""
+        request = _subject_request(values, modified_values, basis, purpose)
+        response = await self._call(self._open_stub().restrict_subject, request)
+        return Restriction(list(response.modified_values), response.at)
+
+    async def unrestrict_subject(
+        self,
+        *,
+        values: Sequence[Value | str] = (),
+        modified_values: Sequence[str] = (),
+        basis: LawfulBasis,
+        purpose: str,
+    ) -> Restriction:
+        """Lift the person's restriction, as ``restrict_subject`` names them."""
+        request = _subject_request(values, modified_values, basis, purpose)
+        response = await self._call(self._open_stub().unrestrict_subject, request)
+        return Restriction(list(response.modified_values), response.at)

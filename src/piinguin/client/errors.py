@@ -8,6 +8,8 @@
     ├── ResourceExhausted    RESOURCE_EXHAUSTED: e.g. a request over the server's size limit
     ├── Unavailable          UNAVAILABLE, or the server could not be reached: worth a retry
     ├── Erased               FAILED_PRECONDITION "erased ...": the data subject was erased
+    ├── Restricted           FAILED_PRECONDITION on a read: the record is restricted (GDPR
+    │                        Art. 18); read it stating a restriction ground
     └── DeadlineExceeded     DEADLINE_EXCEEDED, or the call's own deadline passed
 
 Other status codes raise ``PiinguinError`` itself. Messages are the server's status
@@ -69,6 +71,12 @@ class DeadlineExceeded(PiinguinError):
 class Erased(PiinguinError):
     """A write not stored, nor ever to be, because its pseudonym or value was erased at
     the data subject's request (GDPR Art. 17)."""
+
+    status = Status.FAILED_PRECONDITION
+
+
+class Restricted(PiinguinError):
+    """Raised by the read calls alone: FAILED_PRECONDITION means other things elsewhere."""
 
     status = Status.FAILED_PRECONDITION
 

@@ -15,6 +15,7 @@ from piinguin.v1 import (
     LawfulBasis,
     ListAuditEventsRequest,
     ListAuditEventsResponse,
+    RestrictionGround,
 )
 from storage.audit import AuditEvent as StoredEvent
 from storage.audit import AuditQuery, KeyOutcome
@@ -59,6 +60,7 @@ def _message(event: StoredEvent) -> AuditEvent:
         peer=event.peer,
         legacy=event.legacy,
         calls=event.calls,
+        restriction_ground=RestrictionGround(event.restriction_ground),
     )
 
 

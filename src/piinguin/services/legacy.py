@@ -14,7 +14,9 @@ Reads carry no purpose and a basis that defaults to CONSENT, so a claimed CONSEN
 be told from an omitted basis. Every legacy read goes through the policy with
 ``legacy=True`` (the grant's ``legacy_consent_reads``; a grant with a ``purpose_pattern``
 never passes) and is audited with ``legacy=True``, the claimed basis and ``PURPOSE``;
-deletes and refusals are audited with ``legacy=True`` too.
+deletes and refusals are audited with ``legacy=True`` too. A restricted record (GDPR
+Art. 18) is refused in-band, its key audited with FAILED_PRECONDITION: the original API
+cannot state a restriction ground.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ from piinguin.services.legacy_protocol import (
     ReadPiiRecordResponse,
     Status,
 )
+from piinguin.services.restriction import RESTRICTED, RESTRICTED_MESSAGE
 from piinguin.services.validation import invalid_argument, key_problem, record_problem
 from piinguin.services.vault import NOT_FOUND_MESSAGE, read_code
 from piinguin.stored import stored
@@ -62,6 +65,9 @@ PURPOSE = "legacy API: no purpose given"
 V1_BASES = {basis: LAWFUL_BASES[basis.name.lower()] for basis in LawfulBasisForProcessing}
 
 _OK = Status(is_success=True)
+_RESTRICTED = Status(
+    message=f"{RESTRICTED_MESSAGE} (read it through piinguin.v1)", is_success=False
+)
 
 
 def _failed(message: str) -> Status:
@@ -125,6 +131,9 @@ def _status(outcome: WriteOutcome | Status) -> Status:
 
 def _read_response(outcome: ReadOutcome | Status) -> ReadPiiRecordResponse:
     if isinstance(outcome, Record):
+        if outcome.restricted:
+            # The original API has no field for an Art. 18(2) ground: never answered here.
+            return ReadPiiRecordResponse(status=_RESTRICTED)
         record = PiiRecord(
             modified_value=outcome.modified_value, original_value=outcome.original_value
         )
@@ -132,6 +141,12 @@ def _read_response(outcome: ReadOutcome | Status) -> ReadPiiRecordResponse:
     if outcome is None:
         return ReadPiiRecordResponse(status=_failed(NOT_FOUND_MESSAGE))
     return ReadPiiRecordResponse(status=_status(outcome))
+
+
+def _key_code(outcome: ReadOutcome) -> int:
+    if isinstance(outcome, Record) and outcome.restricted:
+        return RESTRICTED.value
+    return read_code(outcome).value
 
 
 def _v1_record(request: CreatePiiRecordRequest) -> V1Record:
@@ -261,7 +276,7 @@ class LegacyPiinguinService(PiinguinBase):
         await self._gate.record(
             "read",
             Code.OK,
-            [KeyOutcome(key, read_code(o).value) for key, o in zip(keys, outcomes, strict=True)],
+            [KeyOutcome(key, _key_code(o)) for key, o in zip(keys, outcomes, strict=True)],
             basis=basis,
             purpose=PURPOSE,
             legacy=True,

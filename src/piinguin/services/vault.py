@@ -61,6 +61,8 @@ from storage.audit import KeyOutcome
 
 _OK = ItemStatus()
 _FOUND = Status.OK.value
+_REFUSED = restriction.RESTRICTED.value
+_RESTRICTED = ItemStatus(code=_REFUSED, message=restriction.RESTRICTED_MESSAGE)
 NOT_FOUND_MESSAGE = "no record is stored under this key"
 
 
@@ -92,11 +94,13 @@ def _write_status(outcome: WriteOutcome) -> ItemStatus:
     )
 
 
-def _read_result(outcome: ReadOutcome) -> ReadResult:
+def _read_result(outcome: ReadOutcome, grounded: int) -> ReadResult:
     if outcome is None:
         return ReadResult(status=_item(Status.NOT_FOUND, NOT_FOUND_MESSAGE))
     if isinstance(outcome, ItemFailed):
         return ReadResult(status=_item(failure_code(outcome), outcome.reason))
+    if outcome.restricted and not grounded:
+        return ReadResult(status=_RESTRICTED)
     # Positional (status, record): this runs for every record of a bulk read.
     return ReadResult(_OK, message_from_record(outcome))
 
@@ -164,11 +168,19 @@ class PiinguinService(PiinguinBase):
     async def _delete_many(self, keys: Sequence[str]) -> list[WriteOutcome]:
         return await stored(self._storage.delete_many(keys)) if keys else []
 
-    async def _justified_read(self, basis: int, purpose: str, keys: Sequence[str]) -> None:
+    async def _justified_read(
+        self, basis: int, purpose: str, keys: Sequence[str], ground: int
+    ) -> None:
         problem = justification_problem(basis, purpose)
+        if problem is None and ground:
+            problem = restriction.ground_problem(ground)
         if problem is not None:
             raise invalid_argument(problem)
-        await self._gate.require_read(basis, purpose, keys)
+        await self._gate.require_read(basis, purpose, keys, ground=ground)
+        if ground:
+            # Before storage is read: a caller who may not reach restricted records
+            # learns nothing of which records are.
+            await self._gate.require_restricted_read(basis, purpose, keys, ground=ground)
 
     # -- single records: the one-item case of the bulk operations ---------------------
 
@@ -189,15 +201,19 @@ class PiinguinService(PiinguinBase):
     async def read_pii_record(self, message: ReadPiiRecordRequest) -> ReadPiiRecordResponse:
         count_items(1)
         key, basis, purpose = message.modified_value, message.lawful_basis, message.purpose
-        await self._justified_read(basis, purpose, [key])
+        ground = message.restriction_ground
+        await self._justified_read(basis, purpose, [key], ground)
         problem = key_problem(key)
         if problem is not None:
             raise invalid_argument(problem)
         [outcome] = await stored(self._storage.get_many([key]))
-        code = read_code(outcome)
+        refused = isinstance(outcome, Record) and outcome.restricted and not ground
+        code = restriction.RESTRICTED if refused else read_code(outcome)
         await self._gate.record(
-            "read", code, [KeyOutcome(key, code.value)], basis=basis, purpose=purpose
+            "read", code, [KeyOutcome(key, code.value)], basis=basis, purpose=purpose, ground=ground
         )
+        if refused:
+            raise GRPCError(code, restriction.RESTRICTED_MESSAGE)
         if isinstance(outcome, Record):
             return ReadPiiRecordResponse(record=message_from_record(outcome))
         _raise_for(outcome)
@@ -240,8 +256,9 @@ class PiinguinService(PiinguinBase):
 
     async def read_pii_records(self, message: ReadPiiRecordsRequest) -> ReadPiiRecordsResponse:
         keys, basis, purpose = message.modified_values, message.lawful_basis, message.purpose
+        ground = message.restriction_ground
         self._check_bulk_size(len(keys))
-        await self._justified_read(basis, purpose, keys)
+        await self._justified_read(basis, purpose, keys, ground)
         results: list[ReadResult] = [ReadResult()] * len(keys)
         positions, valid, rejected = split_keys(keys)
         for i, problem in rejected:
@@ -251,14 +268,21 @@ class PiinguinService(PiinguinBase):
             "read",
             Status.OK,
             [
-                KeyOutcome(k, _FOUND if isinstance(o, Record) else read_code(o).value)
+                # Inline, not a function: this runs for every key of a bulk read.
+                KeyOutcome(
+                    k,
+                    (_REFUSED if o.restricted and not ground else _FOUND)
+                    if isinstance(o, Record)
+                    else read_code(o).value,
+                )
                 for k, o in zip(valid, outcomes, strict=True)
             ],
             basis=basis,
             purpose=purpose,
+            ground=ground,
         )
         for i, outcome in zip(positions, outcomes, strict=True):
-            results[i] = _read_result(outcome)
+            results[i] = _read_result(outcome, ground)
         return ReadPiiRecordsResponse(results=results)
 
     async def delete_pii_records(

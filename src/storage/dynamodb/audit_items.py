@@ -16,9 +16,9 @@ day and a principal, where one partition takes at most 1,000 write units a secon
 read costs three items under 1 KB (home, pointer, key); a bulk read one home (its keys
 compress to some 36 bytes each), one pointer and one item per distinct key. An event
 without a principal (an unauthenticated call) has no pointer. Attributes besides the
-keys: principal, operation, method, purpose, requestId, peer (S); code, lawfulBasis and,
-when not 1, calls (N); legacy (BOOL). The time and the event id are the sort key's. No
-original value is ever among them.
+keys: principal, operation, method, purpose, requestId, peer (S); code, lawfulBasis, when
+not 1, calls and, when a read stated one, restrictionGround (N); legacy (BOOL). The time
+and the event id are the sort key's. No original value is ever among them.
 
 The first layout (``audit_legacy``) is read as well: its items sit in the same KEY#
 partitions and in unsharded ``DAY#<date>`` and ``PRINCIPAL#<principal>`` ones.
@@ -63,6 +63,7 @@ HOME = "home"
 KEY_OUTCOMES = "keyOutcomes"
 PARTS = "parts"
 CODES = "codes"
+GROUND = "restrictionGround"
 
 
 def shard_of(event_id: str) -> int:
@@ -158,6 +159,9 @@ def _header(event: AuditEvent) -> Item:
     }
     if event.calls != 1:
         header["calls"] = {"N": str(event.calls)}
+    # Only when stated, so the items of every other event keep their size.
+    if event.restriction_ground:
+        header[GROUND] = {"N": str(event.restriction_ground)}
     return header
 
 
@@ -205,6 +209,7 @@ def decode(item: Item, *, key: str = "", parts: tuple[Item, ...] = ()) -> AuditE
         peer=item["peer"]["S"],
         legacy=bool(item["legacy"]["BOOL"]),
         calls=int(item["calls"]["N"]) if "calls" in item else 1,
+        restriction_ground=int(item[GROUND]["N"]) if GROUND in item else 0,
     )
 
 

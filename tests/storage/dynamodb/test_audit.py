@@ -21,7 +21,7 @@ from storage.dynamodb import (
     create_audit_table,
     create_table,
 )
-from storage.dynamodb.audit_items import SHARDS, decode, shard_of
+from storage.dynamodb.audit_items import SHARDS, decode, event_items, shard_of
 from storage.dynamodb.sizes import MAX_ITEM_BYTES, item_size, write_units
 from storage.records import MAX_KEY_BYTES
 from tests.dynamodb_fixtures import dynamodb_client, fresh_table_name
@@ -436,3 +436,14 @@ async def test_the_largest_event_the_server_accepts_is_stored_two_parts_a_reques
     items = await all_items(dynamodb, audit_table)
     assert max(item_size(item) for item in items) <= MAX_ITEM_BYTES
     assert (await store.query(AuditQuery(since=T0))).events == [event]
+
+
+def test_only_an_event_that_stated_a_restriction_ground_has_the_attribute() -> None:
+    plain = make_event("e1", keys={"k": 0})
+    grounded = plain._replace(event_id="e2", restriction_ground=4)
+
+    [plain_items, grounded_items] = [event_items(e)[1] for e in (plain, grounded)]
+
+    assert all("restrictionGround" not in item for item in plain_items)
+    assert [item["restrictionGround"] for item in grounded_items if "codes" in item] == [{"N": "4"}]
+    assert decode(grounded_items[-1], key="k").restriction_ground == 4
