@@ -77,7 +77,7 @@ check_versions() {  # IMAGE REQUIREMENT
 }
 
 # create / read / audit / delete from the host, with the CLI.
-round_trip() {  # SERVICE PORT
+round_trip() {  # SERVICE PORT [--pseudonym]
   local piinguin=("$CLI" --target "127.0.0.1:$2") key value got audit code logs
   key=$("$PY" -c 'import secrets; print(secrets.token_hex(32))')  # a SHA-256 pseudonym's shape
   value="e2e-canary-$RANDOM$RANDOM@example.org"
@@ -95,10 +95,41 @@ sys.exit(not any(e["operation"] == "read" and e["purpose"] == "e2e round trip" f
   code=0; "${piinguin[@]}" read "$key" --basis consent --purpose "e2e round trip" \
     > /dev/null 2>&1 || code=$?
   [ "$code" = 1 ] || fail "$1: read after delete exited $code, not 1 (not found)"
+  subject_rights "$1" "$2" "$key" "$value" "${3:-}"
   logs=$("${everything[@]}" logs --no-color "$1")
   grep -q 'CreatePiiRecord' <<< "$logs" || fail "$1: its log has no line for the create call"
   ! grep -qF "$value" <<< "$logs" || fail "$1: its log holds the original value"
   say "  $1 on 127.0.0.1:$2: create, read, audit, delete: ok; no log line holds the value"
+}
+
+# The data-subject acts from the host: find the person by value, erase them with a signed
+# receipt, check it, and see a later write of the same pair refused. The value goes in on
+# stdin, as the README advises. A service without encryption at rest (and without salts)
+# cannot look a value up: there the person is named by pseudonym (--pseudonym).
+subject_rights() {  # SERVICE PORT KEY VALUE [--pseudonym]
+  local piinguin=("$CLI" --target "127.0.0.1:$2") found receipt code person=(-)
+  local justified=(--basis legal-obligation --purpose "e2e DSR-1")
+  [ "$5" = --pseudonym ] && person=(--pseudonym "$3")
+  "${piinguin[@]}" create "$3" "$4" --field-name user_id --app-id e2e \
+    || fail "$1: create before erasure failed"
+  found=$("${piinguin[@]}" subject find "${person[@]}" "${justified[@]}" --json <<< "$4") \
+    || fail "$1: subject find failed"
+  grep -qF "$3" <<< "$found" || fail "$1: subject find did not find the record: $found"
+  ! grep -qF "$4" <<< "$found" || fail "$1: subject find answered the original value"
+  receipt=$(mktemp -u "${TMPDIR:-/tmp}/piinguin-e2e-receipt.XXXXXX")
+  "${piinguin[@]}" subject erase "${person[@]}" "${justified[@]}" --output "$receipt" \
+    <<< "$4" > /dev/null \
+    || fail "$1: subject erase failed"
+  "${piinguin[@]}" subject verify-receipt "$receipt" > /dev/null \
+    || fail "$1: the erasure receipt does not verify"
+  grep -qF "$3" "$receipt" || fail "$1: the receipt does not name the erased pseudonym"
+  ! grep -qF "$4" "$receipt" || fail "$1: the receipt holds the original value"
+  rm -f "$receipt"
+  code=0; "${piinguin[@]}" create "$3" "$4" > /dev/null 2>&1 || code=$?
+  [ "$code" != 0 ] || fail "$1: a write of the erased pair was stored"
+  code=0; "${piinguin[@]}" read "$3" "${justified[@]}" > /dev/null 2>&1 || code=$?
+  [ "$code" = 1 ] || fail "$1: read after erasure exited $code, not 1 (not found)"
+  say "  $1: subject find, erase (receipt verified), the erased pair refused: ok"
 }
 
 phase() {  # LABEL LIMIT [--profile P]: up, healthy, versions, round trips, down
@@ -118,7 +149,7 @@ sys.exit("piinguin_calls_total{" not in text)' "$PIINGUIN_METRICS_HOST_PORT" \
   say "  piinguin: /metrics on 127.0.0.1:$PIINGUIN_METRICS_HOST_PORT counts its calls"
   if [ "$*" = "--profile dynamodb" ]; then
     check_versions "piinguin-moto:$PIINGUIN_IMAGE_TAG" 'moto[server,dynamodb]'
-    round_trip piinguin-dynamodb "$PIINGUIN_DYNAMODB_HOST_PORT"
+    round_trip piinguin-dynamodb "$PIINGUIN_DYNAMODB_HOST_PORT" --pseudonym
   fi
   down
   [ -z "$("${everything[@]}" ps -q)" ] || fail "$label: containers left after down"
