@@ -24,6 +24,9 @@ from storage.audit import AuditEvent, AuditQuery
 #: The most events read for one pseudonym: an export stays bounded whatever a key's
 #: history holds (a relay re-reading a key daily for years); past it the document says so.
 MAX_EVENTS_PER_KEY = 10_000
+#: The most events read for one export, all its pseudonyms together: a request may name
+#: a thousand pseudonyms, and a thousand full histories would be ten million events.
+MAX_EVENTS_PER_EXPORT = 100_000
 PAGE_SIZE = 1000
 #: The operations that answer an original value: who did one successfully received it.
 DISCLOSING = frozenset({"read", "export"})
@@ -51,6 +54,19 @@ async def history(store: AuditStore, key: str, *, limit: int = MAX_EVENTS_PER_KE
             return History(events[:limit], complete=False)
         if not token:
             return History(events, complete=True)
+
+
+async def histories(
+    store: AuditStore, keys: Sequence[str], *, budget: int = MAX_EVENTS_PER_EXPORT
+) -> list[History]:
+    """Each key's ``history``, in order, at most ``budget`` events in all: once it is
+    spent, the histories left are empty and incomplete (not read at all)."""
+    found: list[History] = []
+    for key in keys:
+        limit = min(MAX_EVENTS_PER_KEY, budget)
+        found.append(await history(store, key, limit=limit) if limit else History([], False))
+        budget -= len(found[-1].events)
+    return found
 
 
 def _key_code(event: AuditEvent, key: str) -> int:

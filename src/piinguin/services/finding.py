@@ -16,7 +16,7 @@ from typing import Any
 
 from grpclib.const import Status
 
-from piinguin.services.access_history import access_entries, history, recipients
+from piinguin.services.access_history import access_entries, histories, recipients
 from piinguin.services.subjects import Resolved, Subjects
 from piinguin.v1 import (
     ExportSubjectResponse,
@@ -111,7 +111,7 @@ async def export(subjects: Subjects, message: SubjectRequest) -> ExportSubjectRe
     resolved = await subjects.resolve(message, "export")
     store = subjects.gate.auditor.store
     keys = sorted(resolved.records)
-    histories = [await history(store, key) for key in keys]
+    read = await histories(store, keys)
     caller = subjects.gate.caller()
     document = {
         "format": EXPORT_FORMAT,
@@ -120,12 +120,12 @@ async def export(subjects: Subjects, message: SubjectRequest) -> ExportSubjectRe
         "lawful_basis": basis_name(message.lawful_basis),
         "purpose": message.purpose,
         "complete": resolved.complete,
-        "access_complete": all(h.complete for h in histories),
+        "access_complete": all(h.complete for h in read),
         "records": [
             _exported_record(resolved.records[key], resolved.found_by[key], h.events, h.complete)
-            for key, h in zip(keys, histories, strict=True)
+            for key, h in zip(keys, read, strict=True)
         ],
-        "recipients": recipients([(k, h.events) for k, h in zip(keys, histories, strict=True)]),
+        "recipients": recipients([(k, h.events) for k, h in zip(keys, read, strict=True)]),
         "unreadable": resolved.unreadable,
     }
     await subjects.gate.record(

@@ -11,7 +11,7 @@ from pathlib import Path
 from piinguin.access.auth import Authenticator
 from piinguin.access.policy import token_digest
 from piinguin.client import LawfulBasis, PiinguinClient, Value
-from piinguin.services.access_history import access_entries, history, recipients
+from piinguin.services.access_history import access_entries, histories, history, recipients
 from storage import Record
 from storage.audit import AuditEvent, KeyOutcome
 from storage.crypto import Keyring, LocalKeys
@@ -105,6 +105,20 @@ async def test_a_history_longer_than_the_bound_is_cut_and_says_so() -> None:
         False,
     )
     assert (len(whole.events), whole.complete) == (7, True)
+
+
+async def test_one_export_s_histories_share_one_bound() -> None:
+    # A request may name a thousand pseudonyms: a thousand full histories would be ten
+    # million events in one document, so the bound is the export's, not only each key's.
+    store = MemoryAuditStore()
+    for i in range(4):
+        await store.append(event(i, "k1"))
+        await store.append(event(10 + i, "k2"))
+        await store.append(event(20 + i, "k3"))
+
+    read = await histories(store, ["k1", "k2", "k3"], budget=6)
+
+    assert [(len(h.events), h.complete) for h in read] == [(4, True), (2, False), (0, False)]
 
 
 async def test_recipients_count_only_disclosures_of_the_key_that_succeeded() -> None:
