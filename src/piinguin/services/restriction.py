@@ -66,7 +66,15 @@ async def unrestrict(subjects: Subjects, message: SubjectRequest) -> RestrictSub
     resolved = await subjects.resolve(message, "unrestrict")
     at = datetime.now(UTC)
     storage = subjects.storage
-    keys, digests = resolved.keys, resolved.digests
+    keys = resolved.keys
+    # The marks of the values the records hold go too, however the person was named:
+    # lifted by pseudonym, a restriction placed by value would otherwise come back on
+    # the pair's next write.
+    digests = list(resolved.digests)
+    for record in resolved.records.values():
+        digest = await stored(storage.value_digest(record.original_value))
+        if digest is not None and digest not in digests:
+            digests.append(digest)
 
     async def act() -> list[WriteOutcome]:
         # The marks first, else a write between the two would land restricted again.

@@ -56,7 +56,8 @@ class Resolved(NamedTuple):
     #: The pseudonyms the request named, stored or not (an erasure tombstones them all).
     named: list[str]
     #: The value digests of the request's values (``SubjectStorage.value_digest``): what
-    #: marks a value without holding it. Empty without a keyring.
+    #: marks a value without holding it. Empty without a keyring. A value narrowed to a
+    #: field has none: a value's mark covers it under every field, more than was asked.
     digests: list[str]
     #: Candidates that could not be opened to confirm them (damaged): never answered as found.
     unreadable: list[str]
@@ -152,7 +153,7 @@ class Subjects:
         digests: list[str] = []
         complete = True
         for item in values:
-            digest = await self.storage.value_digest(item.value)
+            digest = None if item.field_name else await self.storage.value_digest(item.value)
             if digest is not None and digest not in digests:
                 digests.append(digest)
             lookup = await self.storage.find(item.value)

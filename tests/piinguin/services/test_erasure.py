@@ -246,6 +246,26 @@ async def test_erasing_twice_answers_a_new_receipt_and_keeps_the_tombstones(
     assert marks.pseudonyms["k-mail"].reference == two["receipt_id"]
 
 
+async def test_a_value_narrowed_to_a_field_is_erased_in_that_field_alone(
+    vault: Erasing,
+) -> None:
+    await write(vault, record("k-mail", MAIL), record("k-mail-ctx", MAIL, "contexts"))
+    async with vault.client("dpo") as dpo:
+        receipt = await dpo.erase_subject(
+            values=[Value(MAIL, "contexts")], basis=BASIS, purpose=PURPOSE
+        )
+    body = receipt.verify_with(vault.signer.public_key_pem)
+
+    # The value is not tombstoned as a whole: that would refuse it in every field.
+    assert (body["pseudonyms"], body["value_tombstones"]) == (["k-mail-ctx"], 0)
+    await write(vault, record("k-mail-new", MAIL))
+    async with vault.client("dpo") as dpo:
+        found = await dpo.read_records(
+            ["k-mail", "k-mail-new", "k-mail-ctx"], basis=BASIS, purpose=PURPOSE
+        )
+    assert [r.status for r in found] == [Status.OK, Status.OK, Status.NOT_FOUND]
+
+
 async def test_receipt_keys_and_tampering(vault: Erasing) -> None:
     await write(vault, record("k-mail", MAIL))
     async with vault.client("dpo") as dpo:

@@ -312,6 +312,24 @@ async def test_unrestrict_lifts_it_for_stored_and_later_records_and_is_audited(
     assert all(e.lawful_basis == LawfulBasis.LEGAL_OBLIGATION for e in acts)
 
 
+async def test_a_restriction_placed_by_value_is_lifted_by_pseudonym_for_good(
+    served: Served,
+) -> None:
+    await served.write(("k1", EMAIL))
+    await served.restrict(EMAIL)
+
+    async with served.as_("dpo") as client:
+        await client.unrestrict_subject(
+            modified_values=["k1"], basis=LawfulBasis.LEGAL_OBLIGATION, purpose=PURPOSE
+        )
+    # The pair again, and the value under a new pseudonym: the value's mark went with
+    # the record's, so neither lands restricted.
+    await served.write(("k1", EMAIL), ("k-new", EMAIL))
+
+    for key in ("k1", "k-new"):
+        assert (await read(served, "reader", key)).restricted is False
+
+
 async def test_restrict_and_unrestrict_are_denied_by_default_and_audited(served: Served) -> None:
     await served.write(("k1", EMAIL))
 
