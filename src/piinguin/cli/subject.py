@@ -142,7 +142,9 @@ async def find(client: PiinguinClient, args: argparse.Namespace, streams: Stream
 def _write_new(path: Path, text: str, force: bool) -> None:
     """``text`` into ``path``, readable by its owner alone; refuses an existing file
     unless ``force``."""
-    flags = os.O_WRONLY | os.O_CREAT | (os.O_TRUNC if force else os.O_EXCL)
+    # O_NOFOLLOW: --force replaces a file, never writes originals through a symlink
+    # planted where the export goes.
+    flags = os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | (os.O_TRUNC if force else os.O_EXCL)
     descriptor = os.open(path, flags, 0o600)
     with os.fdopen(descriptor, "w", encoding="utf-8") as file:
         # An existing file keeps its mode through O_TRUNC: an export is never group-readable.

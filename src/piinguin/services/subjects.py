@@ -18,7 +18,7 @@ from typing import NamedTuple
 from piinguin.access.context import count_items
 from piinguin.access.gatekeeper import Gatekeeper
 from piinguin.access.policy import Operation
-from piinguin.limits import MAX_ORIGINAL_BYTES
+from piinguin.limits import MAX_ORIGINAL_BYTES, MAX_PROVENANCE_CHARS
 from piinguin.receipts import ReceiptSigner
 from piinguin.services.validation import invalid_argument, justification_problem, key_problem
 from piinguin.stored import stored
@@ -102,6 +102,8 @@ def _value_problem(item: SubjectValue) -> str | None:
         return f".value is longer than {MAX_ORIGINAL_BYTES} bytes"
     if item.field_name and not item.field_name.isprintable():
         return ".field_name holds a control character"
+    if len(item.field_name) > MAX_PROVENANCE_CHARS:
+        return f".field_name is longer than {MAX_PROVENANCE_CHARS} characters"
     return None
 
 

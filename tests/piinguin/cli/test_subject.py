@@ -98,6 +98,22 @@ async def test_find_of_nobody_exits_1_and_bad_usage_exits_2(sealed: Vault) -> No
     assert len(sealed.calls_to("FindSubject")) == 2  # nobody, unjustified
 
 
+async def test_export_with_force_never_writes_through_a_symlink(
+    sealed: Vault, tmp_path: Path
+) -> None:
+    target = tmp_path / "elsewhere.json"
+    target.write_text("untouched")
+    output = tmp_path / "export.json"
+    output.symlink_to(target)
+    argv = ("subject", "export", "--pseudonym", "k-user", *JUSTIFIED, "--output", str(output))
+
+    outcome = await piinguin(*argv, "--force", target=sealed.target)
+
+    assert outcome.code == 2
+    assert "cannot write" in outcome.stderr
+    assert target.read_text() == "untouched"
+
+
 async def test_export_to_stdout_holds_the_originals(sealed: Vault) -> None:
     outcome = await piinguin("subject", "export", VALUE, *JUSTIFIED, target=sealed.target)
 

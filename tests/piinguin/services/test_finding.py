@@ -208,6 +208,10 @@ async def test_missing_justification_or_person_is_an_invalid_argument(serve: Ser
                 (request(VALUE, purpose=" "), "purpose"),
                 (request(), "name the person"),
                 (request(SubjectValue(value="  ")), "values[0].value is empty"),
+                (
+                    request(SubjectValue(value=VALUE, field_name="f" * 2049)),
+                    "values[0].field_name is longer than 2048 characters",
+                ),
             ):
                 with pytest.raises(GRPCError) as caught:
                     await rpc(bad)
