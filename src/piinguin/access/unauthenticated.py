@@ -5,7 +5,8 @@ are recorded one by one (each with its own request id) until the budget is spent
 of that second becomes a single event whose ``calls`` is their exact count. That event is
 written when the second ends, by a timer, whether or not another call comes, and at the
 latest when the server closes. So 6,000 bad calls in a second write 100 events and one
-more, and none goes unrecorded.
+more, and none goes unrecorded. The calls past the budget get no ``call`` log line either
+(``piinguin.server.calls``): a flood costs the log what it costs the audit log.
 """
 
 from __future__ import annotations
@@ -51,17 +52,20 @@ class UnauthenticatedAudit:
         self._timer: asyncio.TimerHandle | None = None
         self._writing: set[asyncio.Task[None]] = set()
 
-    async def record(self, event: AuditEvent) -> None:
-        """Write ``event`` now, within the budget; past it, count it and return at once."""
+    async def record(self, event: AuditEvent) -> bool:
+        """Write ``event`` now, within the budget (True); past it, count it and return at
+        once (False): the call's own log line is then left out too, the counted event
+        standing for it."""
         self._roll(math.floor(asyncio.get_running_loop().time() / self._window))
         address = self._addresses.setdefault(peer_address(event.peer), _Address())
         if address.recorded < self._per_second:
             address.recorded += 1
             await self._write(event)
-            return
+            return True
         if address.past is None:
             address.past = event
         address.count += 1
+        return False
 
     async def close(self) -> None:
         """Write every count still held, and wait for every write under way."""

@@ -126,12 +126,15 @@ class CallTracker:
             token = enter_call(context)
             status = Status.OK
             started = time.perf_counter()
+            logged = True
             try:
                 try:
                     context.caller = self.auth.authenticate(metadata, peer)
                 except GRPCError as exc:
                     context.denial = "unauthenticated"
-                    await self._record_unauthenticated(context, operation, exc.status, legacy)
+                    logged = await self._record_unauthenticated(
+                        context, operation, exc.status, legacy
+                    )
                     raise
                 await method(stream)
             except GRPCError as exc:
@@ -158,16 +161,19 @@ class CallTracker:
                 seconds = time.perf_counter() - started
                 if measured is not None:
                     measured.finished(status, seconds, context.items, context.denial)
-                self._log(context, status, seconds)
+                if logged:
+                    self._log(context, status, seconds)
 
         return tracked
 
     async def _record_unauthenticated(
         self, context: CallContext, operation: str, code: Status, legacy: bool
-    ) -> None:
+    ) -> bool:
+        """Audit an unauthenticated call within its address's budget; False past it, when
+        its call line is left out too (the counted audit event stands for it)."""
         # The request is not read: an unauthenticated caller learns nothing, and the
         # keys it named are not recorded.
-        await self.auditor.unauthenticated.record(
+        return await self.auditor.unauthenticated.record(
             self.auditor.event(
                 operation=operation,
                 principal="",

@@ -4,7 +4,8 @@ peer address and second, the rest of the second as one event with their exact co
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import json
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -87,6 +88,35 @@ async def test_a_flood_writes_the_budget_and_one_event_a_second_and_counts_every
     # home and its principal's pointer), and the day's index item.
     assert len(await all_items(dynamodb, audit_table)) == len(flood) + 2 + 1
     assert sorted(e.calls for e in listed.events if e.calls > 1) == sorted(e.calls for e in counted)
+
+
+@pytest.mark.socket
+async def test_a_flood_logs_a_call_line_only_for_the_calls_audited_one_by_one(
+    policy_file: Path, log_output: Callable[[], str]
+) -> None:
+    calls, budget = 300, 10
+    audit = RecordingAudit()
+    loop = asyncio.get_running_loop()
+    async with running_server(
+        auth=Authenticator.from_file(policy_file),
+        audit=audit,
+        unauthenticated_audit_budget=budget,
+    ) as server:
+        started = loop.time()
+        async with PiinguinClient(f"127.0.0.1:{server.port}", token="not-a-token") as client:
+            await asyncio.gather(*(refused(client) for _ in range(calls)))
+        seconds = int(loop.time()) - int(started) + 1
+
+    lines = [json.loads(line) for line in log_output().splitlines() if line.startswith("{")]
+    refusals = [
+        line for line in lines if line["event"] == "call" and line["code"] == "UNAUTHENTICATED"
+    ]
+    one_by_one = [e for e in audit.appended if e.calls == 1]
+    # A line for each call audited on its own; the counted rest stand in their events.
+    assert budget <= len(refusals) == len(one_by_one) <= budget * seconds
+    assert len(refusals) < calls
+    assert {line["request_id"] for line in refusals} == {e.request_id for e in one_by_one}
+    assert sum(e.calls for e in audit.appended) == calls
 
 
 @pytest.mark.socket
