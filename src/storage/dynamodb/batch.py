@@ -77,7 +77,9 @@ class BatchCall:
     """The batch requests of one bulk call, sharing its deadline and its concurrency bound.
 
     The deadline is the call's: a put's read of createdAt and its writes share it, so a
-    caller waits at most about ``retry_deadline`` plus one round of requests. If no request
+    caller waits at most about ``retry_deadline`` plus one round of requests; the re-read
+    of a put's marks after its writes (``records``) is a call of its own, so a put may wait
+    twice that. If no request
     of the call got an answer from DynamoDB and something failed, DynamoDB is unreachable:
     that is ``StorageUnavailable`` for the whole call, not a failure per item.
     """

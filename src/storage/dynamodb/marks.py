@@ -78,17 +78,21 @@ def marks_in(item: Item) -> dict[MarkKind, Mark]:
 
 
 def screen(
-    wanted: Mapping[str, Sequence[str]], found: Mapping[str, Item], unread: Mapping[str, ItemFailed]
+    wanted: Mapping[str, Sequence[str]],
+    found: Mapping[str, Item],
+    unread: Mapping[str, ItemFailed],
+    *,
+    unread_as: str = "not written, its marks unread",
 ) -> tuple[dict[str, ItemFailed], set[str]]:
     """For each record key and its marker keys (``wanted``), given what a read of the
-    markers found and failed: the records not to write (``ERASED``, or a failure where a
-    marker was not read) and those to write restricted."""
+    markers found and failed: the records not to write (``ERASED``, or a failure saying
+    ``unread_as`` where a marker was not read) and those to write restricted."""
     refused: dict[str, ItemFailed] = {}
     restricted: set[str] = set()
     for key, markers in wanted.items():
         failure = next((unread[m] for m in markers if m in unread), None)
         if failure is not None:
-            refused[key] = ItemFailed(f"not written, its marks unread: {failure.reason}")
+            refused[key] = ItemFailed(f"{unread_as}: {failure.reason}")
             continue
         kinds: dict[MarkKind, Mark] = {}
         for marker in markers:

@@ -6,7 +6,7 @@ The item layout is in ``items``, the key table in ``keys``, the batching and ret
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -191,6 +191,7 @@ class DynamoDBStorage:
             if key not in failed
         }
         failed |= await self._write(call, requests)
+        failed |= await self._settle(markers, requests.keys() - failed.keys(), restricted)
         return [failed.get(record.modified_value) for record in records]
 
     async def _read_before_write(
@@ -218,6 +219,54 @@ class DynamoDBStorage:
         }
         refused, restricted = screen(markers, found, unread)
         return found, refused | failed, restricted
+
+    async def _settle(
+        self,
+        markers: dict[str, tuple[str, ...]],
+        written: Collection[str],
+        restricted: set[str],
+    ) -> dict[str, ItemFailed]:
+        """Read the marks of the records just ``written`` again, in one strongly consistent
+        BatchGetItem round (100 keys a request), and catch up with an act placed meanwhile:
+        a record now marked erased is deleted with its every pad (``ERASED``), one
+        whose marks stay unread is deleted too (failed: nothing unchecked stays), and one
+        now marked restricted but written without the flag gets it (``restricted``: those
+        written with it). Answers the records that are not stored as written.
+
+        BatchWriteItem takes no condition, so an erasure (mark M, then delete D) or a
+        restriction (mark M, then flag D) may land between the first read of the marks and
+        the write W. Strongly consistent reads see every write acknowledged before them, so
+        for this re-read R after W: if R does not see M, then W < R < M < D and the act's
+        own D deletes or flags W's record; if R sees M, the writer undoes or flags it here.
+        Either way the record does not survive unflagged. The cost: one more read unit per
+        marker of each record written (1 in clear, 2 sealed), no request per record.
+
+        It has a deadline of its own: a write whose retries spent the call's deadline is
+        still checked, not failed for a re-read sent once.
+        """
+        wanted = {key: markers[key] for key in written}
+        if not wanted:
+            return {}
+        call = self._batches()
+        asked = list(dict.fromkeys(m for ms in wanted.values() for m in ms))
+        found, unread = await self._get(call, asked, attributes=(KEY, *DECIDING))
+        refused, marked = screen(
+            wanted, found, unread, unread_as="not kept, its marks unread after the write"
+        )
+        failed = dict(refused)
+        if refused:
+            undone = await self._delete(call, list(refused))
+            failed |= {
+                key: ItemFailed(f"stored, marked meanwhile, and not undone: {failure.reason}")
+                for key, failure in undone.items()
+            }
+        if late := [key for key in marked if key not in restricted]:
+            unflagged = await self._markers.set_restricted(call, late, True)
+            failed |= {
+                key: ItemFailed(f"stored, restricted meanwhile, not flagged: {failure.reason}")
+                for key, failure in unflagged.items()
+            }
+        return failed
 
     def _created(self, stored: dict[str, Item], now: datetime) -> dict[str, AttributeValueTypeDef]:
         """The ``createdAt`` each stored item keeps when written again: none once it has
@@ -297,6 +346,7 @@ class DynamoDBStorage:
         ]
         if stale:
             await keys.remove(call, stale)
+        failed |= await self._settle(markers, requests.keys() - failed.keys(), restricted)
         return [failed.get(record.modified_value) for record in records]
 
     async def get_stored(self, keys: Sequence[str]) -> list[StoredOutcome]:
@@ -342,15 +392,17 @@ class DynamoDBStorage:
     async def delete_many(self, keys: Sequence[str]) -> list[WriteOutcome]:
         """Delete keys, each sealed record's every pad first (one Query per key finds
         them: erasure must not miss one a failed write left behind)."""
-        call = self._batches()
+        failed = await self._delete(self._batches(), keys)
+        return [failed.get(key) for key in keys]
+
+    async def _delete(self, call: BatchCall, keys: Sequence[str]) -> dict[str, ItemFailed]:
         failed: dict[str, ItemFailed] = {}
         if self._keys is not None:
             failed |= await self._keys.remove(call, await self._keys.every_pad(keys))
         requests: dict[str, WriteRequestTypeDef] = {
             key: {"DeleteRequest": {"Key": key_item(key)}} for key in keys
         }
-        failed = await self._write(call, requests) | failed
-        return [failed.get(key) for key in keys]
+        return await self._write(call, requests) | failed
 
     async def value_digest(self, value: str) -> str | None:
         return None
