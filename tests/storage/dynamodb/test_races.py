@@ -1,12 +1,11 @@
 """A write racing an erasure or a restriction on DynamoDB (moto in server mode).
 
 A DynamoDB write reads its markers (``marks``) and then writes with BatchWriteItem, which
-takes no condition: an erasure or a restriction that lands between the two is not seen.
-The README ("Erase") promises that "a write racing the erasure meets the tombstone ... and
-is refused rather than resurrected". These tests put the act exactly in that gap (the
-client runs it just before the write's first BatchWriteItem) and show that it does not
-hold yet: they are strict xfails, to turn green with the fix (the lead's decision: a
-conditional write costs capacity on the hot path; see the review's report).
+takes no condition: an erasure or a restriction may land between the two. The write then
+reads its markers again and catches up (``records``: the record erased meanwhile is
+deleted with its pads and answered ``ERASED``, the one restricted meanwhile is flagged).
+These tests put the act exactly in that gap: the client runs it just before the write's
+first BatchWriteItem (for a sealed record, its pad's).
 """
 
 from __future__ import annotations
@@ -15,10 +14,9 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-import pytest
-
-from storage import ERASED, Record
+from storage import ERASED, ItemFailed, Record
 from storage.crypto import Keyring, LocalKeys
+from storage.dynamodb import BatchPolicy
 from storage.encrypted import EncryptedStorage
 from tests.dynamodb_fixtures import fresh_key_table
 from tests.storage.dynamodb.faults import FaultyClient, storage_on
@@ -28,9 +26,7 @@ if TYPE_CHECKING:
 
 AT = datetime(2026, 5, 6, 7, 8, 9, tzinfo=UTC)
 KEY, VALUE = "9c1e0f", "john@acme.com"
-RACE = pytest.mark.xfail(
-    strict=True, reason="DynamoDB writes read their markers, then write unconditionally"
-)
+SHORT = BatchPolicy(retry_deadline=0.3, backoff_base=0.001, backoff_cap=0.005)
 
 
 class ActingMidWrite(FaultyClient):
@@ -47,7 +43,42 @@ class ActingMidWrite(FaultyClient):
         return await super().batch_write_item(RequestItems=RequestItems)
 
 
-@RACE
+class UnreadAfterWrite(FaultyClient):
+    """Leaves every key of every BatchGetItem after the first BatchWriteItem unprocessed."""
+
+    def __init__(self, client: DynamoDBClient) -> None:
+        super().__init__(client)
+        self._written = False
+
+    async def batch_write_item(self, *, RequestItems: dict[str, list[Any]]) -> Any:
+        self._written = True
+        return await super().batch_write_item(RequestItems=RequestItems)
+
+    async def batch_get_item(self, *, RequestItems: dict[str, dict[str, Any]]) -> Any:
+        if self._written:
+            return {"Responses": {}, "UnprocessedKeys": RequestItems}
+        return await super().batch_get_item(RequestItems=RequestItems)
+
+
+async def pads_of(client: DynamoDBClient, key_table: str, key: str) -> list[dict[str, Any]]:
+    """The key table's items for ``key``, read with the SDK directly, bypassing Piinguin."""
+    response = await client.scan(TableName=key_table, ConsistentRead=True)
+    return [item for item in response.get("Items", []) if item["modifiedValue"]["S"] == key]
+
+
+def eraser_of(store: EncryptedStorage, pseudonyms: list[str]) -> Callable[[], Awaitable[None]]:
+    """The act of erasing ``pseudonyms`` and ``VALUE`` as EraseSubject does it: the marks,
+    then the delete."""
+
+    async def erase() -> None:
+        digest = await store.value_digest(VALUE)
+        assert digest is not None
+        await store.mark("erased", pseudonyms, [digest], reference="receipt", at=AT)
+        await store.delete_many(pseudonyms)
+
+    return erase
+
+
 async def test_a_write_racing_an_erasure_is_not_stored(
     dynamodb: DynamoDBClient, table: str
 ) -> None:
@@ -58,14 +89,10 @@ async def test_a_write_racing_an_erasure_is_not_stored(
         )
         await eraser.put_many([Record(KEY, VALUE)])
 
-        async def erase() -> None:  # as EraseSubject does: tombstones, then the delete
-            digest = await eraser.value_digest(VALUE)
-            assert digest is not None
-            await eraser.mark("erased", [KEY], [digest], reference="receipt", at=AT)
-            await eraser.delete_many([KEY])
-
         writer = EncryptedStorage(
-            storage_on(ActingMidWrite(dynamodb, erase), table, key_table=key_table),
+            storage_on(
+                ActingMidWrite(dynamodb, eraser_of(eraser, [KEY])), table, key_table=key_table
+            ),
             keyring,
             vault=table,
         )
@@ -75,7 +102,6 @@ async def test_a_write_racing_an_erasure_is_not_stored(
         assert outcome == [ERASED]
 
 
-@RACE
 async def test_a_write_racing_a_restriction_lands_restricted(
     dynamodb: DynamoDBClient, table: str
 ) -> None:
@@ -100,3 +126,69 @@ async def test_a_write_racing_a_restriction_lands_restricted(
         [record] = await restrictor.get_many([KEY])
         assert isinstance(record, Record)
         assert record.restricted
+
+
+async def test_another_pseudonym_of_a_value_erased_in_the_race_is_not_stored(
+    dynamodb: DynamoDBClient, table: str
+) -> None:
+    # The erasure names the old pseudonym and the value; the write carries a new one (a
+    # new salt): only the value's mark, read again after the write, can catch it.
+    async with fresh_key_table(dynamodb) as key_table:
+        keyring = Keyring(LocalKeys.ephemeral())
+        eraser = EncryptedStorage(
+            storage_on(dynamodb, table, key_table=key_table), keyring, vault=table
+        )
+        await eraser.put_many([Record(KEY, VALUE)])
+        writer = EncryptedStorage(
+            storage_on(
+                ActingMidWrite(dynamodb, eraser_of(eraser, [KEY])), table, key_table=key_table
+            ),
+            keyring,
+            vault=table,
+        )
+
+        outcome = await writer.put_many([Record("epoch-2", VALUE), Record("other", "x@y.z")])
+
+        assert outcome == [ERASED, None]
+        assert await eraser.get_many(["epoch-2", KEY]) == [None, None]
+        assert await pads_of(dynamodb, key_table, "epoch-2") == []
+
+
+async def test_the_undone_write_leaves_no_pad_in_the_key_table(
+    dynamodb: DynamoDBClient, table: str
+) -> None:
+    # The act runs before the write's pad lands, so the erasure's own delete cannot find
+    # that pad: only the writer's undo removes it.
+    async with fresh_key_table(dynamodb) as key_table:
+        keyring = Keyring(LocalKeys.ephemeral())
+        eraser = EncryptedStorage(
+            storage_on(dynamodb, table, key_table=key_table), keyring, vault=table
+        )
+        await eraser.put_many([Record(KEY, VALUE)])
+        assert len(await pads_of(dynamodb, key_table, KEY)) == 1
+        faulty = ActingMidWrite(dynamodb, eraser_of(eraser, [KEY]))
+        writer = EncryptedStorage(
+            storage_on(faulty, table, key_table=key_table), keyring, vault=table
+        )
+
+        assert await writer.put_many([Record(KEY, VALUE)]) == [ERASED]
+
+        assert any(f"{KEY}#" in key for key in faulty.keys_sent("BatchWriteItem"))  # a pad
+        assert await pads_of(dynamodb, key_table, KEY) == []
+
+
+async def test_a_write_whose_marks_stay_unread_after_it_is_not_kept(
+    dynamodb: DynamoDBClient, table: str
+) -> None:
+    # Unread is not unmarked: the record is deleted again and failed, to be retried.
+    storage = storage_on(UnreadAfterWrite(dynamodb), table, policy=SHORT)
+
+    outcome = await storage.put_many([Record(KEY, VALUE)])
+
+    assert outcome == [
+        ItemFailed(
+            "not kept, its marks unread after the write: DynamoDB left it unprocessed "
+            "until the deadline"
+        )
+    ]
+    assert await storage_on(dynamodb, table).get_many([KEY]) == [None]
