@@ -185,7 +185,8 @@ def dynamodb(bench: Bench) -> list[Row]:
     writes, reads = counts.get("BatchWriteItem", 0), counts.get("BatchGetItem", 0)
     via = "the relay's pure half + PiinguinClient (no handler yet)" if pure else "the handler"
     notes = (
-        f"{writes} BatchWriteItem + {reads} BatchGetItem (createdAt and erasure markers), "
+        f"{writes} BatchWriteItem + {reads} BatchGetItem (createdAt and erasure markers; the "
+        "markers again after the writes), "
         f"{counts.get('PutItem', 0)} PutItem; relay run through {via}"
     )
     return [
