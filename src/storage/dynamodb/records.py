@@ -218,6 +218,10 @@ class DynamoDBStorage:
             if key in unread
         }
         refused, restricted = screen(markers, found, unread)
+        # An erased key that still holds a record: a write that raced an erasure and whose
+        # second read of its marks failed (``_settle``). Its retry ends it here.
+        if leftover := [key for key, failure in refused.items() if failure.erased and key in found]:
+            await self._delete(call, leftover)
         return found, refused | failed, restricted
 
     async def _settle(
@@ -229,9 +233,9 @@ class DynamoDBStorage:
         """Read the marks of the records just ``written`` again, in one strongly consistent
         BatchGetItem round (100 keys a request), and catch up with an act placed meanwhile:
         a record now marked erased is deleted with its every pad (``ERASED``), one
-        whose marks stay unread is deleted too (failed: nothing unchecked stays), and one
-        now marked restricted but written without the flag gets it (``restricted``: those
-        written with it). Answers the records that are not stored as written.
+        whose marks stay unread is answered failed (its retry's first read deletes it if
+        it was erased), and one now marked restricted but written without the flag gets it
+        (``restricted``: those written with it). Answers the records that are not stored as written.
 
         BatchWriteItem takes no condition, so an erasure (mark M, then delete D) or a
         restriction (mark M, then flag D) may land between the first read of the marks and
@@ -251,11 +255,14 @@ class DynamoDBStorage:
         asked = list(dict.fromkeys(m for ms in wanted.values() for m in ms))
         found, unread = await self._get(call, asked, attributes=(KEY, *DECIDING))
         refused, marked = screen(
-            wanted, found, unread, unread_as="not kept, its marks unread after the write"
+            wanted, found, unread, unread_as="stored, its marks unread after the write: retry"
         )
         failed = dict(refused)
-        if refused:
-            undone = await self._delete(call, list(refused))
+        # Only what an erasure marked is undone. A record whose marks stay unread stays
+        # stored, answered failed: deleting it would lose the acknowledged version it
+        # replaced to a throttled read; the retry's first read deletes it if it was erased.
+        if erased := [key for key, failure in refused.items() if failure.erased]:
+            undone = await self._delete(call, erased)
             failed |= {
                 key: ItemFailed(f"stored, marked meanwhile, and not undone: {failure.reason}")
                 for key, failure in undone.items()

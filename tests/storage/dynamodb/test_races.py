@@ -177,18 +177,68 @@ async def test_the_undone_write_leaves_no_pad_in_the_key_table(
         assert await pads_of(dynamodb, key_table, KEY) == []
 
 
-async def test_a_write_whose_marks_stay_unread_after_it_is_not_kept(
+async def test_a_write_whose_marks_stay_unread_after_it_is_failed_and_kept(
     dynamodb: DynamoDBClient, table: str
 ) -> None:
-    # Unread is not unmarked: the record is deleted again and failed, to be retried.
+    # Unread is not unmarked, nor erased: failed, to be retried, and not deleted (that
+    # would lose the acknowledged version the write replaced to a throttled read).
     storage = storage_on(UnreadAfterWrite(dynamodb), table, policy=SHORT)
 
     outcome = await storage.put_many([Record(KEY, VALUE)])
 
     assert outcome == [
         ItemFailed(
-            "not kept, its marks unread after the write: DynamoDB left it unprocessed "
+            "stored, its marks unread after the write: retry: DynamoDB left it unprocessed "
             "until the deadline"
         )
     ]
-    assert await storage_on(dynamodb, table).get_many([KEY]) == [None]
+    [stored] = await storage_on(dynamodb, table).get_many([KEY])
+    assert isinstance(stored, Record)
+    assert stored.original_value == VALUE
+
+
+class ActingThenUnread(ActingMidWrite):
+    """Runs ``act`` mid-write (as ``ActingMidWrite``), then leaves every later read of the
+    marks unprocessed."""
+
+    _written = False
+
+    async def batch_write_item(self, *, RequestItems: dict[str, list[Any]]) -> Any:
+        response = await super().batch_write_item(RequestItems=RequestItems)
+        self._written = True
+        return response
+
+    async def batch_get_item(self, *, RequestItems: dict[str, dict[str, Any]]) -> Any:
+        if self._written:
+            return {"Responses": {}, "UnprocessedKeys": RequestItems}
+        return await super().batch_get_item(RequestItems=RequestItems)
+
+
+async def test_a_raced_write_left_unchecked_is_erased_by_its_retry(
+    dynamodb: DynamoDBClient, table: str
+) -> None:
+    async with fresh_key_table(dynamodb) as key_table:
+        keyring = Keyring(LocalKeys.ephemeral())
+        plain = EncryptedStorage(
+            storage_on(dynamodb, table, key_table=key_table), keyring, vault=table
+        )
+        racing = EncryptedStorage(
+            storage_on(
+                ActingThenUnread(dynamodb, eraser_of(plain, [KEY])),
+                table,
+                key_table=key_table,
+                policy=SHORT,
+            ),
+            keyring,
+            vault=table,
+        )
+
+        [first] = await racing.put_many([Record(KEY, VALUE)])
+        assert isinstance(first, ItemFailed)
+        assert not first.erased  # not known: the marks could not be read again
+
+        # The pipeline retries the failed write: its first read meets the tombstone,
+        # answers ERASED, and deletes what the raced write left, pads and all.
+        assert await plain.put_many([Record(KEY, VALUE)]) == [ERASED]
+        assert await plain.get_many([KEY]) == [None]
+        assert await pads_of(dynamodb, key_table, KEY) == []
