@@ -139,6 +139,47 @@ async def find(client: PiinguinClient, args: argparse.Namespace, streams: Stream
     return EXIT_OK if found.records else EXIT_NOT_FOUND
 
 
+def export_text(document: dict[str, Any]) -> str:
+    """The export document for a person to read: each record, its original value and
+    provenance, then who accessed it; then the recipients. ``--json`` prints the document."""
+    lines: list[str] = []
+    for record in document.get("records", []):
+        where = ", ".join(
+            f"{name} {record[key]}"
+            for name, key in (("field", "field_name"), ("app", "app_id"), ("path", "json_path"))
+            if record.get(key)
+        )
+        lines.append(f"{record.get('original_value', '')}  ({where or 'no provenance'})")
+        lines.append(f"  pseudonym     {record.get('modified_value', '')}")
+        lines.append(
+            f"  first seen    {record.get('first_seen') or '-'}   last seen "
+            f"{record.get('last_seen') or '-'}   expires {record.get('expires_at') or 'never'}"
+            + ("   RESTRICTED" if record.get("restricted") else "")
+        )
+        access = record.get("access", [])
+        lines.append(f"  accessed      {len(access)} time(s)")
+        lines.extend(
+            f"    {event.get('time', '')}  {event.get('principal') or '(unauthenticated)'}"
+            f"  {event.get('operation', '')} {event.get('code', '')}"
+            f"  basis {event.get('lawful_basis', '')}  purpose {event.get('purpose', '')!r}"
+            for event in access
+        )
+        if record.get("access_complete") is False:
+            lines.append("    (history cut short: more events than one export reads)")
+    recipients = document.get("recipients", [])
+    lines.append(f"recipients    {len(recipients)}")
+    lines.extend(
+        f"  {r.get('principal', '')}: {r.get('disclosures', 0)} disclosure(s),"
+        f" {r.get('first', '')} to {r.get('last', '')}"
+        for r in recipients
+    )
+    if document.get("unreadable"):
+        lines.append(f"unreadable    {', '.join(document['unreadable'])}")
+    if document.get("complete") is False:
+        lines.append("incomplete: this server cannot look values up; name pseudonyms")
+    return "\n".join(lines) + "\n"
+
+
 def _write_new(path: Path, text: str, force: bool) -> None:
     """``text`` into ``path``, readable by its owner alone; refuses an existing file
     unless ``force``."""
@@ -168,7 +209,7 @@ async def export(client: PiinguinClient, args: argparse.Namespace, streams: Stre
     )
     text = json.dumps(document, ensure_ascii=False, indent=2) + "\n"
     if output is None:
-        streams.stdout.write(text)
+        streams.stdout.write(text if args.json else export_text(document))
         return EXIT_OK
     try:
         await asyncio.to_thread(_write_new, output, text, args.force)
@@ -205,12 +246,12 @@ def add_subject_commands(commands: Commands) -> Commands:
 
     p = subcommands.add_parser(
         "export",
-        help="everything held about a person (GDPR Art. 15) as one JSON document",
-        description="Everything held about a person as one JSON document, original values "
-        "and access history included (README, 'Export'): to stdout, or to a new file "
-        "readable by its owner alone with --output.",
+        help="everything held about a person (GDPR Art. 15), original values included",
+        description="Everything held about a person, original values and access history "
+        "included: readable on stdout, the JSON document (README, 'Export') with --json, "
+        "or the document in a new file readable by its owner alone with --output.",
     )
-    add_person_options(p, json_output=False)
+    add_person_options(p)
     p.add_argument(
         "--output", type=Path, metavar="FILE", help="write the document to FILE (mode 0600)"
     )

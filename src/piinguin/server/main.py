@@ -218,7 +218,7 @@ def authenticator(config: ServerConfig) -> Authenticator:
     if config.insecure_no_auth:
         log.warning(
             "insecure_no_auth",
-            detail="no authentication: every caller may read, write, delete and audit",
+            detail="no authentication: every caller may do everything, erase and export included",
         )
         return Authenticator.insecure()
     assert config.policy is not None  # ServerConfig guarantees one or the other

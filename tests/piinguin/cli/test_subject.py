@@ -114,12 +114,24 @@ async def test_export_with_force_never_writes_through_a_symlink(
     assert target.read_text() == "untouched"
 
 
-async def test_export_to_stdout_holds_the_originals(sealed: Vault) -> None:
-    outcome = await piinguin("subject", "export", VALUE, *JUSTIFIED, target=sealed.target)
+async def test_export_with_json_prints_the_document(sealed: Vault) -> None:
+    outcome = await piinguin("subject", "export", VALUE, *JUSTIFIED, "--json", target=sealed.target)
 
     assert outcome.code == 0
     document = json.loads(outcome.stdout)
     assert {r["original_value"] for r in document["records"]} == {VALUE}
+
+
+async def test_export_without_json_is_for_a_person_to_read(sealed: Vault) -> None:
+    outcome = await piinguin("subject", "export", VALUE, *JUSTIFIED, target=sealed.target)
+
+    assert outcome.code == 0
+    lines = outcome.stdout.splitlines()
+    assert lines[0].startswith(f"{VALUE}  (field ")
+    assert any(line.split() == ["pseudonym", "k-user"] for line in lines)
+    assert any(line.startswith("recipients") for line in lines)
+    with pytest.raises(json.JSONDecodeError):
+        json.loads(outcome.stdout)
 
 
 async def test_export_writes_a_new_owner_only_file_and_replaces_one_only_with_force(
