@@ -4,6 +4,7 @@ a log line or an error. Each runs over a real socket and over grpclib's ChannelF
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -149,6 +150,36 @@ async def test_recomputation_finds_records_written_before_any_index(serve: Serve
     assert answer.complete
     # Without salts and without an index nothing can look a value up: and it says so.
     assert (unsalted.records, unsalted.complete) == ([], False)
+
+
+async def test_recomputing_md2_pseudonyms_of_long_values_never_stalls_other_calls(
+    serve: Serve,
+) -> None:
+    # MD2 is pure Python: a 64 KiB value takes about 0.2 s per text (the value and its
+    # normal form differ here) and epoch. On the event loop, each value's recomputation
+    # stalled every other call for over a second.
+    epochs = [SaltEpoch(f"md2-{n}", f"salt-{n}", ("MD2",)) for n in range(3)]
+    long_value = "e\u0301" * (65_535 // 3)  # not in NFC: both forms are hashed
+    gaps: list[float] = []
+    finding = True
+
+    async def ticker() -> None:
+        loop = asyncio.get_running_loop()
+        last = loop.time()
+        while finding:
+            await asyncio.sleep(0)
+            now = loop.time()
+            gaps.append(now - last)
+            last = now
+
+    async with serve(MemoryStorage(), salts=epochs) as stub:
+        ticks = asyncio.create_task(ticker())
+        answer = await stub.find_subject(request(long_value, long_value[:-1] + "x"))
+        finding = False
+        await ticks
+
+    assert answer.records == []
+    assert max(gaps) < 0.25
 
 
 async def test_a_field_name_narrows_the_find(serve: Serve) -> None:
