@@ -118,3 +118,18 @@ def test_the_checks_see_what_they_must() -> None:
     assert resolves("relay.handler.handler")
     assert not resolves("piinguin.service")
     assert "src/storage/dynamodb/" in layout_tree()
+
+
+def relay_section() -> str:
+    return README.split("\n## The relay\n", 1)[1].split("\n## ", 1)[0]
+
+
+def test_the_relay_section_names_every_metric_and_summary_counter() -> None:
+    from relay.metrics import UNITS
+    from relay.summary import Summary
+
+    section = relay_section()
+    empty = Summary(records=0, pii_events=0, other_events=0, malformed={}, pairs=0, unique_keys=0)
+    counters = list(empty.as_log())
+    missing = [name for name in [*UNITS, *counters] if f"`{name}`" not in section]
+    assert missing == []
