@@ -54,6 +54,12 @@ async def erase(subjects: Subjects, message: SubjectRequest) -> EraseSubjectResp
     unknown = Status.UNAVAILABLE
     try:
         await stored(storage.mark("erased", keys, resolved.digests, reference=receipt_id, at=at))
+        # A record written while the person was being found met no tombstone and no
+        # lookup: found again now that the tombstones stand, it is tombstoned and erased.
+        resolved = await subjects.again(message, resolved)
+        if late := sorted(set(resolved.keys) - set(keys)):
+            await stored(storage.mark("erased", late, [], reference=receipt_id, at=at))
+            keys = resolved.keys
         outcomes = await stored(storage.delete_many(keys)) if keys else []
     except BaseException:
         # Some tombstones or deletes may have happened: recorded, each key's outcome

@@ -149,6 +149,28 @@ class Subjects:
             raise invalid_argument(problem)
         return await stored(self._find(message.values, named))
 
+    async def again(self, message: SubjectRequest, resolved: Resolved) -> Resolved:
+        """``resolved`` with what finding the person anew adds: the records written after
+        their value was looked up. An act calls it once its marks stand, which every
+        later write meets; a write that landed while ``resolve`` ran met none, and no
+        lookup saw it. Only values can find more than before: named pseudonyms are fixed."""
+        if not message.values:
+            return resolved
+        now = await stored(self._find(message.values, resolved.named))
+        found_by = {
+            key: list(dict.fromkeys([*resolved.found_by.get(key, []), *how]))
+            for key, how in now.found_by.items()
+        }
+        records = resolved.records | now.records
+        return Resolved(
+            records,
+            resolved.found_by | found_by,
+            resolved.named,
+            resolved.digests,
+            sorted({*resolved.unreadable, *now.unreadable} - set(records)),
+            resolved.complete and now.complete,
+        )
+
     async def _find(self, values: Sequence[SubjectValue], named: list[str]) -> Resolved:
         found_by: dict[str, list[str]] = {key: [BY_PSEUDONYM] for key in named}
         wanted: dict[str, list[tuple[str, str]]] = {}  # candidate -> [(normal form, field)]

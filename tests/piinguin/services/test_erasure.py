@@ -28,10 +28,11 @@ from piinguin.client import (
 from piinguin.receipts import ReceiptError, ReceiptSigner
 from piinguin.services import legacy_protocol as legacy
 from piinguin.services.erasure import RECEIPT_FORMAT
-from storage import MemoryStorage, SubjectStorage
+from storage import MemoryStorage, Record, SubjectStorage
 from storage.crypto import Keyring, LocalKeys
 from storage.encrypted import EncryptedStorage
 from storage.records import ItemFailed, WriteOutcome
+from storage.subjects import Lookup
 from tests.conftest import running_server
 from tests.doubles import RecordingAudit
 from tests.storage.leaks import found_values
@@ -328,6 +329,33 @@ async def test_a_failing_delete_answers_unavailable_after_the_tombstones_and_a_r
         (Status.OK.value, [Status.OK.value]),
     ]
     assert found_values([MAIL], log_output()) == []
+
+
+class WriteLandsMidFind(EncryptedStorage):
+    """A write of a new pseudonym of the value lands just after the value's lookup, as
+    one does while the erasure is still finding the person, before its tombstones."""
+
+    def __init__(self, landing: Record) -> None:
+        super().__init__(MemoryStorage(), Keyring(LocalKeys.ephemeral()), vault="memory")
+        self.landing: list[Record] = [landing]
+
+    async def find(self, value: str) -> Lookup:
+        lookup = await super().find(value)
+        if self.landing:
+            assert await self.put_many([self.landing.pop()]) == [None]
+        return lookup
+
+
+async def test_a_record_written_while_the_erasure_finds_the_person_is_erased_too() -> None:
+    storage = WriteLandsMidFind(Record("k-late", MAIL.upper(), "user_id"))
+    async with erasing(storage) as vault:
+        await write(vault, record("k-mail", MAIL))
+        async with vault.client("dpo") as dpo:
+            receipt = await dpo.erase_subject(values=[MAIL], basis=BASIS, purpose=PURPOSE)
+
+    assert await storage.get_many(["k-mail", "k-late"]) == [None, None]
+    assert receipt.pseudonyms == ("k-late", "k-mail")
+    assert json.loads(receipt.receipt)["records_erased"] == 2
 
 
 async def test_without_encryption_a_value_alone_cannot_be_erased() -> None:
