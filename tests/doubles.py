@@ -57,6 +57,8 @@ from storage import (
     WriteOutcome,
 )
 from storage.audit import AuditEvent, AuditPage, AuditQuery
+from storage.crypto import Keyring, LocalKeys
+from storage.encrypted import EncryptedStorage
 from storage.memory import MemoryAuditStore
 from storage.records import SealedRecord
 
@@ -365,3 +367,18 @@ class LambdaContext:
 
     def get_remaining_time_in_millis(self) -> int:
         return self.remaining_ms
+
+
+class WriteLandsMidFind(EncryptedStorage):
+    """A write of a new pseudonym of the value lands just after the value's lookup, as
+    one does while the erasure is still finding the person, before its tombstones."""
+
+    def __init__(self, landing: Record) -> None:
+        super().__init__(MemoryStorage(), Keyring(LocalKeys.ephemeral()), vault="memory")
+        self.landing: list[Record] = [landing]
+
+    async def find(self, value: str) -> Lookup:
+        lookup = await super().find(value)
+        if self.landing:
+            assert await self.put_many([self.landing.pop()]) == [None]
+        return lookup

@@ -51,15 +51,19 @@ async def restrict(subjects: Subjects, message: SubjectRequest) -> RestrictSubje
     storage = subjects.storage
     keys, digests = resolved.keys, resolved.digests
 
-    async def act() -> list[WriteOutcome]:
+    async def act() -> tuple[list[str], list[WriteOutcome]]:
         # The marks first: a record written after them is stored restricted, so none
-        # written while the flags are set slips through.
+        # written while the flags are set slips through. One written while the person
+        # was being found met no mark and no lookup: found again now, it is marked too.
         reference = current_call().request_id
         await storage.mark("restricted", keys, digests, reference=reference, at=at)
-        return await storage.set_restricted(keys, True) if keys else []
+        every = (await subjects.again(message, resolved)).keys
+        if late := sorted(set(every) - set(keys)):
+            await storage.mark("restricted", late, [], reference=reference, at=at)
+        return every, await storage.set_restricted(every, True) if every else []
 
-    await _audited(subjects.gate, "restrict", message, resolved, act())
-    return RestrictSubjectResponse(modified_values=keys, at=at)
+    applied = await _audited(subjects.gate, "restrict", message, resolved, act())
+    return RestrictSubjectResponse(modified_values=applied, at=at)
 
 
 async def unrestrict(subjects: Subjects, message: SubjectRequest) -> RestrictSubjectResponse:
@@ -76,13 +80,17 @@ async def unrestrict(subjects: Subjects, message: SubjectRequest) -> RestrictSub
         if digest is not None and digest not in digests:
             digests.append(digest)
 
-    async def act() -> list[WriteOutcome]:
-        # The marks first, else a write between the two would land restricted again.
+    async def act() -> tuple[list[str], list[WriteOutcome]]:
+        # The marks first, else a write between the two would land restricted again; then
+        # the person found again, for a record written restricted while they were found.
         await storage.unmark("restricted", keys, digests)
-        return await storage.set_restricted(keys, False) if keys else []
+        every = (await subjects.again(message, resolved)).keys
+        if late := sorted(set(every) - set(keys)):
+            await storage.unmark("restricted", late, [])
+        return every, await storage.set_restricted(every, False) if every else []
 
-    await _audited(subjects.gate, "unrestrict", message, resolved, act())
-    return RestrictSubjectResponse(modified_values=keys, at=at)
+    applied = await _audited(subjects.gate, "unrestrict", message, resolved, act())
+    return RestrictSubjectResponse(modified_values=applied, at=at)
 
 
 async def _audited(
@@ -90,14 +98,15 @@ async def _audited(
     operation: Operation,
     message: SubjectRequest,
     resolved: Resolved,
-    act: Awaitable[list[WriteOutcome]],
-) -> None:
-    """Await ``act`` and record what it did to each key; UNAVAILABLE, recorded with every
-    key UNAVAILABLE, if storage failed, or with each key's own code if some keys failed."""
+    act: Awaitable[tuple[list[str], list[WriteOutcome]]],
+) -> list[str]:
+    """Await ``act`` and record what it did to each key it answers; UNAVAILABLE, recorded
+    with every key UNAVAILABLE, if storage failed, or with each key's own code if some
+    keys failed. Answers the keys it applied to."""
     basis, purpose, keys = message.lawful_basis, message.purpose, resolved.keys
     unavailable = Status.UNAVAILABLE
     try:
-        outcomes = await stored(act)
+        keys, outcomes = await stored(act)
     except GRPCError:
         # The storage error goes on whether or not its event can be stored.
         with contextlib.suppress(GRPCError):
@@ -123,3 +132,4 @@ async def _audited(
         raise GRPCError(
             unavailable, f"{failed} of {len(keys)} records could not be {operation}ed: retry"
         )
+    return keys

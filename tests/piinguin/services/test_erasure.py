@@ -32,9 +32,8 @@ from storage import MemoryStorage, Record, SubjectStorage
 from storage.crypto import Keyring, LocalKeys
 from storage.encrypted import EncryptedStorage
 from storage.records import ItemFailed, WriteOutcome
-from storage.subjects import Lookup
 from tests.conftest import running_server
-from tests.doubles import RecordingAudit
+from tests.doubles import RecordingAudit, WriteLandsMidFind
 from tests.storage.leaks import found_values
 
 pytestmark = pytest.mark.socket
@@ -329,21 +328,6 @@ async def test_a_failing_delete_answers_unavailable_after_the_tombstones_and_a_r
         (Status.OK.value, [Status.OK.value]),
     ]
     assert found_values([MAIL], log_output()) == []
-
-
-class WriteLandsMidFind(EncryptedStorage):
-    """A write of a new pseudonym of the value lands just after the value's lookup, as
-    one does while the erasure is still finding the person, before its tombstones."""
-
-    def __init__(self, landing: Record) -> None:
-        super().__init__(MemoryStorage(), Keyring(LocalKeys.ephemeral()), vault="memory")
-        self.landing: list[Record] = [landing]
-
-    async def find(self, value: str) -> Lookup:
-        lookup = await super().find(value)
-        if self.landing:
-            assert await self.put_many([self.landing.pop()]) == [None]
-        return lookup
 
 
 async def test_a_record_written_while_the_erasure_finds_the_person_is_erased_too() -> None:

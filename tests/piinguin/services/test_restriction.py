@@ -28,14 +28,14 @@ from piinguin.client import (
 )
 from piinguin.services.restriction import RESTRICTED_MESSAGE
 from piinguin.v1 import AuditEvent
-from storage import AuditStore, MemoryStorage, SubjectStorage
+from storage import AuditStore, MemoryStorage, Record, SubjectStorage
 from storage.audit import AuditQuery
 from storage.crypto import Keyring, LocalKeys
 from storage.dynamodb import DynamoDBAuditStore, create_audit_table
 from storage.encrypted import EncryptedStorage
 from storage.memory import MemoryAuditStore
 from tests.conftest import running_server
-from tests.doubles import FailingMarks
+from tests.doubles import FailingMarks, WriteLandsMidFind
 from tests.dynamodb_fixtures import dynamodb_client, fresh_key_table, fresh_table, fresh_table_name
 from tests.storage.dynamodb.faults import storage_on
 
@@ -383,3 +383,25 @@ async def test_a_storage_failure_is_unavailable_and_a_retry_completes(
         acts = [e for e in await served.events("k1") if e.operation == "restrict"]
     assert [(e.code, [k.code for k in e.keys]) for e in acts] == [(14, [14]), (0, [0])]
     assert EMAIL not in log_output()
+
+
+async def test_a_record_written_while_the_person_is_found_is_restricted_and_unrestricted_too() -> (
+    None
+):
+    storage = WriteLandsMidFind(Record("k-late", EMAIL.upper(), "user_id"))
+    audit = MemoryAuditStore()
+    async with running_server(
+        storage, auth=Authenticator(policy()), audit=audit, grace_period=0
+    ) as server:
+        served = Served(f"127.0.0.1:{server.port}", Backend(storage, audit))
+        await served.write(("k1", EMAIL))
+        assert await served.restrict(EMAIL) == ["k-late", "k1"]
+        with pytest.raises(Restricted):
+            await read(served, "reader", "k-late")
+        storage.landing.append(Record("k-later", EMAIL, "user_id", restricted=True))
+        async with served.as_("dpo") as client:
+            lifted = await client.unrestrict_subject(
+                values=[EMAIL], basis=LawfulBasis.LEGAL_OBLIGATION, purpose=PURPOSE
+            )
+        assert lifted.modified_values == ["k-late", "k-later", "k1"]
+        assert [r.original_value for r in [await read(served, "reader", "k-later")]] == [EMAIL]
