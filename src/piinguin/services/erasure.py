@@ -61,6 +61,11 @@ async def erase(subjects: Subjects, message: SubjectRequest) -> EraseSubjectResp
             await stored(storage.mark("erased", late, [], reference=receipt_id, at=at))
             keys = resolved.keys
         outcomes = await stored(storage.delete_many(keys)) if keys else []
+        # A record past its expiry reads as not stored, yet DynamoDB keeps it, and its pad,
+        # until its TTL runs: the candidates that read so are deleted as well (for another
+        # person's, an index collision, that is a record already expired).
+        remnants = [*resolved.unstored_recomputed, *resolved.unstored_indexed]
+        leftovers = await stored(storage.delete_many(remnants)) if remnants else []
     except BaseException:
         # Some tombstones or deletes may have happened: recorded, each key's outcome
         # unknown, before the error goes on (as ``Gatekeeper.delete`` does).
@@ -72,7 +77,7 @@ async def erase(subjects: Subjects, message: SubjectRequest) -> EraseSubjectResp
             purpose=purpose,
         )
         raise
-    failed = sum(1 for outcome in outcomes if outcome is not None)
+    failed = sum(1 for outcome in [*outcomes, *leftovers] if outcome is not None)
     await gate.record_deletion(
         unknown if failed else Status.OK,
         _key_outcomes(keys, outcomes, resolved),
@@ -83,7 +88,8 @@ async def erase(subjects: Subjects, message: SubjectRequest) -> EraseSubjectResp
     if failed:
         raise GRPCError(
             Status.UNAVAILABLE,
-            f"{failed} of {len(keys)} records could not be deleted for now; their tombstones"
+            f"{failed} of {len(keys) + len(leftovers)} records could not be deleted for now;"
+            " their tombstones"
             " stand, so nothing is written under them again: erase again to finish",
         )
     signed = subjects.signer.sign(_receipt(receipt_id, at, message, resolved))

@@ -83,7 +83,9 @@ async def unrestrict(subjects: Subjects, message: SubjectRequest) -> RestrictSub
     async def act() -> tuple[list[str], list[WriteOutcome]]:
         # The marks first, else a write between the two would land restricted again; then
         # the person found again, for a record written restricted while they were found.
-        await storage.unmark("restricted", keys, digests)
+        # Recomputed pseudonyms that read as not stored too: a record that expired while
+        # restricted keeps its mark, which its pair, written again, would meet.
+        await storage.unmark("restricted", [*keys, *resolved.unstored_recomputed], digests)
         every = (await subjects.again(message, resolved)).keys
         if late := sorted(set(every) - set(keys)):
             await storage.unmark("restricted", late, [])

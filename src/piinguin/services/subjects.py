@@ -64,6 +64,12 @@ class Resolved(NamedTuple):
     unreadable: list[str]
     #: False when values were given but neither an index nor salts could look them up.
     complete: bool
+    #: Candidates that read as not stored: never written, or past their expiry, which
+    #: every read answers as not stored while DynamoDB holds the item until its TTL runs.
+    #: Recomputed pseudonyms are the person's by construction; index candidates may be
+    #: anyone's (a truncated index is shared), so only an erasure touches those.
+    unstored_recomputed: tuple[str, ...] = ()
+    unstored_indexed: tuple[str, ...] = ()
 
     def __repr__(self) -> str:
         return f"Resolved(keys={sorted(self.records)!r}, named={self.named!r})"
@@ -169,6 +175,8 @@ class Subjects:
             resolved.digests,
             sorted({*resolved.unreadable, *now.unreadable} - set(records)),
             resolved.complete and now.complete,
+            _union(resolved.unstored_recomputed, now.unstored_recomputed, records),
+            _union(resolved.unstored_indexed, now.unstored_indexed, records),
         )
 
     async def _find(self, values: Sequence[SubjectValue], named: list[str]) -> Resolved:
@@ -195,7 +203,8 @@ class Subjects:
                 wanted.setdefault(key, []).append(wish)
                 if how not in found_by.setdefault(key, []):
                     found_by[key].append(how)
-        records, damaged = await self._confirmed(named, wanted)
+        records, damaged, unstored = await self._confirmed(named, wanted)
+        hashed = {key for key, how in found_by.items() if any(h.startswith(BY_HASH) for h in how)}
         return Resolved(
             records,
             {key: found_by[key] for key in records},
@@ -203,6 +212,8 @@ class Subjects:
             digests,
             sorted((unreadable | damaged) - set(records)),
             complete,
+            tuple(sorted(unstored & hashed)),
+            tuple(sorted(unstored - hashed)),
         )
 
     def _recomputed(self, value: str) -> list[tuple[str, str]]:
@@ -218,22 +229,30 @@ class Subjects:
 
     async def _confirmed(
         self, named: list[str], wanted: dict[str, list[tuple[str, str]]]
-    ) -> tuple[dict[str, Record], set[str]]:
+    ) -> tuple[dict[str, Record], set[str], set[str]]:
         """The stored records among the candidates that are the person's: every named one,
-        and each other whose original (normalised) and field are one of its wishes; and
-        the candidates that cannot be opened to tell."""
+        and each other whose original (normalised) and field are one of its wishes; the
+        candidates that cannot be opened to tell; and those, not named, read as not stored."""
         candidates = list(dict.fromkeys([*named, *wanted]))
         outcomes = await self.storage.get_many(candidates) if candidates else []
         records: dict[str, Record] = {}
         damaged: set[str] = set()
+        unstored: set[str] = set()
         for key, outcome in zip(candidates, outcomes, strict=True):
             if isinstance(outcome, ItemFailed):
                 if not outcome.damaged:
                     raise StorageUnavailable(f"a record could not be read: {outcome.reason}")
                 damaged.add(key)
-            elif outcome is not None and (key in named or _matches(outcome, wanted[key])):
+            elif outcome is None:
+                if key not in named:
+                    unstored.add(key)
+            elif key in named or _matches(outcome, wanted[key]):
                 records[key] = outcome
-        return records, damaged
+        return records, damaged, unstored
+
+
+def _union(a: Sequence[str], b: Sequence[str], found: dict[str, Record]) -> tuple[str, ...]:
+    return tuple(sorted({*a, *b} - set(found)))
 
 
 def _matches(record: Record, wishes: list[tuple[str, str]]) -> bool:

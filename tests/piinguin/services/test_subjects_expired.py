@@ -2,15 +2,14 @@
 has yet to delete (hours to days later; the memory backend prunes them at once): an act
 by value cannot see them, since every read answers them as not stored.
 
-Strict xfails: they record two gaps the review of issue #16 found, for the lead to decide
-on (``SubjectStorage`` would need a read that also answers expired records)."""
+An erasure deletes the candidates that read as not stored (an expired record and its pad
+go at once), and an unrestrict lifts the marks of the person's recomputed pseudonyms that
+read so (the mark of a record that expired restricted goes with it)."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from typing import Any
-
-import pytest
 
 from piinguin.client import LawfulBasis, PiinguinClient, PiiRecord
 from piinguin.services.subjects import SaltEpoch
@@ -33,11 +32,6 @@ RETENTION = Retention(None, {"user_ipaddress": timedelta(days=30)})
 JUSTIFIED: dict[str, Any] = {"basis": LawfulBasis.LEGAL_OBLIGATION, "purpose": "DSR-31"}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="an erasure by value does not find an expired record DynamoDB still holds: its"
-    " sealed item and its pad stay, decryptable, until the TTL deletes them",
-)
 async def test_an_erasure_by_value_leaves_nothing_of_an_expired_record(
     moto_endpoint: str,
 ) -> None:
@@ -72,11 +66,6 @@ async def test_an_erasure_by_value_leaves_nothing_of_an_expired_record(
     assert pads["Items"] == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="an unrestrict by value does not find a record that expired while restricted:"
-    " its pseudonym's mark stays, and the pair written again is stored restricted",
-)
 async def test_unrestricting_by_value_lifts_the_mark_of_a_record_that_expired() -> None:
     clock = ManualClock(WRITTEN)
     storage = EncryptedStorage(
