@@ -302,12 +302,19 @@ FOREIGN_TOKEN = "page_token was not issued for this query"  # noqa: S105 - a mes
 
 
 class MemoryAuditStore:
-    """Audit events in a list. A page token is an offset into one query's answer, so it
-    is signed together with the query: an offset from another query's answer would
-    silently skip or repeat events, where DynamoDB's store refuses such a token."""
+    """Audit events in a list, and by key and by principal. A page token is an offset into
+    one query's answer, so it is signed together with the query: an offset from another
+    query's answer would silently skip or repeat events, where DynamoDB's store refuses
+    such a token.
+
+    A query by key or principal looks only at that key's or principal's events, as
+    DynamoDB's does: an export reads one history per record, and scanning the whole log
+    for each held the event loop for minutes once the log was large."""
 
     def __init__(self) -> None:
         self._events: list[AuditEvent] = []
+        self._by_key: dict[str, list[AuditEvent]] = {}
+        self._by_principal: dict[str, list[AuditEvent]] = {}
         self._secret = secrets.token_bytes(16)
 
     def __len__(self) -> int:
@@ -318,12 +325,21 @@ class MemoryAuditStore:
 
     async def append(self, event: AuditEvent) -> None:
         self._events.append(event)
+        for key in dict.fromkeys(k.modified_value for k in event.keys):
+            self._by_key.setdefault(key, []).append(event)
+        self._by_principal.setdefault(event.principal, []).append(event)
 
     async def query(self, query: AuditQuery) -> AuditPage:
         start = self._offset(query)
+        if query.modified_value:
+            candidates = self._by_key.get(query.modified_value, [])
+        elif query.principal:
+            candidates = self._by_principal.get(query.principal, [])
+        else:
+            candidates = self._events
         matches = [
             _narrowed(event, query.modified_value)
-            for event in sorted(self._events, key=lambda e: (e.time, e.event_id))
+            for event in sorted(candidates, key=lambda e: (e.time, e.event_id))
             if _matches(event, query)
         ]
         end = start + query.limit

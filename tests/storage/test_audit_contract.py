@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from storage import AuditStore
+from storage import memory as memory_module
 from storage.audit import AuditEvent, AuditQuery, KeyOutcome
 from storage.memory import MemoryAuditStore
 from storage.records import MAX_KEY_BYTES
@@ -273,3 +274,35 @@ async def test_a_page_token_serves_its_query_with_another_page_size(audit: Audit
 
     assert [e.event_id for e in rest.events] == ["e2", "e3", "e4"]
     assert rest.next_page_token == ""
+
+
+async def test_memory_queries_by_key_or_principal_look_at_their_events_alone(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # An export reads one history per record: a scan of the whole log for each held the
+    # event loop for minutes once the log was large.
+    store = MemoryAuditStore()
+    await append_all(
+        store,
+        *(
+            make_event(f"n{i}", at(i / 1000), principal="noise", keys={f"x{i}": 0})
+            for i in range(500)
+        ),
+        make_event("e1", at(1), principal="support", keys={"k": 0}),
+        make_event("e2", at(2), principal="support", keys={"k": 0, "j": 0}),
+    )
+    seen: list[str] = []
+    matches = memory_module._matches
+
+    def counted(event: AuditEvent, query: AuditQuery) -> bool:
+        seen.append(event.event_id)
+        return matches(event, query)
+
+    monkeypatch.setattr(memory_module, "_matches", counted)
+
+    by_key = await store.query(AuditQuery(modified_value="k"))
+    by_principal = await store.query(AuditQuery(principal="support"))
+
+    assert [e.event_id for e in by_key.events] == ["e1", "e2"]
+    assert [e.event_id for e in by_principal.events] == ["e1", "e2"]
+    assert sorted(seen) == ["e1", "e1", "e2", "e2"]
