@@ -17,7 +17,7 @@ from grpclib.const import Status
 from piinguin.access.auditing import AUDIT_LOG
 from piinguin.logs import STATUS_NAMES
 from piinguin.stored import stored
-from piinguin.v1 import basis_name
+from piinguin.v1 import basis_name, ground_name
 from storage import AuditStore
 from storage.audit import AuditEvent, AuditQuery
 
@@ -95,6 +95,8 @@ def access_entries(key: str, events: Iterable[AuditEvent]) -> list[dict[str, Any
             "request_id": event.request_id,
             "code": _status_name(_key_code(event, key)),
             "legacy": event.legacy,
+            # The Art. 18(2) ground a read of the record, restricted, stated ("unspecified").
+            "restriction_ground": ground_name(event.restriction_ground),
         }
         for event in events
     ]

@@ -12,6 +12,7 @@ from piinguin.access.auth import Authenticator
 from piinguin.access.policy import token_digest
 from piinguin.client import LawfulBasis, PiinguinClient, Value
 from piinguin.services.access_history import access_entries, histories, history, recipients
+from piinguin.v1 import RestrictionGround
 from storage import Record
 from storage.audit import AuditEvent, KeyOutcome
 from storage.crypto import Keyring, LocalKeys
@@ -151,3 +152,15 @@ async def test_recipients_count_only_disclosures_of_the_key_that_succeeded() -> 
         "OK",
         "OK",
     ]
+
+
+def test_an_access_entry_names_the_restriction_ground_its_read_stated() -> None:
+    plain_read = event(1, "k")
+    grounded = plain_read._replace(restriction_ground=int(RestrictionGround.LEGAL_CLAIMS))
+
+    [plain, stated] = access_entries("k", [plain_read, grounded])
+
+    assert (plain["restriction_ground"], stated["restriction_ground"]) == (
+        "unspecified",
+        "legal_claims",
+    )
