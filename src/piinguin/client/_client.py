@@ -379,27 +379,6 @@ class PiinguinClient:
         _check_count(response.results, len(modified_values))
         return [_item_result(item) for item in response.results]
 
-    # -- data-subject rights --------------------------------------------------------------
-
-    async def erase_subject(
-        self,
-        *,
-        values: Sequence[Value | str] = (),
-        modified_values: Sequence[str] = (),
-        basis: LawfulBasis,
-        purpose: str,
-    ) -> ErasureReceipt:
-        """Erase a person's records for good (GDPR Art. 17), found as ``find_subject``
-        finds them, and tombstone their pseudonyms and values so that nothing is stored
-        under them again; the server's signed receipt. ``purpose`` is its "why"."""
-        request = _subject_request(values, modified_values, basis, purpose)
-        return ErasureReceipt.of(await self._call(self._open_stub().erase_subject, request))
-
-    async def receipt_keys(self) -> dict[str, str]:
-        """The public keys (PEM) the server signs erasure receipts with, by key id."""
-        response = await self._call(self._open_stub().get_receipt_keys, GetReceiptKeysRequest())
-        return {key.key_id: key.public_key_pem for key in response.keys}
-
     # -- audit ----------------------------------------------------------------------------
 
     async def list_audit_events(
@@ -471,6 +450,25 @@ class PiinguinClient:
                 "the server answered an export that is not a JSON object", status=Status.UNKNOWN
             )
         return document
+
+    async def erase_subject(
+        self,
+        *,
+        values: Sequence[Value | str] = (),
+        modified_values: Sequence[str] = (),
+        basis: LawfulBasis,
+        purpose: str,
+    ) -> ErasureReceipt:
+        """Erase a person's records for good (GDPR Art. 17), found as ``find_subject``
+        finds them, and tombstone their pseudonyms and values so that nothing is stored
+        under them again; the server's signed receipt. ``purpose`` is its "why"."""
+        request = _subject_request(values, modified_values, basis, purpose)
+        return ErasureReceipt.of(await self._call(self._open_stub().erase_subject, request))
+
+    async def receipt_keys(self) -> dict[str, str]:
+        """The public keys (PEM) the server signs erasure receipts with, by key id."""
+        response = await self._call(self._open_stub().get_receipt_keys, GetReceiptKeysRequest())
+        return {key.key_id: key.public_key_pem for key in response.keys}
 
     # -- restriction of processing (GDPR Art. 18) ----------------------------------------
 
