@@ -31,10 +31,14 @@ class EncryptedStorage:
     """The ``Storage`` interface over ``backend``, originals sealed with ``keyring``'s keys
     and bound to ``vault`` (the records table's name, or the memory backend's)."""
 
-    def __init__(self, backend: SealedStorage, keyring: Keyring, *, vault: str) -> None:
+    def __init__(
+        self, backend: SealedStorage, keyring: Keyring, *, vault: str, native: bool | None = None
+    ) -> None:
+        """``native``: as ``Envelope``'s (the C sealer where it is built, by default)."""
         self.backend = backend
         self.keyring = keyring
         self.vault = vault
+        self.native = native
         self._envelope: Envelope | None = None
         self._opening = asyncio.Lock()
 
@@ -44,7 +48,7 @@ class EncryptedStorage:
             async with self._opening:
                 if self._envelope is None:
                     index = BlindIndex(await self.keyring.index_key())
-                    self._envelope = Envelope(self.keyring, self.vault, index)
+                    self._envelope = Envelope(self.keyring, self.vault, index, native=self.native)
         return self._envelope
 
     async def check(self) -> None:

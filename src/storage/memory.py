@@ -104,32 +104,47 @@ class MemoryStorage:
         self._prune(now)
         if self._pseudonym_marks or self._digest_marks:
             return self._put_marked(records, now, sealed=True)
-        for record in records:
-            self._store_sealed(record, now, restricted=False)
+        self._store_sealed(records, now, False)
         return [None] * len(records)
 
-    def _store_sealed(self, record: SealedRecord, now: datetime, *, restricted: bool) -> None:
-        key = record[0]
-        previous = self._records.get(key)
-        if isinstance(previous, SealedRecord):
-            self._unindex(previous)
-        created_at = previous[8] if previous is not None else now
-        expires_at = self._retention.expires_at(record[2], now) if self._retention else None
-        if expires_at is not None:
-            heapq.heappush(self._expiries, (expires_at, key))
-        sealed = record[1]
-        if sealed[5]:  # the digest travels in, never rests
-            sealed = _new(Sealed, (*sealed[:5], ""))
-        self._records[key] = _new(
-            SealedRecord, (record[0], sealed, *record[2:8], created_at, now, expires_at, restricted)
-        )
-        blind_index = sealed[3]
-        if blind_index:
-            keys = self._index.get(blind_index)
-            if keys is None:
-                self._index[blind_index] = {key}
+    def _store_sealed(
+        self, records: Sequence[SealedRecord], now: datetime, restricted: bool
+    ) -> None:
+        stored, index, retention = self._records, self._index, self._retention
+        for record in records:
+            key = record[0]
+            sealed = record[1]
+            blind_index = sealed[3]
+            previous = stored.get(key)
+            created_at: datetime | None
+            if previous is None:
+                created_at, indexed = now, False
             else:
-                keys.add(key)
+                created_at = previous[8]
+                # A pair written again (the usual case: a user's every event carries it)
+                # keeps its place in the index.
+                indexed = type(previous) is SealedRecord and previous[1][3] == blind_index
+                if not indexed and isinstance(previous, SealedRecord):
+                    self._unindex(previous)
+            expires_at = retention.expires_at(record[2], now) if retention else None
+            if expires_at is not None:
+                heapq.heappush(self._expiries, (expires_at, key))
+            if sealed[5]:  # the digest travels in, never rests
+                sealed = _new(Sealed, (sealed[0], sealed[1], sealed[2], blind_index, sealed[4], ""))
+            # Field by field: a slice unpacked into the tuple costs a third more.
+            stored[key] = _new(
+                SealedRecord,
+                (
+                    key, sealed, record[2], record[3], record[4], record[5], record[6], record[7],
+                    created_at, now, expires_at, restricted,
+                ),
+            )  # fmt: skip
+            if blind_index and not indexed:
+                keys = index.get(blind_index)
+                if keys is None:
+                    index[blind_index] = {key}
+                else:
+                    keys.add(key)
 
     def _put_marked(
         self, records: Sequence[Record] | Sequence[SealedRecord], now: datetime, *, sealed: bool
@@ -145,7 +160,7 @@ class MemoryStorage:
                 continue
             restricted = mark is not None
             if isinstance(record, SealedRecord):
-                self._store_sealed(record, now, restricted=restricted)
+                self._store_sealed([record], now, restricted)
                 continue
             previous = self._records.get(key)
             if isinstance(previous, SealedRecord):

@@ -1,8 +1,9 @@
 """The ``storage`` fixture: every contract test runs once per backend.
 
 A backend joins by adding a factory to ``BACKENDS``: an async context manager that
-yields a fresh, empty store for one test. ``*-encrypted`` ones are the backend behind
-``EncryptedStorage``, as the server runs it with a keyring.
+yields a fresh, empty store for one test. ``*-encrypted*`` ones are the backend behind
+``EncryptedStorage``, as the server runs it with a keyring (``-pure``: sealing in pure
+Python, as where the C sealer is not built).
 
 The DynamoDB backends run against moto in server mode, a fresh table per test, through
 ``FaultyClient``: ``dynamodb`` only records requests and checks them against DynamoDB's
@@ -40,12 +41,15 @@ async def memory_backend(
     yield MemoryStorage(**options)
 
 
-@contextlib.asynccontextmanager
-async def encrypted_memory_backend(
-    _request: pytest.FixtureRequest, **options: Any
-) -> AsyncIterator[SubjectStorage]:
-    keyring = Keyring(LocalKeys.ephemeral())
-    yield EncryptedStorage(MemoryStorage(**options), keyring, vault="memory")
+def encrypted_memory_backend(*, native: bool | None = None) -> Callable[..., Any]:
+    @contextlib.asynccontextmanager
+    async def backend(
+        _request: pytest.FixtureRequest, **options: Any
+    ) -> AsyncIterator[SubjectStorage]:
+        keyring = Keyring(LocalKeys.ephemeral())
+        yield EncryptedStorage(MemoryStorage(**options), keyring, vault="memory", native=native)
+
+    return backend
 
 
 def flaky(operation: str, index: int) -> Exception | None:
@@ -76,7 +80,9 @@ def dynamodb_backend(*, encrypted: bool = False, **faults: Any) -> Callable[...,
 
 BACKENDS: dict[str, Callable[..., Any]] = {
     "memory": memory_backend,
-    "memory-encrypted": encrypted_memory_backend,
+    "memory-encrypted": encrypted_memory_backend(),
+    # The pure-Python sealer, where the C one is built too: each must keep the contract.
+    "memory-encrypted-pure": encrypted_memory_backend(native=False),
     "dynamodb": dynamodb_backend(),
     "dynamodb-flaky": dynamodb_backend(unprocessed_share=0.3, fault=flaky),
     "dynamodb-encrypted": dynamodb_backend(encrypted=True),

@@ -1,9 +1,11 @@
 """Encryption at rest: keyrings (local key file, in-process, AWS KMS), AES-256-GCM sealing
-of originals, and the blind index. ``storage.encrypted`` puts them in front of a backend."""
+of originals, and the blind index. ``storage.encrypted`` puts them in front of a backend.
+``NATIVE``: whether the C sealer (``storage.crypto._batch``) is built here."""
 
 from storage.crypto.blind import BlindIndex, normalise
-from storage.crypto.envelope import Envelope
+from storage.crypto.envelope import NATIVE, Envelope
 from storage.crypto.keyring import (
+    Cipher,
     DataKey,
     IndexKey,
     Keyring,
@@ -17,7 +19,9 @@ from storage.crypto.local import LocalKeys, create_key_file, load_key_file, rota
 from storage.crypto.open import KeyringSpec, open_keyring
 
 __all__ = [
+    "NATIVE",
     "BlindIndex",
+    "Cipher",
     "DataKey",
     "Envelope",
     "IndexKey",

@@ -54,6 +54,7 @@ class BlindIndex:
     def __init__(self, key: IndexKey) -> None:
         if len(key.key) > _BLOCK:
             raise ValueError("the index key is longer than SHA-256's block")
+        self.key = key.key  # for the C sealer, which prepares its own states
         padded = key.key.ljust(_BLOCK, b"\0")
         self._inner = hashlib.sha256(bytes(b ^ 0x36 for b in padded))
         self._outer = hashlib.sha256(bytes(b ^ 0x5C for b in padded))

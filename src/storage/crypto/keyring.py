@@ -7,7 +7,7 @@ bounded cache in front of it, so that writing costs one provider call per
 per record:
 
     write:  data_key(n) -> DataKey(version, wrapped, cipher)     cached, n uses counted
-    read:   cipher(version, wrapped) -> AESGCM                   cached by (version, wrapped)
+    read:   cipher(version, wrapped) -> Cipher                   cached by (version, wrapped)
 
 A data key is what AES-256-GCM encrypts with; ``wrapped`` is how it rests beside each
 ciphertext (KMS's ciphertext blob, or the salt a local key derives it with), and
@@ -56,10 +56,27 @@ class IndexKey(NamedTuple):
         return f"IndexKey(bits={self.bits})"
 
 
+class Cipher:
+    """A data key ready to use: AES-256-GCM's ``encrypt`` and ``decrypt`` from
+    ``cryptography``, and the key itself, for the C sealer (``storage.crypto._batch``)."""
+
+    __slots__ = ("decrypt", "encrypt", "key")
+
+    def __init__(self, key: bytes) -> None:
+        aead = AESGCM(key)
+        # The bound methods themselves: a call costs what AESGCM's own does.
+        self.encrypt: Callable[[bytes, bytes, bytes | None], bytes] = aead.encrypt
+        self.decrypt: Callable[[bytes, bytes, bytes | None], bytes] = aead.decrypt
+        self.key = key
+
+    def __repr__(self) -> str:
+        return "Cipher(<AES-256-GCM data key>)"
+
+
 class DataKey(NamedTuple):
     version: str
     wrapped: bytes
-    cipher: AESGCM
+    cipher: Cipher
 
     def __repr__(self) -> str:
         return f"DataKey(version={self.version!r})"
@@ -119,8 +136,8 @@ class Keyring:
         self._born = 0.0
         self._generating = asyncio.Lock()
         #: (version, wrapped) -> (cipher, when it was unwrapped)
-        self._unwrapped: OrderedDict[tuple[str, bytes], tuple[AESGCM, float]] = OrderedDict()
-        self._unwrapping: dict[tuple[str, bytes], asyncio.Future[AESGCM]] = {}
+        self._unwrapped: OrderedDict[tuple[str, bytes], tuple[Cipher, float]] = OrderedDict()
+        self._unwrapping: dict[tuple[str, bytes], asyncio.Future[Cipher]] = {}
         self._index: IndexKey | None = None
 
     @property
@@ -142,7 +159,7 @@ class Keyring:
                 return key
             wrapped, plaintext = await self.source.generate()
             version = self.source.current_version
-            key = DataKey(version, wrapped, AESGCM(plaintext))
+            key = DataKey(version, wrapped, Cipher(plaintext))
             self._current, self._uses, self._born = key, uses, self._clock()
             self._remember((version, wrapped), key.cipher)
             return key
@@ -159,14 +176,14 @@ class Keyring:
         self._uses += uses
         return key
 
-    def cached(self, version: str, wrapped: bytes) -> AESGCM | None:
+    def cached(self, version: str, wrapped: bytes) -> Cipher | None:
         """The cipher of a data key unwrapped lately, without waiting: reads' fast path."""
         found = self._unwrapped.get((version, wrapped))
         if found is None or self._clock() - found[1] >= self._max_unwrapped_age:
             return None
         return found[0]
 
-    async def cipher(self, version: str, wrapped: bytes) -> AESGCM:
+    async def cipher(self, version: str, wrapped: bytes) -> Cipher:
         """The cipher of a stored data key; ``UnknownDataKey`` if it cannot be unwrapped."""
         entry = (version, wrapped)
         cipher = self.cached(version, wrapped)
@@ -180,13 +197,13 @@ class Keyring:
             pending.add_done_callback(lambda _: self._unwrapping.pop(entry, None))
         return await asyncio.shield(pending)
 
-    async def _unwrap(self, entry: tuple[str, bytes]) -> AESGCM:
+    async def _unwrap(self, entry: tuple[str, bytes]) -> Cipher:
         plaintext = await self.source.unwrap(*entry)
-        cipher = AESGCM(plaintext)
+        cipher = Cipher(plaintext)
         self._remember(entry, cipher)
         return cipher
 
-    def _remember(self, entry: tuple[str, bytes], cipher: AESGCM) -> None:
+    def _remember(self, entry: tuple[str, bytes], cipher: Cipher) -> None:
         self._unwrapped[entry] = (cipher, self._clock())
         self._unwrapped.move_to_end(entry)
         while len(self._unwrapped) > self._max_unwrapped:

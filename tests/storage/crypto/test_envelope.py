@@ -8,10 +8,20 @@ import secrets
 import pytest
 
 from storage import ItemFailed, Record
-from storage.crypto import BlindIndex, Envelope, Keyring, LocalKeys
+from storage.crypto import BlindIndex, Envelope, Keyring, LocalKeys, envelope
 from storage.records import Sealed, SealedRecord
 
 VALUE = "john.doe@acme.com"
+
+
+@pytest.fixture(autouse=True, params=["c", "pure-python"])
+def sealer(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Every test here once with each sealer (``tests/storage/crypto/test_batch.py``)."""
+    if request.param == "c" and not envelope.NATIVE:
+        pytest.skip("the C sealer is not built here")
+    if request.param == "pure-python":
+        monkeypatch.setattr(envelope, "NATIVE", False)
+    return str(request.param)
 
 
 @pytest.fixture

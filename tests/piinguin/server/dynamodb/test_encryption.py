@@ -16,6 +16,7 @@ from grpclib.const import Status
 from piinguin.client import LawfulBasis, PiinguinClient, PiiRecord
 from piinguin.client.errors import PiinguinError
 from piinguin.options import OptionError
+from storage.crypto import NATIVE
 from tests.dynamodb_fixtures import dynamodb_client, kms_client
 from tests.storage.leaks import found_values
 
@@ -129,6 +130,7 @@ async def test_an_encrypting_server_says_which_keyring_without_its_keys(
     [line] = [x for x in lines if x["event"] == "encryption"]
     assert str(key_file) in line["keyring"]
     assert line["vault"] == served.config.table
+    assert line["sealer"] == ("c" if NATIVE else "pure-python")
     secrets = json.loads(await asyncio.to_thread(key_file.read_text))
     for key in [*secrets["keys"].values(), secrets["index"]["key"]]:
         assert key not in log_output()
