@@ -9,7 +9,9 @@ RUN python -c "import tomllib; print(*tomllib.load(open('pyproject.toml', 'rb'))
         > requirements.txt \
     && pip wheel --no-cache-dir --disable-pip-version-check --constraint constraints.txt \
         --wheel-dir /wheels --requirement requirements.txt
-COPY README.md LICENSE ./
+# hatch_build.py builds the optional C sealer where it can: this image has no compiler, so
+# its wheel is pure Python and seals originals with `cryptography` (README, "Benchmarks").
+COPY README.md LICENSE hatch_build.py ./
 COPY src ./src
 RUN pip wheel --no-cache-dir --disable-pip-version-check --no-deps --wheel-dir /wheels .
 

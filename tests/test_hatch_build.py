@@ -61,3 +61,15 @@ def test_a_wheel_built_without_it_is_pure_python(tmp_path: Path, env: dict[str, 
     assert wheel.name.endswith("-py3-none-any.whl")
     assert not [name for name in contents(wheel) if name.endswith(".so")]
     assert "storage/crypto/envelope.py" in contents(wheel)
+
+
+def test_the_server_image_copies_what_the_wheel_build_reads() -> None:
+    """The image builds Piinguin's wheel from the files it copies: the hook among them
+    (hatchling refuses to build without it: seen in `make e2e`)."""
+    copied: set[str] = set()
+    for line in (REPO / "Dockerfile").read_text().splitlines():
+        words = line.split()
+        if words[:1] == ["COPY"] and not any(w.startswith("--from") for w in words):
+            copied.update(words[1:-1])
+
+    assert {"pyproject.toml", "README.md", "hatch_build.py", "src"} <= copied

@@ -159,13 +159,16 @@ static PyObject *seal_many(PyObject *self, PyObject *args) {
                           &nonces, &aad, &version, &PyBytes_Type, &wrapped, &index_key, &bits,
                           &normalise, &sealed_type, &record_type, &revision))
         return NULL;
-    PyObject *result = NULL;
+    PyObject *result = NULL, *snapshot = NULL;
     EVP_CIPHER_CTX *ctx = NULL;
     char *buffer = NULL;
     Py_ssize_t buffer_size = 0;
     Hmac h;
     int hmac_ready = 0;
-    Py_ssize_t count = PyList_GET_SIZE(records);
+    /* A snapshot holding every record: normalise is Python, and could change the list. */
+    snapshot = PyList_AsTuple(records);
+    if (snapshot == NULL) goto done;
+    Py_ssize_t count = PyTuple_GET_SIZE(snapshot);
     if (check_key(&key) < 0) goto done;
     if (nonces.len != count * NONCE_BYTES) {
         PyErr_SetString(PyExc_ValueError, "nonces must hold 12 bytes a record");
@@ -195,7 +198,7 @@ static PyObject *seal_many(PyObject *self, PyObject *args) {
     result = PyList_New(count);
     if (result == NULL) goto done;
     for (Py_ssize_t i = 0; i < count; i++) {
-        PyObject *record = PyList_GET_ITEM(records, i);
+        PyObject *record = PyTuple_GET_ITEM(snapshot, i);
         if (check_record(record) < 0) goto fail;
         Py_ssize_t fields = PyTuple_GET_SIZE(record);
         PyObject *modified = PyTuple_GET_ITEM(record, 0), *original = PyTuple_GET_ITEM(record, 1);
@@ -314,6 +317,7 @@ done:
         PyMem_Free(buffer);
     }
     if (hmac_ready) OPENSSL_cleanse(&h, sizeof h);
+    Py_XDECREF(snapshot);
     EVP_CIPHER_CTX_free(ctx);
     PyBuffer_Release(&key);
     PyBuffer_Release(&nonces);
@@ -356,7 +360,7 @@ static PyObject *open_run(PyObject *self, PyObject *args) {
                           &key, &version, &PyBytes_Type, &wrapped, &aad, &sealed_record_type,
                           &record_type, &tampered, &not_text, &PyList_Type, &opened))
         return NULL;
-    PyObject *result = NULL;
+    PyObject *result = NULL, *outcome = NULL;
     EVP_CIPHER_CTX *ctx = NULL;
     unsigned char *buffer = NULL;
     Py_ssize_t buffer_size = 0, i = start;
@@ -375,7 +379,9 @@ static PyObject *open_run(PyObject *self, PyObject *args) {
     unsigned char associated[512];
     if (aad.len <= (Py_ssize_t)sizeof associated) memcpy(associated, aad.buf, (size_t)aad.len);
     for (; i < PyList_GET_SIZE(outcomes); i++) {
-        PyObject *outcome = PyList_GET_ITEM(outcomes, i);
+        /* Held while in use: a finalizer the allocator's collection runs could change the
+         * list. */
+        Py_XSETREF(outcome, Py_NewRef(PyList_GET_ITEM(outcomes, i)));
         if (!same_key(outcome, (PyTypeObject *)sealed_record_type, version, wrapped)) break;
         PyObject *modified = PyTuple_GET_ITEM(outcome, 0);
         PyObject *stored = PyTuple_GET_ITEM(PyTuple_GET_ITEM(outcome, 1), 2);
@@ -457,6 +463,7 @@ done:
         OPENSSL_cleanse(buffer, (size_t)buffer_size);
         PyMem_Free(buffer);
     }
+    Py_XDECREF(outcome);
     EVP_CIPHER_CTX_free(ctx);
     PyBuffer_Release(&key);
     PyBuffer_Release(&aad);
