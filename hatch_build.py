@@ -63,7 +63,8 @@ def compile_extension(source: Path, target: Path) -> Path | None:
     ldshared = shlex.split(config("LDSHARED") or "cc -shared")
     if os.environ.get("CC"):
         ldshared[0] = cc[0]
-    cflags = ["-O2", "-Wall", *shlex.split(config("CCSHARED") or "-fPIC")]
+    # -DNDEBUG: Python's header assertions stay out of the module, as in CPython's own.
+    cflags = ["-O2", "-Wall", "-DNDEBUG", *shlex.split(config("CCSHARED") or "-fPIC")]
     cflags += shlex.split(os.environ.get("CFLAGS", ""))
     ldflags = shlex.split(os.environ.get("LDFLAGS", ""))
     include = sysconfig.get_paths()["include"]

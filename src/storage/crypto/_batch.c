@@ -68,6 +68,13 @@ static void hmac(const Hmac *h, const char *message, Py_ssize_t length, unsigned
     OPENSSL_cleanse(&c, sizeof c);
 }
 
+/* Drops a bytes object this module made and alone holds, its contents wiped first. */
+static void wipe(PyObject **bytes) {
+    if (*bytes == NULL) return;
+    if (Py_REFCNT(*bytes) == 1) OPENSSL_cleanse(PyBytes_AS_STRING(*bytes), (size_t)PyBytes_GET_SIZE(*bytes));
+    Py_CLEAR(*bytes);
+}
+
 /* str.strip()'s whitespace, within ASCII. */
 static int is_space(unsigned char c) { return (c >= 9 && c <= 13) || (c >= 28 && c <= 32); }
 
@@ -159,7 +166,7 @@ static PyObject *seal_many(PyObject *self, PyObject *args) {
                           &nonces, &aad, &version, &PyBytes_Type, &wrapped, &index_key, &bits,
                           &normalise, &sealed_type, &record_type, &revision))
         return NULL;
-    PyObject *result = NULL, *snapshot = NULL;
+    PyObject *result = NULL, *snapshot = NULL, *encoded = NULL;
     EVP_CIPHER_CTX *ctx = NULL;
     char *buffer = NULL;
     Py_ssize_t buffer_size = 0;
@@ -174,8 +181,12 @@ static PyObject *seal_many(PyObject *self, PyObject *args) {
         PyErr_SetString(PyExc_ValueError, "nonces must hold 12 bytes a record");
         goto done;
     }
-    if (index_key.len > SHA_BLOCK || bits < 1 || bits > 256 || aad.len > INT_MAX) {
+    if (index_key.len > SHA_BLOCK || bits < 1 || bits > 256) {
         PyErr_SetString(PyExc_ValueError, "an index key is at most 64 bytes, kept to 1-256 bits");
+        goto done;
+    }
+    if (aad.len > INT_MAX) {
+        PyErr_SetString(PyExc_ValueError, "the associated data is too long");
         goto done;
     }
     if (!PyCallable_Check(normalise) || !is_tuple_type(sealed_type) ||
@@ -195,7 +206,9 @@ static PyObject *seal_many(PyObject *self, PyObject *args) {
     }
     unsigned char associated[512];
     if (aad.len <= (Py_ssize_t)sizeof associated) memcpy(associated, aad.buf, (size_t)aad.len);
-    result = PyList_New(count);
+    /* Appended to, not made with `count` empty slots: the callback, or a collection, could
+     * meet a list with holes in it. */
+    result = PyList_New(0);
     if (result == NULL) goto done;
     for (Py_ssize_t i = 0; i < count; i++) {
         PyObject *record = PyTuple_GET_ITEM(snapshot, i);
@@ -204,9 +217,29 @@ static PyObject *seal_many(PyObject *self, PyObject *args) {
         PyObject *modified = PyTuple_GET_ITEM(record, 0), *original = PyTuple_GET_ITEM(record, 1);
         Py_ssize_t modified_length, original_length, normal_length;
         const char *modified_utf8 = PyUnicode_AsUTF8AndSize(modified, &modified_length);
-        if (modified_utf8 == NULL) goto fail;
-        const char *original_utf8 = PyUnicode_AsUTF8AndSize(original, &original_length);
-        if (original_utf8 == NULL) goto fail;
+        if (modified_utf8 == NULL) {
+            PyErr_Clear();
+            PyErr_SetString(PyExc_ValueError, "a value to seal is not valid Unicode text");
+            goto fail;
+        }
+        const char *original_utf8;
+        wipe(&encoded);
+        if (PyUnicode_IS_ASCII(original)) {
+            original_utf8 = (const char *)PyUnicode_1BYTE_DATA(original);
+            original_length = PyUnicode_GET_LENGTH(original);
+        } else {
+            /* A copy this function owns and wipes, rather than the UTF-8 cache
+             * PyUnicode_AsUTF8AndSize would leave in the caller's str. */
+            encoded = PyUnicode_AsUTF8String(original);
+            if (encoded == NULL) {
+                /* Its UnicodeEncodeError would carry the whole value. */
+                PyErr_Clear();
+                PyErr_SetString(PyExc_ValueError, "a value to seal is not valid Unicode text");
+                goto fail;
+            }
+            original_utf8 = PyBytes_AS_STRING(encoded);
+            original_length = PyBytes_GET_SIZE(encoded);
+        }
         if (modified_length > INT_MAX || original_length > INT_MAX - NONCE_BYTES - TAG_BYTES) {
             PyErr_SetString(PyExc_ValueError, "a value is too long to seal");
             goto fail;
@@ -242,6 +275,7 @@ static PyObject *seal_many(PyObject *self, PyObject *args) {
         const char *normal;
         PyObject *normalised = NULL;
         if (original_length > buffer_size) {
+            if (buffer != NULL) OPENSSL_cleanse(buffer, (size_t)buffer_size);
             PyMem_Free(buffer);
             buffer_size = original_length * 2 + 64;
             buffer = PyMem_Malloc((size_t)buffer_size);
@@ -306,7 +340,9 @@ static PyObject *seal_many(PyObject *self, PyObject *args) {
             Py_INCREF(item);
             PyTuple_SET_ITEM(sealed_record, f, item);
         }
-        PyList_SET_ITEM(result, i, sealed_record);
+        int appended = PyList_Append(result, sealed_record);
+        Py_DECREF(sealed_record);
+        if (appended < 0) goto fail;
     }
     goto done;
 fail:
@@ -317,6 +353,7 @@ done:
         PyMem_Free(buffer);
     }
     if (hmac_ready) OPENSSL_cleanse(&h, sizeof h);
+    wipe(&encoded);
     Py_XDECREF(snapshot);
     EVP_CIPHER_CTX_free(ctx);
     PyBuffer_Release(&key);
@@ -365,9 +402,12 @@ static PyObject *open_run(PyObject *self, PyObject *args) {
     unsigned char *buffer = NULL;
     Py_ssize_t buffer_size = 0, i = start;
     if (check_key(&key) < 0) goto done;
-    if (!PyType_Check(sealed_record_type) || !is_tuple_type(record_type) || aad.len > INT_MAX ||
-        start < 0) {
-        PyErr_SetString(PyExc_TypeError, "open_run's types must be tuple types, start >= 0");
+    if (!is_tuple_type(sealed_record_type) || !is_tuple_type(record_type)) {
+        PyErr_SetString(PyExc_TypeError, "open_run's record types must be tuple types");
+        goto done;
+    }
+    if (aad.len > INT_MAX || start < 0) {
+        PyErr_SetString(PyExc_ValueError, "open_run takes start >= 0 and a shorter aad");
         goto done;
     }
     ctx = EVP_CIPHER_CTX_new();
@@ -388,7 +428,11 @@ static PyObject *open_run(PyObject *self, PyObject *args) {
         Py_ssize_t stored_length = PyBytes_GET_SIZE(stored), modified_length;
         const unsigned char *in = (const unsigned char *)PyBytes_AS_STRING(stored);
         const char *modified_utf8 = PyUnicode_AsUTF8AndSize(modified, &modified_length);
-        if (modified_utf8 == NULL) goto done;
+        if (modified_utf8 == NULL) {
+            PyErr_Clear();
+            PyErr_SetString(PyExc_ValueError, "a modified value is not valid Unicode text");
+            goto done;
+        }
         PyObject *verdict = tampered, *value = NULL;
         if (stored_length >= NONCE_BYTES + TAG_BYTES && modified_length <= INT_MAX &&
             stored_length <= INT_MAX) {

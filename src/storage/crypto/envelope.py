@@ -42,6 +42,8 @@ TAMPERED = ItemFailed(
     damaged=True,
 )
 NOT_TEXT = ItemFailed("the stored value decrypted to bytes that are not UTF-8", damaged=True)
+#: What sealing raises for a str UTF-8 cannot encode; the C sealer says the same.
+NOT_UNICODE = "a value to seal is not valid Unicode text"
 
 
 class Envelope:
@@ -92,17 +94,23 @@ class Envelope:
         sealed: list[SealedRecord] = []
         append = sealed.append
         at = 0
-        for r in records:
-            nonce = nonces[at : at + NONCE_BYTES]
-            at += NONCE_BYTES
-            value = r[1]
-            ciphertext = nonce + encrypt(nonce, value.encode(), aad + r[0].encode())
-            if digest is None or truncated is None:
-                resting: Sealed = _new(Sealed, (version, wrapped, ciphertext, "", "", ""))
-            else:
-                full = digest(value)
-                resting = _new(Sealed, (version, wrapped, ciphertext, truncated(full), "", full))
-            append(_new(SealedRecord, (r[0], resting, *r[2:])))
+        try:
+            for r in records:
+                nonce = nonces[at : at + NONCE_BYTES]
+                at += NONCE_BYTES
+                value = r[1]
+                ciphertext = nonce + encrypt(nonce, value.encode(), aad + r[0].encode())
+                if digest is None or truncated is None:
+                    resting: Sealed = _new(Sealed, (version, wrapped, ciphertext, "", "", ""))
+                else:
+                    full = digest(value)
+                    resting = _new(
+                        Sealed, (version, wrapped, ciphertext, truncated(full), "", full)
+                    )
+                append(_new(SealedRecord, (r[0], resting, *r[2:])))
+        except UnicodeEncodeError:
+            # Its message would carry the whole value (a lone surrogate in it).
+            raise ValueError(NOT_UNICODE) from None
         return sealed
 
     async def open(self, record: SealedRecord) -> Record | ItemFailed:

@@ -13,6 +13,7 @@ import os
 import shutil
 import sysconfig
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -280,3 +281,43 @@ def test_asking_for_the_c_sealer_where_it_is_not_built_is_refused(
     with pytest.raises(ValueError, match="not built here"):
         Envelope(OneKey(), "vault", None, native=True)  # type: ignore[arg-type]
     assert not Envelope(OneKey(), "vault", None).native  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("native", [pytest.param(True, marks=needs_c), False], ids=["c", "pure"])
+async def test_a_value_utf8_cannot_encode_is_refused_without_it(native: bool) -> None:
+    keys = OneKey()
+    sealer = Envelope(keys, "vault", BlindIndex(INDEX_KEY), native=native)  # type: ignore[arg-type]
+    secret = "4111-1111-1111-1111 \ud800"
+
+    with pytest.raises(ValueError, match="not valid Unicode text") as raised:
+        await sealer.seal_many([Record("k", secret)])
+
+    assert "4111" not in str(raised.value)
+    assert "4111" not in repr(raised.value)
+
+
+@needs_c
+def test_the_callback_may_change_the_records_list_mid_call() -> None:
+    """normalise is Python: the C sealer works on its own snapshot of the list."""
+    from storage.crypto import _batch
+
+    records = [Record(f"m{i}", f"1.2.3.{i}") for i in range(4)]
+
+    def clearing(value: str) -> str:
+        records.clear()
+        return normalise(value)
+
+    sealed = _batch.seal_many(
+        records, b"k" * 32, b"n" * 48, b"", "v", b"w", b"i", 22, clearing, Sealed, SealedRecord, ""
+    )
+
+    assert [s.modified_value for s in sealed] == ["m0", "m1", "m2", "m3"]
+
+
+@needs_c
+def test_open_run_refuses_record_types_that_are_not_tuples() -> None:
+    from storage.crypto import _batch
+
+    not_a_tuple: Any = list
+    with pytest.raises(TypeError, match="tuple types"):
+        _batch.open_run([[1, 2, 3]], 0, b"k" * 32, "v", b"w", b"", not_a_tuple, tuple, 0, 0, [])
