@@ -60,7 +60,8 @@ def top_level_names(module: Path) -> set[str]:
 
 def module_file(dotted: str) -> Path | None:
     base = SRC.joinpath(*dotted.split("."))
-    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
+    # .pyi: a C extension's stub, beside its source (storage.crypto._batch).
+    for candidate in (base.with_suffix(".py"), base / "__init__.py", base.with_suffix(".pyi")):
         if candidate.is_file():
             return candidate
     return None
