@@ -1,6 +1,16 @@
 # Piinguin server image: python:3.11-slim, installed from this checkout at the versions in
 # constraints.txt (the ones the tests ran with), run as a non-root user.
 FROM python:3.11-slim AS build
+# A C compiler and OpenSSL's headers build the C sealer (hatch_build.py), in this stage only:
+# the image that runs keeps python:3.11-slim's own libssl3, which is all the sealer needs.
+# Python's headers come with the official image; a Debian-Python stand-in needs python3-dev.
+RUN include=$(python -c 'import sysconfig; print(sysconfig.get_paths()["include"])') \
+    && packages="gcc libc6-dev libssl-dev" \
+    && { [ -f "$include/Python.h" ] || packages="$packages python3-dev"; } \
+    && apt-get update -qq \
+    && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+        $packages > /dev/null \
+    && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 # The dependencies first, in a layer of their own: a change to the code or the README then
 # rebuilds only Piinguin's own wheel.
@@ -9,8 +19,7 @@ RUN python -c "import tomllib; print(*tomllib.load(open('pyproject.toml', 'rb'))
         > requirements.txt \
     && pip wheel --no-cache-dir --disable-pip-version-check --constraint constraints.txt \
         --wheel-dir /wheels --requirement requirements.txt
-# hatch_build.py builds the optional C sealer where it can: this image has no compiler, so
-# its wheel is pure Python and seals originals with `cryptography` (README, "Benchmarks").
+# hatch_build.py, the build hook that compiles the C sealer into Piinguin's wheel.
 COPY README.md LICENSE hatch_build.py ./
 COPY src ./src
 RUN pip wheel --no-cache-dir --disable-pip-version-check --no-deps --wheel-dir /wheels .

@@ -133,7 +133,7 @@ subject_rights() {  # SERVICE PORT KEY VALUE [--pseudonym]
 }
 
 phase() {  # LABEL LIMIT [--profile P]: up, healthy, versions, round trips, down
-  local label=$1 limit=$2
+  local label=$1 limit=$2 sealer
   shift 2
   say "$label: ${compose[*]}${*:+ $*} up --build (output in $LOG)"
   "${compose[@]}" "$@" up --build --detach >> "$LOG" 2>&1 \
@@ -141,6 +141,12 @@ phase() {  # LABEL LIMIT [--profile P]: up, healthy, versions, round trips, down
   wait_healthy "$limit" "$@"
   check_versions "piinguin:$PIINGUIN_IMAGE_TAG" piinguin
   round_trip piinguin "$PIINGUIN_HOST_PORT"
+  # The image's wheel carries the C sealer (its build stage has gcc and libssl-dev).
+  # Into a variable first: under pipefail, grep -q leaving early would fail the pipe.
+  sealer=$("${everything[@]}" logs --no-color piinguin)
+  grep -q '"sealer":"c"' <<< "$sealer" \
+    || fail "piinguin: its encryption log line does not say the C sealer runs"
+  say "  piinguin: seals with the C sealer"
   "$PY" -c 'import sys, urllib.request
 url = f"http://127.0.0.1:{sys.argv[1]}/metrics"
 text = urllib.request.urlopen(url, timeout=5).read().decode()
