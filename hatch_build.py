@@ -1,7 +1,7 @@
 """Builds ``storage.crypto._batch``, the optional C sealer, when the wheel is built.
 
-Optional by design: where there is no C compiler or no OpenSSL headers (the
-``python:3.11-slim`` image, a Windows box) the build says why, in a warning, and the wheel
+Optional by design: where there is no C compiler or no OpenSSL headers (a bare
+``python:3.11-slim``, a Windows box) the build says why, in a warning, and the wheel
 is pure Python; ``storage.crypto.envelope`` then seals with ``cryptography`` and hashlib,
 the same bytes at four times the cost a record. ``PIINGUIN_PURE_PYTHON=1`` skips it on
 purpose. An editable install (``make install``) builds it in place, beside its source.
@@ -26,8 +26,8 @@ from typing import Any
 
 from hatchling.builders.hooks.plugin.interface import BuildHookInterface
 
-SOURCE = Path("src/storage/crypto/_batch.c")
-MODULE = "storage/crypto/_batch"
+PACKAGE = "storage/crypto"
+SOURCE = Path("src", PACKAGE, "_batch.c")
 
 
 class NativeSealer(BuildHookInterface):  # type: ignore[type-arg]
@@ -36,7 +36,7 @@ class NativeSealer(BuildHookInterface):  # type: ignore[type-arg]
     def initialize(self, version: str, build_data: dict[str, Any]) -> None:
         if self.target_name != "wheel" or os.environ.get("PIINGUIN_PURE_PYTHON"):
             return
-        name = MODULE.rsplit("/", 1)[1] + sysconfig.get_config_var("EXT_SUFFIX")
+        name = SOURCE.stem + sysconfig.get_config_var("EXT_SUFFIX")
         source = Path(self.root) / SOURCE
         if version == "editable":
             # The editable wheel points at src/: the module must be there.
@@ -45,7 +45,7 @@ class NativeSealer(BuildHookInterface):  # type: ignore[type-arg]
         self._scratch = tempfile.mkdtemp(prefix="piinguin-native-")
         built = compile_extension(source, Path(self._scratch) / name)
         if built is not None:
-            build_data["force_include"][str(built)] = f"{MODULE.rsplit('/', 1)[0]}/{name}"
+            build_data["force_include"][str(built)] = f"{PACKAGE}/{name}"
             build_data["pure_python"] = False
             build_data["infer_tag"] = True
 
@@ -69,7 +69,7 @@ def compile_extension(source: Path, target: Path) -> Path | None:
     ldflags = shlex.split(os.environ.get("LDFLAGS", ""))
     include = sysconfig.get_paths()["include"]
     with tempfile.TemporaryDirectory(prefix="piinguin-native-") as scratch:
-        obj = Path(scratch) / "_batch.o"
+        obj = Path(scratch) / source.with_suffix(".o").name
         partial = Path(scratch) / target.name
         steps = [
             [*cc, *cflags, f"-I{include}", "-c", str(source), "-o", str(obj)],
@@ -77,12 +77,15 @@ def compile_extension(source: Path, target: Path) -> Path | None:
         ]
         for step in steps:
             try:
-                done = subprocess.run(step, capture_output=True, text=True, check=False)
+                # The compiler sysconfig (or CC) names, on our own source: nothing untrusted.
+                done = subprocess.run(step, capture_output=True, text=True, check=False)  # noqa: S603
             except OSError as exc:
-                return _without(f"{step[0]}: {exc.strerror}")
+                _not_built(f"{step[0]}: {exc.strerror}")
+                return None
             if done.returncode != 0:
                 last = (done.stderr.strip().splitlines() or ["no output"])[-1]
-                return _without(f"{shlex.join(step[:1])} failed: {last}")
+                _not_built(f"{shlex.join(step[:1])} failed: {last}")
+                return None
         # Moved into place whole: an import racing the build never meets half a file.
         staged = target.with_name(target.name + ".partial")
         shutil.copyfile(partial, staged)
@@ -90,11 +93,10 @@ def compile_extension(source: Path, target: Path) -> Path | None:
     return target
 
 
-def _without(reason: str) -> None:
+def _not_built(reason: str) -> None:
     warnings.warn(
         f"piinguin: the C sealer (storage.crypto._batch) was not built ({reason}); "
         "originals are sealed in pure Python, the same bytes at about four times the CPU "
         "a record",
         stacklevel=2,
     )
-    return None
