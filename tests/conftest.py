@@ -17,10 +17,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import io
+import shutil
 import ssl
+import sysconfig
 import urllib.request
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Generic, NamedTuple, Self, TypeVar
 
 import pytest
@@ -242,3 +245,18 @@ async def scrape(port: int) -> Scrape:
             return str(response.read().decode())
 
     return Scrape(await asyncio.to_thread(get))
+
+
+#: Where Debian's libssl-dev puts them; elsewhere the build takes CFLAGS (hatch_build.py).
+OPENSSL_HEADERS = Path("/usr/include/openssl/evp.h")
+
+
+def why_no_c_sealer() -> str | None:
+    """Why this machine cannot build the C sealer (``storage.crypto._batch``), or ``None``
+    when it can: a C compiler and OpenSSL's headers."""
+    compiler = (sysconfig.get_config_var("CC") or "cc").split()[0]
+    if shutil.which(compiler) is None:
+        return f"no C compiler ({compiler})"
+    if not OPENSSL_HEADERS.is_file():
+        return f"no OpenSSL headers ({OPENSSL_HEADERS}; Debian: libssl-dev)"
+    return None

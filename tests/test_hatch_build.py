@@ -8,7 +8,6 @@ hence ``--no-build-isolation``: nothing is downloaded) into a temporary folder.
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 import sysconfig
@@ -16,6 +15,8 @@ import zipfile
 from pathlib import Path
 
 import pytest
+
+from tests.conftest import why_no_c_sealer
 
 REPO = Path(__file__).resolve().parents[1]
 EXTENSION = "storage/crypto/_batch" + sysconfig.get_config_var("EXT_SUFFIX")
@@ -40,10 +41,9 @@ def contents(wheel: Path) -> set[str]:
 
 
 def test_a_wheel_built_with_a_compiler_carries_the_c_sealer(tmp_path: Path) -> None:
-    if shutil.which((sysconfig.get_config_var("CC") or "cc").split()[0]) is None:
-        pytest.skip("no C compiler here")
-    if not Path("/usr/include/openssl/evp.h").is_file():
-        pytest.skip("no OpenSSL headers here (Debian: libssl-dev)")
+    missing = why_no_c_sealer()
+    if missing is not None:
+        pytest.skip(missing)
 
     wheel = build_wheel(tmp_path)
 

@@ -10,10 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-import shutil
-import sysconfig
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,17 +21,13 @@ from storage import ItemFailed, Record
 from storage.crypto import NATIVE, BlindIndex, Cipher, DataKey, Envelope, IndexKey, normalise
 from storage.crypto.envelope import AAD_PREFIX, NOT_TEXT, TAMPERED
 from storage.records import Sealed, SealedRecord, StoredOutcome
-
-#: Where Debian's libssl-dev puts them; elsewhere the build takes CFLAGS (hatch_build.py).
-OPENSSL_HEADERS = Path("/usr/include/openssl/evp.h")
+from tests.conftest import why_no_c_sealer
 
 
 def test_the_c_sealer_is_built_where_a_compiler_is() -> None:
-    compiler = (sysconfig.get_config_var("CC") or "cc").split()[0]
-    if shutil.which(compiler) is None:
-        pytest.skip(f"no C compiler ({compiler}): the pure-Python sealer serves here")
-    if not OPENSSL_HEADERS.is_file():
-        pytest.skip(f"no OpenSSL headers ({OPENSSL_HEADERS}): the pure-Python sealer serves here")
+    missing = why_no_c_sealer()
+    if missing is not None:
+        pytest.skip(f"{missing}: the pure-Python sealer serves here")
     assert NATIVE, (
         "storage.crypto._batch is not built: reinstall (make install) and read "
         "hatch_build.py's warning (pip install -v -e .) for why"
