@@ -115,6 +115,24 @@ static int normal_ascii(const char *s, Py_ssize_t n, char *buffer, const char **
     return 1;
 }
 
+#define ASSOCIATED_BYTES 512
+
+/* Starts a value under `nonce` on `ctx` (set up to encrypt or to decrypt) and feeds it the
+ * associated data: `aad`, then the modified value. `associated` holds a copy of `aad`
+ * already, so the usual case goes in one update, not two: each costs a dispatch. */
+static int start_value(EVP_CIPHER_CTX *ctx, const unsigned char *nonce, unsigned char *associated,
+                       const Py_buffer *aad, const char *modified, Py_ssize_t length) {
+    int written;
+    if (EVP_CipherInit_ex(ctx, NULL, NULL, NULL, nonce, -1) != 1) return 0;
+    if (aad->len + length <= ASSOCIATED_BYTES) {
+        memcpy(associated + aad->len, modified, (size_t)length);
+        return EVP_CipherUpdate(ctx, NULL, &written, associated, (int)(aad->len + length)) == 1;
+    }
+    return EVP_CipherUpdate(ctx, NULL, &written, aad->buf, (int)aad->len) == 1 &&
+           EVP_CipherUpdate(ctx, NULL, &written, (const unsigned char *)modified,
+                            (int)length) == 1;
+}
+
 /* A NamedTuple of `type` holding `count` new references taken from `items`. */
 static PyObject *named_tuple(PyTypeObject *type, Py_ssize_t count, PyObject **items) {
     PyObject *tuple = type->tp_alloc(type, count);
@@ -204,8 +222,8 @@ static PyObject *seal_many(PyObject *self, PyObject *args) {
         PyErr_SetString(PyExc_RuntimeError, "OpenSSL could not set up AES-256-GCM");
         goto done;
     }
-    unsigned char associated[512];
-    if (aad.len <= (Py_ssize_t)sizeof associated) memcpy(associated, aad.buf, (size_t)aad.len);
+    unsigned char associated[ASSOCIATED_BYTES];
+    if (aad.len <= ASSOCIATED_BYTES) memcpy(associated, aad.buf, (size_t)aad.len);
     /* Appended to, not made with `count` empty slots: the callback, or a collection, could
      * meet a list with holes in it. */
     result = PyList_New(0);
@@ -249,20 +267,8 @@ static PyObject *seal_many(PyObject *self, PyObject *args) {
         if (ciphertext == NULL) goto fail;
         unsigned char *out = (unsigned char *)PyBytes_AS_STRING(ciphertext);
         memcpy(out, (const char *)nonces.buf + i * NONCE_BYTES, NONCE_BYTES);
-        int written, aad_done;
-        if (aad.len + modified_length <= (Py_ssize_t)sizeof associated) {
-            /* The usual case in one update, not two: each costs a dispatch. */
-            memcpy(associated + aad.len, modified_utf8, (size_t)modified_length);
-            aad_done = EVP_EncryptInit_ex(ctx, NULL, NULL, NULL, out) == 1 &&
-                       EVP_EncryptUpdate(ctx, NULL, &written, associated,
-                                         (int)(aad.len + modified_length)) == 1;
-        } else {
-            aad_done = EVP_EncryptInit_ex(ctx, NULL, NULL, NULL, out) == 1 &&
-                       EVP_EncryptUpdate(ctx, NULL, &written, aad.buf, (int)aad.len) == 1 &&
-                       EVP_EncryptUpdate(ctx, NULL, &written, (const unsigned char *)modified_utf8,
-                                         (int)modified_length) == 1;
-        }
-        if (!aad_done ||
+        int written;
+        if (!start_value(ctx, out, associated, &aad, modified_utf8, modified_length) ||
             EVP_EncryptUpdate(ctx, out + NONCE_BYTES, &written,
                               (const unsigned char *)original_utf8, (int)original_length) != 1 ||
             EVP_EncryptFinal_ex(ctx, out + NONCE_BYTES + written, &written) != 1 ||
@@ -416,8 +422,8 @@ static PyObject *open_run(PyObject *self, PyObject *args) {
         PyErr_SetString(PyExc_RuntimeError, "OpenSSL could not set up AES-256-GCM");
         goto done;
     }
-    unsigned char associated[512];
-    if (aad.len <= (Py_ssize_t)sizeof associated) memcpy(associated, aad.buf, (size_t)aad.len);
+    unsigned char associated[ASSOCIATED_BYTES];
+    if (aad.len <= ASSOCIATED_BYTES) memcpy(associated, aad.buf, (size_t)aad.len);
     for (; i < PyList_GET_SIZE(outcomes); i++) {
         /* Held while in use: a finalizer the allocator's collection runs could change the
          * list. */
@@ -448,20 +454,8 @@ static PyObject *open_run(PyObject *self, PyObject *args) {
                     goto done;
                 }
             }
-            int written, aad_done;
-            if (aad.len + modified_length <= (Py_ssize_t)sizeof associated) {
-                memcpy(associated + aad.len, modified_utf8, (size_t)modified_length);
-                aad_done = EVP_DecryptInit_ex(ctx, NULL, NULL, NULL, in) == 1 &&
-                           EVP_DecryptUpdate(ctx, NULL, &written, associated,
-                                             (int)(aad.len + modified_length)) == 1;
-            } else {
-                aad_done = EVP_DecryptInit_ex(ctx, NULL, NULL, NULL, in) == 1 &&
-                           EVP_DecryptUpdate(ctx, NULL, &written, aad.buf, (int)aad.len) == 1 &&
-                           EVP_DecryptUpdate(ctx, NULL, &written,
-                                             (const unsigned char *)modified_utf8,
-                                             (int)modified_length) == 1;
-            }
-            if (aad_done &&
+            int written;
+            if (start_value(ctx, in, associated, &aad, modified_utf8, modified_length) &&
                 EVP_DecryptUpdate(ctx, buffer, &written, in + NONCE_BYTES, (int)length) == 1 &&
                 EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, TAG_BYTES,
                                     (void *)(in + NONCE_BYTES + length)) == 1 &&

@@ -320,3 +320,14 @@ def test_open_run_refuses_record_types_that_are_not_tuples() -> None:
     not_a_tuple: Any = list
     with pytest.raises(TypeError, match="tuple types"):
         _batch.open_run([[1, 2, 3]], 0, b"k" * 32, "v", b"w", b"", not_a_tuple, tuple, 0, 0, [])
+
+
+@needs_c
+async def test_associated_data_past_the_sealers_buffer_seals_alike() -> None:
+    """A modified value long enough that the associated data goes in two updates."""
+    keys = OneKey()
+    native, pure = envelopes(keys)
+    records = [Record("p" * 600, "john@acme.com"), Record("q" * 40, "jane@acme.com")]
+
+    assert await pure.open_many(await native.seal_many(records)) == records
+    assert await native.open_many(await pure.seal_many(records)) == records
